@@ -1,0 +1,2 @@
+# cython: language_level=3
+"""Compiled core of lighterfast (placeholder until the core lands)."""

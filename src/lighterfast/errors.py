@@ -1,0 +1,62 @@
+"""The lighterfast exception hierarchy: one root (`LighterError`), one class per failure kind.
+
+Messages never contain secrets (keys, tokens, signatures); callers pass only public facts.
+"""
+
+from __future__ import annotations
+
+
+class LighterError(Exception):
+    """Root of every error lighterfast raises on purpose."""
+
+
+class ConfigError(LighterError, ValueError):
+    """Configuration is missing or inconsistent (file, env or arguments)."""
+
+
+class MarketNotFound(LighterError, KeyError):
+    """A symbol or market index could not be resolved to a market."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message; keep it readable
+        return str(self.args[0]) if self.args else "market not found"
+
+
+class OrderNotFoundByCoi(LighterError, KeyError):
+    """A COI is unknown to this dealer or already finished; nothing was signed or sent."""
+
+    def __init__(self, coi: int, reason: str = "unknown or finished") -> None:
+        self.coi = coi
+        super().__init__(f"order_not_found_by_coi: client_order_index={coi} ({reason})")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class RateLimited(LighterError):
+    """The venue (or the local budget) refused a request for rate reasons."""
+
+    def __init__(self, message: str = "rate limited", *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class TxRejected(LighterError):
+    """The node answered a request with an error code; carries the node's code and message."""
+
+    def __init__(self, code: int, message: str, *, http_status: int | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        super().__init__(f"code {code}: {message}")
+
+
+class NonceError(TxRejected):
+    """The node refused a nonce (21104 invalid nonce, 21105 batch nonces not increasing)."""
+
+
+class WsClosed(LighterError):
+    """The WebSocket is closed (or closed while a request waited for its reply)."""
+
+
+class SignerError(LighterError):
+    """The signer library refused to sign (its own validation) or could not be loaded."""
