@@ -1,0 +1,1 @@
+"""Transports: one picows WebSocket connection (`ws`) and one aiohttp REST session (`rest`)."""
