@@ -1,0 +1,29 @@
+"""The core data structures: the compiled `_core`, or its pure twin when asked for explicitly.
+
+`LIGHTERFAST_PURE_PYTHON=1` selects `_core_py` (debugging, platforms without the extension).
+Otherwise the compiled module is required: a missing build raises ImportError, never a silent
+fallback to the slow twin.
+"""
+
+from __future__ import annotations
+
+import os
+
+_PURE = os.environ.get("LIGHTERFAST_PURE_PYTHON", "").strip().lower() in ("1", "true", "yes", "on")
+
+if _PURE:
+    from lighterfast._core_py import CoiCache, OrderBook, Scale, WeightLimiter
+else:
+    try:
+        from lighterfast._core import CoiCache, OrderBook, Scale, WeightLimiter
+    except ImportError as exc:
+        raise ImportError(
+            "lighterfast's compiled core (lighterfast._core) is missing or outdated: rebuild it "
+            "with `python setup.py build_ext --inplace` (or reinstall), or set "
+            "LIGHTERFAST_PURE_PYTHON=1 to use the pure-Python twin explicitly"
+        ) from exc
+
+IMPLEMENTATION: str = "pure" if _PURE else "compiled"
+"""Which core is in use: "compiled" or "pure"."""
+
+__all__ = ["IMPLEMENTATION", "CoiCache", "OrderBook", "Scale", "WeightLimiter"]
