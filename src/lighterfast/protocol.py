@@ -13,6 +13,7 @@ CHAIN_ID_MAINNET: Final = 304
 CHAIN_ID_TESTNET: Final = 300
 MAINNET_URL: Final = "https://mainnet.zklighter.elliot.ai"
 TESTNET_URL: Final = "https://testnet.zklighter.elliot.ai"
+CHAIN_ID_ROBINHOOD: Final = 466324  # api.rh.lighter.xyz (SDK endpoint_profiles.py)
 
 # --- §0.2 index spaces (the reference signer's range checks) --------------------------------
 MAX_ACCOUNT_INDEX: Final = 2**48 - 2
