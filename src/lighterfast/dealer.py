@@ -1,0 +1,1427 @@
+"""`LighterDealer`: COI-first orders, validated at enqueue, signed and batched at flush.
+
+Design decision (nonces): **signing happens at flush**. Orders are validated and converted to
+wire integers when they are queued (so bad input raises at once and nothing is queued), but
+nonces are assigned and signatures made only when a chunk of the queue is about to leave,
+while its key's nonce lane is held (see `lighterfast.nonces`). A signed transaction therefore
+exists only for the duration of one send; if the node rejects it, its nonces are either
+given back (nothing consumed) or re-fetched, and the *same intents* are re-signed — a nonce is
+never carried over to a different transaction, and no signed tx waits in a queue where a
+resync could invalidate it.
+
+Sending: one `jsonapi/sendtxbatch` frame per `max_ws_batch` transactions over the dealer's own
+WebSocket (replies matched by a unique `id`), or REST `sendTxBatch` when no socket is up. Every
+send passes the WeightLimiter. `flush()` returns one acceptance dict per transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+import math
+import os
+import threading
+import time
+import warnings
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+from . import protocol as P
+from .config import DealerConfig, load_lighter_config
+from .core import CoiCache, Scale, WeightLimiter
+from .errors import (
+    LighterError,
+    NonceError,
+    OrderNotFoundByCoi,
+    RateLimited,
+    SignerError,
+    TxRejected,
+    WsClosed,
+)
+from .log import make_loggers, tx_preview
+from .markets import MarketInfo, resolve_market
+from .nonces import NonceManager
+from .transport.rest import RestClient
+
+__all__ = ["CoiAllocator", "DealerConfig", "LighterDealer"]
+
+# --- client order indexes ----------------------------------------------------------------------
+
+# COI = ((ms since COI_EPOCH) << COI_COUNTER_BITS) + counter, made monotonic. 512 COIs per ms
+# of headroom; the value stays below 2^48 until 2042. A restart resumes above every COI issued
+# before it as long as the process did not run more than (restart gap) ahead of the clock.
+COI_EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+COI_COUNTER_BITS = 9
+
+
+class CoiAllocator:
+    """Process-wide monotonic COI source: time-based plus a counter, unique across restarts."""
+
+    def __init__(self, clock_ms: Any = None) -> None:
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        """A fresh COI in 1..2^48-1, larger than every COI this allocator issued before."""
+        base = (self._clock_ms() - COI_EPOCH_MS) << COI_COUNTER_BITS
+        with self._lock:
+            coi = max(base, self._last + 1)
+            self._last = coi
+        if not P.MIN_COI <= coi <= P.MAX_COI:
+            raise LighterError("COI allocator exhausted the 48-bit range (clock far ahead?)")
+        return coi
+
+
+# One allocator per process: several dealers of one account in one process never collide.
+_COI_ALLOCATOR = CoiAllocator()
+
+# --- queued intents -----------------------------------------------------------------------------
+
+ACTION_CREATE = "create"
+ACTION_CANCEL = "cancel"
+ACTION_MODIFY = "modify"
+ACTION_CANCEL_ALL = "cancel_all"
+
+_SIGN_METHOD = {
+    ACTION_CREATE: "create_order",
+    ACTION_CANCEL: "cancel_order",
+    ACTION_MODIFY: "modify_order",
+    ACTION_CANCEL_ALL: "cancel_all_orders",
+}
+_TX_TYPE = {
+    ACTION_CREATE: P.TX_TYPE_CREATE_ORDER,
+    ACTION_CANCEL: P.TX_TYPE_CANCEL_ORDER,
+    ACTION_MODIFY: P.TX_TYPE_MODIFY_ORDER,
+    ACTION_CANCEL_ALL: P.TX_TYPE_CANCEL_ALL_ORDERS,
+}
+
+_TIF_ALIASES = {
+    "gtt": P.TIF_GTT,
+    "gtc": P.TIF_GTT,
+    "good-till-time": P.TIF_GTT,
+    "good_till_time": P.TIF_GTT,
+    "ioc": P.TIF_IOC,
+    "immediate-or-cancel": P.TIF_IOC,
+    "immediate_or_cancel": P.TIF_IOC,
+    "post_only": P.TIF_POST_ONLY,
+    "post-only": P.TIF_POST_ONLY,
+    "alo": P.TIF_POST_ONLY,
+}
+
+
+@dataclass(slots=True)
+class _Intent:
+    """One validated transaction waiting for its nonce and signature."""
+
+    action: str
+    kwargs: dict[str, Any]  # signer kwargs except nonce and api_key_index
+    coi: int | None
+    market_index: int | None
+    api_key_index: int | None = None  # fixed for cancel/modify of a COI sent on a key
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+_batch_buffer: contextvars.ContextVar[list[_Intent] | None] = contextvars.ContextVar(
+    "lighterfast_dealer_batch", default=None
+)
+
+_WS_REPLY_TIMEOUT_S = 10.0
+_RATE_RETRY_BASE_S = 0.25
+
+
+def _split_signed(value: Any, name: str) -> tuple[bool, Any]:
+    """(is_ask, magnitude) of a signed human size: + buys, − sells; 0, NaN, bool rejected."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number (float, int, str or Decimal), got bool")
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and math.isnan(value):
+            raise ValueError(f"{name} must be a finite number, got nan")
+        if value == 0:
+            raise ValueError(f"{name} must not be 0 (positive buys, negative sells)")
+        return (value < 0), (-value if value < 0 else value)
+    if isinstance(value, (str, Decimal)):
+        text = str(value).strip()
+        try:
+            number = Decimal(text)
+        except Exception:
+            raise ValueError(f"{name} is not a decimal number: {value!r}") from None
+        if number.is_nan():
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if number == 0:
+            raise ValueError(f"{name} must not be 0 (positive buys, negative sells)")
+        negative = number < 0
+        if isinstance(value, Decimal):
+            return negative, -value if negative else value
+        return negative, text[1:] if negative or text.startswith("+") else text
+    raise TypeError(
+        f"{name} must be a number (float, int, str or Decimal), got {type(value).__name__}"
+    )
+
+
+def _human(text: Any) -> float | None:
+    """A wire decimal string as a float ('' and None → None)."""
+    if text is None or text == "":
+        return None
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _order_view(order: Mapping[str, Any]) -> dict[str, Any]:
+    """An Order object (REST or WS) as a plain dict of human numbers."""
+    is_ask = bool(order.get("is_ask"))
+    remaining = _human(order.get("remaining_base_amount"))
+    return {
+        "client_order_index": order.get("client_order_index"),
+        "order_index": order.get("order_index"),
+        "market_index": order.get("market_index"),
+        "side": "sell" if is_ask else "buy",
+        "is_ask": is_ask,
+        "price": _human(order.get("price")),
+        "size": remaining,
+        "initial_size": _human(order.get("initial_base_amount")),
+        "filled_size": _human(order.get("filled_base_amount")),
+        "trigger_price": _human(order.get("trigger_price")),
+        "status": order.get("status"),
+        "type": order.get("type"),
+        "time_in_force": order.get("time_in_force"),
+        "reduce_only": bool(order.get("reduce_only")),
+        "order_expiry": order.get("order_expiry"),
+    }
+
+
+class LighterDealer:
+    """COI-first order sender for one market of one account (see the api-contract).
+
+    Build with `await LighterDealer.create(cfg)` or `await LighterDealer.from_config(...)`.
+    `create_*`/`cancel_*`/`update_*` validate and queue, returning at once; `flush()` signs and
+    sends; `async with dealer:` flushes and closes on exit.
+    """
+
+    def __init__(
+        self,
+        config: DealerConfig,
+        market: MarketInfo,
+        *,
+        signer: Any,
+        rest: RestClient,
+        limiter: Any,
+        owns_signer: bool = True,
+    ) -> None:
+        self.config = config
+        self.market = market
+        self.scale = Scale(market.price_decimals, market.size_decimals)
+        self.log, self.tx_log = make_loggers(config.logger)
+        self._signer = signer
+        self._owns_signer = owns_signer
+        self._rest = rest
+        self.limiter = limiter
+        assert config.api_keys and config.account_index is not None
+        self.account_index: int = config.account_index
+        self._nonces = NonceManager(list(config.api_keys), self._fetch_nonce)
+        self._queue: list[_Intent] = []
+        # COI → what we know of the order: our intent, then WS/REST updates.
+        self._orders = CoiCache(config.coi_cache_size)
+        self._finished = CoiCache(config.coi_cache_size)  # COI → final status
+        self.price_source: Any = config.price_source
+        self._ws: Any = None
+        self._ws_pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ws_ids = itertools.count(1)
+        self._ws_prefix = f"lf{os.getpid()}-{id(self) & 0xFFFFFF:x}-"
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._auth: Any = None
+        self._closed = False
+        self._closing = False
+        self.last_batch_results: list[dict[str, Any]] = []  # acceptances of the last batch()
+        self.stats = {"sent_batches": 0, "accepted_txs": 0, "rejected_txs": 0, "nonce_resyncs": 0}
+
+    def __repr__(self) -> str:
+        return (
+            f"LighterDealer(account_index={self.account_index}, market={self.market.symbol!r}"
+            f"#{self.market.market_index}, keys={self._nonces.api_key_indices},"
+            f" queued={len(self._queue)}, closed={self._closed})"
+        )
+
+    # ==========================================================================================
+    # construction
+    # ==========================================================================================
+
+    @classmethod
+    async def create(cls, config: DealerConfig, *, signer: Any = None) -> LighterDealer:
+        """Resolve the market, load the signer and open the transports for `config`."""
+        if not isinstance(config, DealerConfig):
+            raise TypeError("config must be a DealerConfig")
+        config.require_credentials()
+        assert config.api_keys is not None and config.account_index is not None
+        capacity = config.rate_limit_per_minute or (
+            P.STANDARD_REQUESTS_PER_MINUTE
+            if config.standard_account
+            else P.PREMIUM_WEIGHT_PER_MINUTE
+        )
+        limiter = WeightLimiter(capacity, P.RATE_WINDOW_S)
+        log, _ = make_loggers(config.logger)
+        rest = RestClient(
+            config.base_url,
+            limiter=limiter,
+            standard_account=config.standard_account,
+            jitter_ms=config.jitter_ms,
+            timeout=config.request_timeout,
+            max_retries=config.max_retries,
+            logger=log,
+        )
+        try:
+            market = await resolve_market(
+                symbol=config.symbol,
+                market_index=config.market_index,
+                price_scale=config.price_scale,
+                size_scale=config.size_scale,
+                base_url=config.base_url,
+                fetcher=lambda: _fetch_market_rows(rest),
+            )
+            owns = signer is None
+            if signer is None:
+                from .signing import SdkSigner
+
+                signer = await SdkSigner.create(
+                    config.account_index,
+                    dict(config.api_keys),
+                    chain_id=config.chain_id,
+                    base_url=config.base_url,
+                )
+        except BaseException:
+            await rest.close()
+            raise
+        dealer = cls(config, market, signer=signer, rest=rest, limiter=limiter, owns_signer=owns)
+        if config.use_ws:
+            await dealer._connect_ws()
+        log.info(
+            "dealer ready: account %d, market %s (#%d, price %d / size %d decimals), keys %s, %s",
+            config.account_index,
+            market.symbol,
+            market.market_index,
+            market.price_decimals,
+            market.size_decimals,
+            sorted(config.api_keys),
+            "websocket" if dealer._ws is not None else "REST",
+        )
+        return dealer
+
+    @classmethod
+    async def from_config(
+        cls,
+        path: str | os.PathLike[str] | None = "config.json",
+        symbol: str | None = "ETH",
+        **overrides: Any,
+    ) -> LighterDealer:
+        """Build from config.json + env + overrides (arguments > env > file)."""
+        if symbol is not None and "market_index" not in overrides:
+            overrides["symbol"] = symbol
+        elif symbol is not None:
+            overrides.setdefault("symbol", symbol)
+        signer = overrides.pop("signer", None)
+        data = load_lighter_config(path, overrides)
+        return await cls.create(DealerConfig.from_mapping(data), signer=signer)
+
+    # ==========================================================================================
+    # context management
+    # ==========================================================================================
+
+    async def __aenter__(self) -> LighterDealer:
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Flush what is queued, wait for sends in flight, then close everything; idempotent."""
+        if self._closed or self._closing:
+            return
+        self._closing = True
+        try:
+            if self._queue:
+                try:
+                    await self.flush()
+                except Exception:
+                    self.log.exception("flush on close failed")
+            if self._inflight:
+                await asyncio.gather(*list(self._inflight), return_exceptions=True)
+        finally:
+            self._closed = True
+            ws, self._ws = self._ws, None
+            if ws is not None:
+                try:
+                    await ws.close()
+                except Exception:
+                    self.log.debug("websocket close raised", exc_info=True)
+            for fut in self._ws_pending.values():
+                if not fut.done():
+                    fut.set_exception(WsClosed("dealer closed"))
+            self._ws_pending.clear()
+            if self._auth is not None:
+                try:
+                    await self._auth.aclose()
+                except Exception:
+                    self.log.debug("auth provider close raised", exc_info=True)
+            await self._rest.close()
+            if self._owns_signer and self._signer is not None:
+                try:
+                    self._signer.close()
+                except Exception:
+                    self.log.debug("signer close raised", exc_info=True)
+            self.log.info("dealer closed")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LighterError("dealer is closed")
+
+    # ==========================================================================================
+    # conversion helpers
+    # ==========================================================================================
+
+    def _price_int(self, value: Any, name: str = "price", rounding: str | None = None) -> int:
+        mode = rounding or self.config.rounding
+        if mode == "exact":
+            low = self.scale.price_to_int(_as_price_input(value, name), "down")
+            high = self.scale.price_to_int(_as_price_input(value, name), "up")
+            if low != high:
+                raise ValueError(
+                    f"{name} {value!r} has more decimals than the market's"
+                    f" {self.market.price_decimals} (rounding='exact')"
+                )
+            return low
+        return self.scale.price_to_int(_as_price_input(value, name), mode)
+
+    def _size_int(self, magnitude: Any, name: str = "size") -> int:
+        try:
+            return self.scale.size_to_int(magnitude, "down")
+        except ValueError as exc:
+            if name != "size":
+                raise ValueError(str(exc).replace("size", name, 1)) from None
+            raise
+
+    # ==========================================================================================
+    # queueing
+    # ==========================================================================================
+
+    def _enqueue(self, intents: Sequence[_Intent]) -> None:
+        """Append validated intents to the current batch buffer or the dealer queue."""
+        self._check_open()
+        buffer = _batch_buffer.get()
+        target = buffer if buffer is not None else self._queue
+        for intent in intents:
+            if intent.action == ACTION_CREATE and intent.coi is not None:
+                self._orders.put(
+                    intent.coi,
+                    {
+                        "client_order_index": intent.coi,
+                        "market_index": intent.market_index,
+                        "is_ask": bool(intent.kwargs["is_ask"]),
+                        "price_int": intent.kwargs["price"],
+                        "base_amount_int": intent.kwargs["base_amount"],
+                        "trigger_price_int": intent.kwargs["trigger_price"],
+                        "status": "queued",
+                        "order_index": None,
+                        "api_key_index": None,
+                    },
+                )
+            target.append(intent)
+
+    def _build_create(
+        self,
+        price: Any,
+        size: Any,
+        *,
+        order_type: int = P.ORDER_TYPE_LIMIT,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        time_in_force: Any = None,
+        expiry: Any = None,
+        price_rounding: str | None = None,
+        client_order_index: int | None = None,
+    ) -> _Intent:
+        """Validate and convert one create into an intent (raises before anything is queued)."""
+        is_ask, magnitude = _split_signed(size, "size")
+        base_amount = self._size_int(magnitude)
+        price_int = self._price_int(price, "price", price_rounding)
+        if order_type == P.ORDER_TYPE_MARKET:
+            tif = P.TIF_IOC
+        elif post_only:
+            tif = P.TIF_POST_ONLY
+            if time_in_force is not None and _tif(time_in_force) != P.TIF_POST_ONLY:
+                raise ValueError("time_in_force conflicts with post_only=True")
+        else:
+            tif = P.TIF_GTT if time_in_force is None else _tif(time_in_force)
+        if tif == P.TIF_IOC:
+            if expiry not in (None, 0):
+                raise ValueError("expiry must be None for an immediate-or-cancel order")
+            order_expiry = 0
+        else:
+            order_expiry = -1 if expiry is None else _expiry_ms(expiry)
+        self._check_minimums(base_amount, price_int, tif, order_type)
+        coi = _COI_ALLOCATOR.next() if client_order_index is None else _coi(client_order_index)
+        kwargs = {
+            "market_index": self.market.market_index,
+            "client_order_index": coi,
+            "base_amount": base_amount,
+            "price": price_int,
+            "is_ask": is_ask,
+            "order_type": order_type,
+            "time_in_force": tif,
+            "reduce_only": bool(reduce_only),
+            "trigger_price": 0,
+            "order_expiry": order_expiry,
+        }
+        summary = {
+            "client_order_index": coi,
+            "action": ACTION_CREATE,
+            "market_index": self.market.market_index,
+            "symbol": self.market.symbol,
+            "side": "sell" if is_ask else "buy",
+            "price": self.scale.price_to_float(price_int),
+            "size": self.scale.size_to_float(base_amount) * (-1 if is_ask else 1),
+            "type": P.ORDER_TYPE_NAMES[order_type],
+            "time_in_force": P.TIF_NAMES[tif],
+            "reduce_only": bool(reduce_only),
+            "status": "queued",
+        }
+        return _Intent(ACTION_CREATE, kwargs, coi, self.market.market_index, None, summary)
+
+    def _check_minimums(self, base_amount: int, price_int: int, tif: int, order_type: int) -> None:
+        """Reject maker orders below the market's min base / min quote amount (§0.3)."""
+        if order_type != P.ORDER_TYPE_LIMIT or tif == P.TIF_IOC:
+            return
+        if self.market.min_base_amount:
+            minimum = self.scale.parse_size(self.market.min_base_amount)
+            if base_amount < minimum:
+                raise ValueError(
+                    f"size {self.scale.format_size(base_amount)} is below the market minimum"
+                    f" {self.market.min_base_amount}"
+                )
+        if self.market.min_quote_amount:
+            quote = (
+                Decimal(base_amount)
+                * Decimal(price_int)
+                / (self.scale.size_scale * self.scale.price_scale)
+            )
+            if quote < Decimal(self.market.min_quote_amount):
+                raise ValueError(
+                    f"size x price = {quote} is below the market minimum quote amount"
+                    f" {self.market.min_quote_amount}"
+                )
+
+    async def create_limit_order(
+        self,
+        price: Any,
+        size: Any,
+        *,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        time_in_force: Any = None,
+        expiry: Any = None,
+        client_order_index: int | None = None,
+    ) -> dict[str, Any]:
+        """Queue a limit order (size + buys, − sells); returns its summary with the COI."""
+        intent = self._build_create(
+            price,
+            size,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            time_in_force=time_in_force,
+            expiry=expiry,
+            client_order_index=client_order_index,
+        )
+        self._enqueue([intent])
+        return dict(intent.summary)
+
+    async def _enqueue_limit(self, price: Any, size: Any, **opts: Any) -> dict[str, Any]:
+        """Seed-README name for `create_limit_order` (used inside `batch()` blocks)."""
+        return await self.create_limit_order(price, size, **opts)
+
+    async def create_market_order(
+        self,
+        size: Any,
+        avg_execution_price: Any = None,
+        *,
+        reduce_only: bool = False,
+        slippage: float | None = None,
+        client_order_index: int | None = None,
+    ) -> dict[str, Any]:
+        """Queue an IOC market order; the worst price is `avg_execution_price` or ref ± slippage."""
+        is_ask, magnitude = _split_signed(size, "size")
+        self._size_int(magnitude)  # validate before any price read
+        if avg_execution_price is not None:
+            price: Any = avg_execution_price
+            rounding = "down" if is_ask else "up"
+        else:
+            slip = self.config.market_slippage if slippage is None else slippage
+            if isinstance(slip, bool) or not isinstance(slip, (int, float)) or not 0 <= slip < 1:
+                raise ValueError("slippage must be a fraction in [0, 1)")
+            ref = await self._reference_price(is_ask)
+            factor = Decimal(1) - Decimal(str(slip)) if is_ask else Decimal(1) + Decimal(str(slip))
+            worst = Decimal(ref) * factor
+            worst_int = int(worst.to_integral_value(ROUND_FLOOR if is_ask else ROUND_CEILING))
+            if worst_int < P.MIN_PRICE:
+                worst_int = P.MIN_PRICE
+            price = self.scale.format_price(min(worst_int, P.MAX_PRICE))
+            rounding = "nearest"
+        intent = self._build_create(
+            price,
+            size,
+            order_type=P.ORDER_TYPE_MARKET,
+            reduce_only=reduce_only,
+            price_rounding=rounding
+            if avg_execution_price is None or self.config.rounding != "exact"
+            else "exact",
+            client_order_index=client_order_index,
+        )
+        self._enqueue([intent])
+        return dict(intent.summary)
+
+    async def _reference_price(self, is_ask: bool) -> int:
+        """Best opposite price (or LTP) as a wire integer, from the price source or REST."""
+        source = self.price_source
+        market = self.market.market_index
+        if source is not None:
+            book = None
+            getter = getattr(source, "get_order_book", None)
+            if callable(getter):
+                try:
+                    book = getter(market)
+                except Exception:
+                    book = None
+            if book is not None and not getattr(book, "is_stale", False):
+                level = book.best_bid() if is_ask else book.best_ask()
+                if level:
+                    return self.scale.price_to_int(repr(float(level[0])), "nearest")
+            ltp_getter = getattr(source, "get_ltp", None)
+            ltp = ltp_getter() if callable(ltp_getter) else None
+            if ltp:
+                return self.scale.price_to_int(repr(float(ltp)), "nearest")
+        body = await self._rest.get("orderBookOrders", {"market_id": market, "limit": 1})
+        side = body.get("bids" if is_ask else "asks") or []
+        if side:
+            return self.scale.parse_price(str(side[0]["price"]))
+        trades = (await self._rest.get("recentTrades", {"market_id": market, "limit": 1})).get(
+            "trades"
+        ) or []
+        if trades:
+            return self.scale.parse_price(str(trades[0]["price"]))
+        raise LighterError(
+            f"no reference price for a market order on {self.market.symbol}: the book side is"
+            " empty and there are no trades; pass avg_execution_price="
+        )
+
+    def _known_order(self, coi: Any) -> dict[str, Any]:
+        """The live-view record of a COI, or OrderNotFoundByCoi (nothing signed)."""
+        coi = _coi(coi)
+        record = self._orders.get(coi)
+        if record is not None:
+            return record
+        final = self._finished.get(coi)
+        if final is not None:
+            raise OrderNotFoundByCoi(coi, f"already finished: {final}")
+        raise OrderNotFoundByCoi(coi, "never issued by this dealer nor seen on the order streams")
+
+    async def cancel_order_by_coi(self, coi: int) -> dict[str, Any]:
+        """Queue a cancel of the order with this COI (sent as `Index`, no lookup needed)."""
+        record = self._known_order(coi)
+        market = record.get("market_index")
+        market = self.market.market_index if market is None else market
+        intent = _Intent(
+            ACTION_CANCEL,
+            {"market_index": market, "order_index": record["client_order_index"]},
+            record["client_order_index"],
+            market,
+            record.get("api_key_index"),
+            {
+                "client_order_index": record["client_order_index"],
+                "action": ACTION_CANCEL,
+                "market_index": market,
+                "status": "queued",
+            },
+        )
+        self._enqueue([intent])
+        return dict(intent.summary)
+
+    async def update_order_by_coi(
+        self,
+        coi: int,
+        price: Any = None,
+        quantity: Any = None,
+        trigger_price: Any = None,
+    ) -> dict[str, Any]:
+        """Queue a modify; fields left None keep the order's current value."""
+        record = self._known_order(coi)
+        intent = self._build_modify(record, price, quantity, trigger_price)
+        self._enqueue([intent])
+        return dict(intent.summary)
+
+    def _build_modify(
+        self, record: Mapping[str, Any], price: Any, quantity: Any, trigger_price: Any
+    ) -> _Intent:
+        market = record.get("market_index")
+        market = self.market.market_index if market is None else market
+        if market != self.market.market_index and (price is not None or quantity is not None):
+            raise ValueError(
+                f"order {record['client_order_index']} is on market {market}; modify it with a"
+                f" dealer for that market (this one converts for {self.market.symbol})"
+            )
+        if price is None:
+            price_int = record.get("price_int")
+            if price_int is None:
+                raise ValueError("price: current price unknown; pass price=")
+        else:
+            price_int = self._price_int(price, "price")
+        if quantity is None:
+            base_amount = record.get("base_amount_int")
+            if base_amount is None:
+                raise ValueError("quantity: current size unknown; pass quantity=")
+        else:
+            is_ask, magnitude = _split_signed(quantity, "quantity")
+            if is_ask and not record.get("is_ask"):
+                raise ValueError(
+                    "quantity: negative quantity for a buy order (a modify keeps the side)"
+                )
+            base_amount = self._size_int(magnitude, "quantity")
+        if trigger_price is None:
+            trigger_int = record.get("trigger_price_int") or 0
+        elif trigger_price == 0:
+            trigger_int = 0
+        else:
+            trigger_int = self._price_int(trigger_price, "trigger_price")
+        coi = record["client_order_index"]
+        return _Intent(
+            ACTION_MODIFY,
+            {
+                "market_index": market,
+                "order_index": coi,
+                "base_amount": base_amount,
+                "price": price_int,
+                "trigger_price": trigger_int,
+            },
+            coi,
+            market,
+            record.get("api_key_index"),
+            {
+                "client_order_index": coi,
+                "action": ACTION_MODIFY,
+                "market_index": market,
+                "price": self.scale.price_to_float(price_int),
+                "quantity": self.scale.size_to_float(base_amount),
+                "trigger_price": self.scale.price_to_float(trigger_int) if trigger_int else 0.0,
+                "status": "queued",
+            },
+        )
+
+    async def cancel_all_orders(self) -> dict[str, Any]:
+        """Queue a cancel of every open order of the account (all markets, now)."""
+        intent = _Intent(
+            ACTION_CANCEL_ALL,
+            {"time_in_force": P.CANCEL_ALL_NOW, "time": 0},
+            None,
+            None,
+            None,
+            {"client_order_index": None, "action": ACTION_CANCEL_ALL, "status": "queued"},
+        )
+        self._enqueue([intent])
+        return dict(intent.summary)
+
+    async def batch_cancel_and_create(
+        self,
+        cancel_client_order_indices: Iterable[int] = (),
+        new_limit_orders: Iterable[tuple[Any, Any]] = (),
+    ) -> list[dict[str, Any]]:
+        """Cancel COIs and create limit orders in one batch, one send; returns the acceptances.
+
+        Everything is validated first: one bad COI or order raises and nothing is sent.
+        """
+        self._check_open()
+        intents: list[_Intent] = []
+        for coi in list(cancel_client_order_indices):
+            record = self._known_order(coi)
+            market = record.get("market_index")
+            market = self.market.market_index if market is None else market
+            intents.append(
+                _Intent(
+                    ACTION_CANCEL,
+                    {"market_index": market, "order_index": record["client_order_index"]},
+                    record["client_order_index"],
+                    market,
+                    record.get("api_key_index"),
+                    {"client_order_index": record["client_order_index"], "action": ACTION_CANCEL},
+                )
+            )
+        for position, item in enumerate(list(new_limit_orders)):
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise ValueError(f"new_limit_orders[{position}]: expected (price, size)")
+            intents.append(self._build_create(item[0], item[1]))
+        if not intents:
+            return []
+        for intent in intents:  # register creates in the live view (no queue: sent right now)
+            if intent.action == ACTION_CREATE:
+                self._remember_create(intent)
+        return await self._send_intents(intents, same_key=True)
+
+    def _remember_create(self, intent: _Intent) -> None:
+        assert intent.coi is not None
+        self._orders.put(
+            intent.coi,
+            {
+                "client_order_index": intent.coi,
+                "market_index": intent.market_index,
+                "is_ask": bool(intent.kwargs["is_ask"]),
+                "price_int": intent.kwargs["price"],
+                "base_amount_int": intent.kwargs["base_amount"],
+                "trigger_price_int": intent.kwargs["trigger_price"],
+                "status": "queued",
+                "order_index": None,
+                "api_key_index": None,
+            },
+        )
+
+    # deprecated order-index API ---------------------------------------------------------------
+
+    async def cancel_order(
+        self, order_index: int, market_index: int | None = None
+    ) -> dict[str, Any]:
+        """Deprecated: cancel by exchange order index; use `cancel_order_by_coi`."""
+        warnings.warn(
+            "cancel_order(order_index) is deprecated; use cancel_order_by_coi(coi)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        index = _order_index(order_index)
+        market = self.market.market_index if market_index is None else int(market_index)
+        intent = _Intent(
+            ACTION_CANCEL,
+            {"market_index": market, "order_index": index},
+            None,
+            market,
+            None,
+            {"client_order_index": None, "order_index": index, "action": ACTION_CANCEL},
+        )
+        self._enqueue([intent])
+        return dict(intent.summary)
+
+    async def update_order(
+        self,
+        order_index: int,
+        price: Any,
+        quantity: Any,
+        trigger_price: Any = 0,
+        market_index: int | None = None,
+    ) -> dict[str, Any]:
+        """Deprecated: modify by order index (all fields needed); use `update_order_by_coi`."""
+        warnings.warn(
+            "update_order(order_index, ...) is deprecated; use update_order_by_coi(coi, ...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        index = _order_index(order_index)
+        market = self.market.market_index if market_index is None else int(market_index)
+        price_int = self._price_int(price, "price")
+        _, magnitude = _split_signed(quantity, "quantity")
+        base_amount = self._size_int(magnitude, "quantity")
+        trigger_int = 0 if not trigger_price else self._price_int(trigger_price, "trigger_price")
+        intent = _Intent(
+            ACTION_MODIFY,
+            {
+                "market_index": market,
+                "order_index": index,
+                "base_amount": base_amount,
+                "price": price_int,
+                "trigger_price": trigger_int,
+            },
+            None,
+            market,
+            None,
+            {"client_order_index": None, "order_index": index, "action": ACTION_MODIFY},
+        )
+        self._enqueue([intent])
+        return dict(intent.summary)
+
+    # ==========================================================================================
+    # batches and flush
+    # ==========================================================================================
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[LighterDealer]:
+        """Queue inside the block, flush once on exit; an exception discards the block's orders."""
+        self._check_open()
+        outer = _batch_buffer.get()
+        buffer: list[_Intent] = []
+        token = _batch_buffer.set(buffer)
+        try:
+            yield self
+        except BaseException:
+            for intent in buffer:
+                if intent.action == ACTION_CREATE and intent.coi is not None:
+                    self._orders.pop(intent.coi)
+            raise
+        finally:
+            _batch_buffer.reset(token)
+        if outer is not None:  # nested: the outer block flushes
+            outer.extend(buffer)
+            return
+        self._queue.extend(buffer)
+        self.last_batch_results = await self.flush()
+
+    @property
+    def queued(self) -> int:
+        """Number of transactions waiting for the next flush."""
+        return len(self._queue)
+
+    async def flush(self) -> list[dict[str, Any]]:
+        """Sign and send everything queued now; one acceptance dict per transaction, in order."""
+        if not self._closing:
+            self._check_open()
+        if not self._queue:
+            return []
+        intents, self._queue = self._queue, []
+        return await self._send_intents(intents, same_key=False)
+
+    async def _send_intents(
+        self, intents: list[_Intent], *, same_key: bool
+    ) -> list[dict[str, Any]]:
+        """Partition intents into per-key chunks, send the keys in parallel, keep input order."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            plan = self._plan(intents, same_key)
+            per_key = await asyncio.gather(
+                *(self._send_lane(key, chunks) for key, chunks in plan.items())
+            )
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+        by_id: dict[int, dict[str, Any]] = {}
+        for results in per_key:
+            for intent_id, result in results:
+                by_id[intent_id] = result
+        return [by_id[id(intent)] for intent in intents]
+
+    def _plan(self, intents: list[_Intent], same_key: bool) -> dict[int, list[list[_Intent]]]:
+        """Assign keys (COI affinity first, rotation for the rest) and cut max_ws_batch chunks."""
+        cap = self.config.max_ws_batch
+        lists: dict[int, list[_Intent]] = {}
+        if same_key:
+            key = self._nonces.pick()
+            lists[key] = list(intents)
+        else:
+            chosen: dict[int, int] = {}  # COI → key chosen earlier in this flush
+            block_key: int | None = None
+            block_fill = 0
+            for intent in intents:
+                key_for = intent.api_key_index
+                if key_for is None and intent.coi is not None:
+                    key_for = chosen.get(intent.coi)
+                    if key_for is None and intent.action != ACTION_CREATE:
+                        record = self._orders.get(intent.coi)
+                        key_for = record.get("api_key_index") if record else None
+                if key_for is None or key_for not in self._nonces.lanes:
+                    if block_key is None or block_fill >= cap:
+                        block_key, block_fill = self._nonces.pick(), 0
+                    key_for = block_key
+                    block_fill += 1
+                if intent.coi is not None:
+                    chosen[intent.coi] = key_for
+                lists.setdefault(key_for, []).append(intent)
+        for key, items in lists.items():
+            for intent in items:
+                if intent.action == ACTION_CREATE and intent.coi is not None:
+                    record = self._orders.get(intent.coi)
+                    if record is not None:
+                        record["api_key_index"] = key
+        return {
+            key: [items[i : i + cap] for i in range(0, len(items), cap)]
+            for key, items in lists.items()
+        }
+
+    async def _send_lane(
+        self, key: int, chunks: list[list[_Intent]]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Send one key's chunks in order while holding its nonce lane."""
+        out: list[tuple[int, dict[str, Any]]] = []
+        async with self._nonces.hold(key) as lane:
+            for chunk in chunks:
+                out.extend(await self._send_chunk(lane, chunk))
+        return out
+
+    async def _send_chunk(
+        self, lane: Any, chunk: list[_Intent]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Take nonces, sign, send one batch; on 21104 resync once and re-sign the same intents."""
+        key = lane.api_key_index
+        n = len(chunk)
+        error: BaseException | None = None
+        for attempt in range(2):
+            try:
+                first = await lane.take(n)
+            except Exception as exc:  # nextNonce failed: nothing signed, nothing sent
+                error = exc
+                break
+            requests = []
+            for offset, intent in enumerate(chunk):
+                kwargs = dict(intent.kwargs)
+                kwargs["nonce"] = first + offset
+                kwargs["api_key_index"] = key
+                requests.append((_SIGN_METHOD[intent.action], kwargs))
+            try:
+                signed = await self._signer.asign_many(requests)
+            except Exception as exc:
+                lane.rollback(first, n)
+                error = exc
+                break
+            if self.tx_log.is_enabled(10):
+                for tx in signed:
+                    self.tx_log.debug("send key=%d %s", key, tx_preview(tx.tx_type, tx.tx_info))
+            try:
+                hashes = await self._transmit(signed)
+            except NonceError as exc:
+                lane.invalidate()
+                self.stats["nonce_resyncs"] += 1
+                error = exc
+                self.log.warning(
+                    "key %d: %s on a batch of %d; resyncing nonce%s",
+                    key,
+                    exc,
+                    n,
+                    " and re-signing" if attempt == 0 else "",
+                )
+                continue
+            except (TxRejected, RateLimited, SignerError) as exc:
+                lane.rollback(first, n)  # a rejected request consumed nothing
+                error = exc
+                break
+            except Exception as exc:  # outcome unknown: ask the node before the next use
+                lane.invalidate()
+                error = exc
+                break
+            self.stats["sent_batches"] += 1
+            self.stats["accepted_txs"] += n
+            if hashes and hashes != [tx.tx_hash for tx in signed]:
+                self.log.warning("key %d: node tx hashes differ from the signer's", key)
+            return [
+                (id(intent), self._accepted(intent, tx, first + i, key))
+                for i, (intent, tx) in enumerate(zip(chunk, signed, strict=True))
+            ]
+        assert error is not None
+        self.stats["rejected_txs"] += n
+        self.log.warning("batch of %d on key %d not accepted: %s", n, key, _describe(error))
+        return [(id(intent), self._rejected(intent, error, key)) for intent in chunk]
+
+    def _accepted(self, intent: _Intent, tx: Any, nonce: int, key: int) -> dict[str, Any]:
+        result = dict(intent.summary)
+        result.update(
+            status="accepted",
+            accepted=True,
+            code=200,
+            tx_type=tx.tx_type,
+            tx_hash=tx.tx_hash,
+            nonce=nonce,
+            api_key_index=key,
+        )
+        if intent.coi is not None:
+            record = self._orders.get(intent.coi)
+            if record is not None:
+                if intent.action == ACTION_CREATE:
+                    record["status"] = (
+                        "accepted" if record["status"] == "queued" else record["status"]
+                    )
+                    record["api_key_index"] = key
+                elif intent.action == ACTION_MODIFY:
+                    record["price_int"] = intent.kwargs["price"]
+                    record["base_amount_int"] = intent.kwargs["base_amount"]
+                    record["trigger_price_int"] = intent.kwargs["trigger_price"]
+        return result
+
+    def _rejected(self, intent: _Intent, error: BaseException, key: int) -> dict[str, Any]:
+        result = dict(intent.summary)
+        code = getattr(error, "code", None)
+        result.update(
+            status="rejected",
+            accepted=False,
+            code=code,
+            message=_describe(error),
+            tx_hash=None,
+            api_key_index=key,
+        )
+        if intent.action == ACTION_CREATE and intent.coi is not None:
+            record = self._orders.get(intent.coi)
+            # A create the node never accepted: the order does not exist.
+            if record is not None and record.get("status") == "queued":
+                self._orders.pop(intent.coi)
+                self._finished.put(intent.coi, "rejected")
+        return result
+
+    async def _transmit(self, signed: Sequence[Any]) -> list[str]:
+        """Send one signed batch (WS if connected, else REST); the node's tx hashes."""
+        types = [tx.tx_type for tx in signed]
+        infos = [tx.tx_info for tx in signed]
+        ws = self._ws
+        if ws is not None and self._ws_usable():
+            body = await self._send_ws_batch(types, infos)
+        else:
+            body = await self._rest.send_tx_batch(types, infos)
+        hashes = body.get("tx_hash")
+        if isinstance(hashes, str):
+            hashes = [hashes]
+        if not isinstance(hashes, list):
+            hashes = []
+        return hashes
+
+    # ==========================================================================================
+    # WebSocket transport for tx batches
+    # ==========================================================================================
+
+    def _ws_usable(self) -> bool:
+        ws = self._ws
+        if ws is None:
+            return False
+        connected = getattr(ws, "is_connected", None)
+        if callable(connected):
+            return bool(connected())
+        return bool(connected) if connected is not None else True
+
+    async def _connect_ws(self) -> None:
+        """Open the dealer's own WebSocket for tx frames (REST is used when it is down)."""
+        try:
+            from .transport.ws import WsConnection
+        except ImportError:
+            self.log.info("WebSocket transport not available; sending over REST")
+            return
+        url = self.config.ws_url or _ws_url(self.config.base_url)
+        try:
+            ws = WsConnection(url, on_frame=self._on_ws_frame)
+            await ws.connect()
+        except Exception as exc:
+            self.log.warning("WebSocket connect to %s failed (%s); sending over REST", url, exc)
+            return
+        self._ws = ws
+
+    def _on_ws_frame(self, payload: bytes) -> None:
+        """Route tx replies (they carry our `id`) to their waiting futures; ignore the rest."""
+        if b'"id"' not in payload:
+            return
+        try:
+            import orjson
+
+            msg = orjson.loads(payload)
+        except Exception:
+            return
+        if not isinstance(msg, dict):
+            return
+        rid = msg.get("id")
+        if rid is None:
+            return
+        fut = self._ws_pending.pop(str(rid), None)
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+
+    async def _send_ws_batch(self, types: list[int], infos: list[str]) -> dict[str, Any]:
+        """One jsonapi/sendtxbatch frame; waits for its reply; retries rate-limit rejections."""
+        from .wire import encode_sendtx_batch, error_from_code, parse_tx_reply
+
+        attempt = 0
+        while True:
+            await self._rest.acquire("sendTxBatch")
+            request_id = f"{self._ws_prefix}{next(self._ws_ids)}"
+            frame = encode_sendtx_batch(types, infos, request_id=request_id)
+            loop = asyncio.get_running_loop()
+            fut: asyncio.Future[dict[str, Any]] = loop.create_future()
+            self._ws_pending[request_id] = fut
+            try:
+                await self._ws.send_raw(frame) if asyncio.iscoroutinefunction(
+                    self._ws.send_raw
+                ) else self._ws.send_raw(frame)
+                msg = await asyncio.wait_for(fut, _WS_REPLY_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                raise WsClosed(
+                    f"no reply to tx batch {request_id} within {_WS_REPLY_TIMEOUT_S} s"
+                ) from None
+            finally:
+                self._ws_pending.pop(request_id, None)
+            reply = parse_tx_reply(msg)
+            if reply.ok:
+                return reply.raw
+            err = error_from_code(reply.code, reply.message)
+            if isinstance(err, RateLimited) and attempt < self.config.max_retries:
+                attempt += 1
+                delay = _RATE_RETRY_BASE_S * 2 ** (attempt - 1)
+                self.log.warning(
+                    "tx batch rate limited over WS; retry %d in %.2f s", attempt, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            raise err
+
+    # ==========================================================================================
+    # nonces
+    # ==========================================================================================
+
+    async def _fetch_nonce(self, api_key_index: int) -> int:
+        """nextNonce for one key, through the limiter (how a lane learns the node's value)."""
+        nonce = await self._rest.next_nonce(self.account_index, api_key_index)
+        self.log.debug("key %d: nextNonce = %d", api_key_index, nonce)
+        return nonce
+
+    async def _take_nonce(self, api_key_index: int | None = None) -> tuple[int, int]:
+        """Take one nonce from a lane: (api_key_index, nonce). First use per key is counted."""
+        return await self._nonces.take_one(api_key_index)
+
+    # ==========================================================================================
+    # live-order view
+    # ==========================================================================================
+
+    def feed_ws_orders(self, orders: Any) -> int:
+        """Update the COI view from WS order frames (list, or map market → list); returns count.
+
+        Live orders are stored with their order index and current price/size; filled,
+        canceled* and expired orders are dropped and remembered as finished.
+        """
+        if isinstance(orders, Mapping):
+            flat: list[Any] = []
+            for value in orders.values():
+                flat.extend(value if isinstance(value, list) else [value])
+            orders = flat
+        if not isinstance(orders, (list, tuple)):
+            raise TypeError(f"orders must be a list of order dicts, got {type(orders).__name__}")
+        changed = 0
+        for order in orders:
+            if not isinstance(order, Mapping):
+                continue
+            coi = order.get("client_order_index")
+            if isinstance(coi, bool) or not isinstance(coi, int) or coi <= 0:
+                continue
+            status = str(order.get("status", ""))
+            if P.is_terminal_status(status):
+                self._orders.pop(coi)
+                self._finished.put(coi, status)
+                changed += 1
+                continue
+            record = self._orders.get(coi)
+            if record is None:
+                record = {"client_order_index": coi, "api_key_index": None}
+            record["status"] = status
+            record["market_index"] = order.get("market_index", record.get("market_index"))
+            if order.get("order_index") is not None:
+                record["order_index"] = order["order_index"]
+            if "is_ask" in order:
+                record["is_ask"] = bool(order["is_ask"])
+            base_price = order.get("base_price")
+            if isinstance(base_price, int) and base_price > 0:
+                record["price_int"] = base_price
+            elif order.get("price") and record.get("market_index") == self.market.market_index:
+                record["price_int"] = self.scale.parse_price(str(order["price"]))
+            base_size = order.get("base_size")
+            if isinstance(base_size, int) and base_size > 0:
+                record["base_amount_int"] = base_size
+            elif (
+                order.get("remaining_base_amount")
+                and record.get("market_index") == self.market.market_index
+            ):
+                record["base_amount_int"] = self.scale.parse_size(
+                    str(order["remaining_base_amount"])
+                )
+            trig = order.get("trigger_price")
+            if trig and record.get("market_index") == self.market.market_index:
+                try:
+                    record["trigger_price_int"] = self.scale.parse_price(str(trig))
+                except ValueError:
+                    pass
+            self._orders.put(coi, record)
+            changed += 1
+        return changed
+
+    def get_order_by_coi(self, coi: int) -> dict[str, Any] | None:
+        """The dealer's current view of one COI (None when unknown or finished)."""
+        record = self._orders.get(coi)
+        return dict(record) if record is not None else None
+
+    # ==========================================================================================
+    # reads
+    # ==========================================================================================
+
+    async def _auth_token(self) -> str:
+        if self._auth is None:
+            from .auth import AuthTokenProvider
+
+            self._auth = AuthTokenProvider(self._signer, self._nonces.api_key_indices[0])
+        token: str = await self._auth.get()
+        return token
+
+    async def fetch_open_orders(self, market_index: int | None = None) -> list[dict[str, Any]]:
+        """Open orders of the account on a market (default: this dealer's), human numbers.
+
+        Also warms the COI view, so orders of an earlier run can be canceled by COI.
+        """
+        self._check_open()
+        market = self.market.market_index if market_index is None else int(market_index)
+        body = await self._rest.get(
+            "accountActiveOrders",
+            {"account_index": self.account_index, "market_id": market},
+            auth=self._auth_token,
+        )
+        orders = body.get("orders") or []
+        self.feed_ws_orders(list(orders))
+        return [_order_view(o) for o in orders]
+
+    async def _fetch_account(self) -> dict[str, Any]:
+        body = await self._rest.get("account", {"by": "index", "value": self.account_index})
+        accounts = body.get("accounts") or []
+        if not accounts:
+            raise TxRejected(P.ERR_ACCOUNT_NOT_FOUND, "account not found")
+        account: dict[str, Any] = accounts[0]
+        return account
+
+    async def fetch_my_balance(self) -> dict[str, Any]:
+        """Collateral and balances of the account as floats."""
+        self._check_open()
+        account = await self._fetch_account()
+        assets = {}
+        for asset in account.get("assets") or []:
+            assets[str(asset.get("symbol"))] = {
+                "balance": _human(asset.get("balance")),
+                "locked_balance": _human(asset.get("locked_balance")),
+                "margin_balance": _human(asset.get("margin_balance")),
+            }
+        return {
+            "account_index": self.account_index,
+            "collateral": _human(account.get("collateral")),
+            "available_balance": _human(account.get("available_balance")),
+            "total_asset_value": _human(account.get("total_asset_value")),
+            "cross_asset_value": _human(account.get("cross_asset_value")),
+            "assets": assets,
+        }
+
+    async def fetch_my_position(self, symbol: str | None = None) -> dict[str, Any]:
+        """The account's position on a market (default: this dealer's); size signed, + long."""
+        self._check_open()
+        if symbol is None:
+            market = self.market
+        else:
+            market = await resolve_market(
+                symbol=symbol,
+                base_url=self.config.base_url,
+                fetcher=lambda: _fetch_market_rows(self._rest),
+            )
+        account = await self._fetch_account()
+        for pos in account.get("positions") or []:
+            if pos.get("market_id") == market.market_index:
+                size = _human(pos.get("position")) or 0.0
+                sign = -1 if int(pos.get("sign") or 0) < 0 else 1
+                return {
+                    "market_index": market.market_index,
+                    "symbol": pos.get("symbol") or market.symbol,
+                    "size": sign * size if size else 0.0,
+                    "side": ("short" if sign < 0 else "long") if size else "flat",
+                    "avg_entry_price": _human(pos.get("avg_entry_price")),
+                    "position_value": _human(pos.get("position_value")),
+                    "unrealized_pnl": _human(pos.get("unrealized_pnl")),
+                    "realized_pnl": _human(pos.get("realized_pnl")),
+                    "liquidation_price": _human(pos.get("liquidation_price")),
+                    "open_order_count": pos.get("open_order_count"),
+                }
+        return {
+            "market_index": market.market_index,
+            "symbol": market.symbol,
+            "size": 0.0,
+            "side": "flat",
+            "avg_entry_price": None,
+            "position_value": 0.0,
+            "unrealized_pnl": 0.0,
+            "realized_pnl": 0.0,
+            "liquidation_price": None,
+            "open_order_count": 0,
+        }
+
+
+# --- small validators ------------------------------------------------------------------------
+
+
+def _coi(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"client_order_index must be an int, got {type(value).__name__}")
+    if not P.MIN_COI <= value <= P.MAX_COI:
+        raise ValueError(f"client_order_index must be in {P.MIN_COI}..{P.MAX_COI}, got {value}")
+    return value
+
+
+def _order_index(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"order_index must be an int, got {type(value).__name__}")
+    if not P.MIN_ORDER_INDEX <= value <= P.MAX_ORDER_INDEX:
+        raise ValueError(
+            f"order_index must be an exchange order index ({P.MIN_ORDER_INDEX}..), got {value};"
+            " for a client_order_index use cancel_order_by_coi/update_order_by_coi"
+        )
+    return value
+
+
+def _tif(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("time_in_force must be a str or int, got bool")
+    if isinstance(value, int):
+        if value not in P.TIF_NAMES:
+            raise ValueError(f"time_in_force must be one of {sorted(P.TIF_NAMES)}, got {value}")
+        return value
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in _TIF_ALIASES:
+            return _TIF_ALIASES[key]
+        raise ValueError(f"time_in_force must be one of {sorted(_TIF_ALIASES)}, got {value!r}")
+    raise TypeError(f"time_in_force must be a str or int, got {type(value).__name__}")
+
+
+def _expiry_ms(value: Any) -> int:
+    """Absolute order expiry in epoch ms, inside the venue's window (now+5 min … now+30 days)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expiry must be an int (epoch milliseconds), got {type(value).__name__}")
+    now = int(time.time() * 1000)
+    if not now + P.MIN_ORDER_EXPIRY_PERIOD_MS <= value <= now + P.MAX_ORDER_EXPIRY_PERIOD_MS:
+        raise ValueError(
+            "expiry must be epoch milliseconds between now + 5 minutes and now + 30 days"
+        )
+    return value
+
+
+def _as_price_input(value: Any, name: str) -> Any:
+    """Prices are unsigned: refuse bool early with the field name (the core names `price`)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number (float, int, str or Decimal), got bool")
+    return value
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _ws_url(base_url: str) -> str:
+    if base_url.startswith("https://"):
+        return "wss://" + base_url[len("https://") :] + P.WS_PATH
+    if base_url.startswith("http://"):
+        return "ws://" + base_url[len("http://") :] + P.WS_PATH
+    return base_url + P.WS_PATH
+
+
+async def _fetch_market_rows(rest: RestClient) -> list[Mapping[str, Any]]:
+    """Market rows from orderBookDetails, else orderBooks (both counted)."""
+    try:
+        body = await rest.get("orderBookDetails", {"market_id": P.ALL_MARKETS})
+        rows = list(body.get("order_book_details") or []) + list(
+            body.get("spot_order_book_details") or []
+        )
+        if rows:
+            return rows
+    except TxRejected:
+        pass
+    body = await rest.get("orderBooks", {"market_id": P.ALL_MARKETS})
+    return list(body.get("order_books") or [])

@@ -1,0 +1,241 @@
+"""REST transport: one aiohttp session per client; every request passes the WeightLimiter.
+
+The limiter is charged before a request leaves (waiting with jitter rather than provoking
+HTTP 429); a 429/405 or code 23000 that still happens backs off and retries the same request
+(for tx sends a rejected batch consumed nothing, so resending it is safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+import orjson
+
+from .. import protocol as P
+from ..errors import LighterError, RateLimited, TxRejected
+from ..log import SafeLogger
+from ..wire import error_from_code, sendtx_batch_form
+
+API_PREFIX = "/api/v1/"
+# Backoff after a 429 that got through anyway: the API-server block lasts
+# weight / (budget / 60) s (§5.1); we wait at least this, doubling per retry, capped.
+MIN_429_BACKOFF_S = 0.05
+MAX_429_BACKOFF_S = 60.0  # firewall blocks are a static 60 s (§5.1)
+
+AuthSource = str | Callable[[], Awaitable[str]] | None
+
+
+class RestClient:
+    """Rate-limited REST client for a Lighter node (keep-alive session, orjson bodies).
+
+    `limiter` is shared with anything else that spends the same budget (the dealer's WS tx
+    frames); standard accounts pay `protocol.standard_cost` per request, premium accounts
+    the endpoint weight.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        limiter: Any,
+        standard_account: bool = True,
+        jitter_ms: tuple[int, int] = (50, 150),
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        logger: SafeLogger | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.limiter = limiter
+        self.standard_account = standard_account
+        self.jitter_ms = jitter_ms
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.log = logger or SafeLogger()
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self.requests_sent = 0  # HTTP requests that left (observability, tests)
+        self.rate_limited_replies = 0  # 429-class replies received
+        self.limiter_waits = 0  # times a request had to wait for budget
+
+    def __repr__(self) -> str:
+        return f"RestClient(base_url={self.base_url!r}, standard_account={self.standard_account})"
+
+    # --- budget ---------------------------------------------------------------------------
+    def cost(self, endpoint: str) -> int:
+        """Limiter units one request to `endpoint` costs for this account tier."""
+        if self.standard_account:
+            return P.standard_cost(endpoint)
+        return P.endpoint_weight(endpoint)
+
+    async def acquire(self, endpoint: str) -> None:
+        """Wait (with jitter) until the limiter grants one request to `endpoint`."""
+        weight = self.cost(endpoint)
+        while not self.limiter.try_acquire(weight):
+            wait = self.limiter.wait_time(weight)
+            lo, hi = self.jitter_ms
+            wait += random.uniform(lo, hi) / 1000.0
+            self.limiter_waits += 1
+            self.log.info("rate budget exhausted for %s; waiting %.3f s", endpoint, wait)
+            await asyncio.sleep(wait)
+
+    # --- session ----------------------------------------------------------------------------
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise LighterError("RestClient is closed")
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=32, ttl_dns_cache=300, enable_cleanup_closed=True
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session; idempotent."""
+        self._closed = True
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- requests ---------------------------------------------------------------------------
+    @staticmethod
+    async def _auth_header(auth: AuthSource) -> dict[str, str] | None:
+        if auth is None:
+            return None
+        token = auth if isinstance(auth, str) else await auth()
+        return {"Authorization": token}
+
+    async def request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        form: Mapping[str, Any] | None = None,
+        auth: AuthSource = None,
+    ) -> dict[str, Any]:
+        """One counted request: the JSON body, or TxRejected / NonceError / RateLimited."""
+        url = self.base_url + API_PREFIX + endpoint
+        query = None
+        if params:
+            query = {k: _param(v) for k, v in params.items() if v is not None}
+        attempt = 0
+        while True:
+            await self.acquire(endpoint)
+            headers = await self._auth_header(auth)
+            session = self._ensure_session()
+            self.requests_sent += 1
+            async with session.request(
+                method, url, params=query, data=dict(form) if form else None, headers=headers
+            ) as resp:
+                status = resp.status
+                raw = await resp.read()
+                retry_after = resp.headers.get("Retry-After")
+            body = _decode(raw)
+            code = body.get("code") if body is not None else None
+            if status in (429, 405) or code == P.ERR_TOO_MANY_REQUESTS:
+                self.rate_limited_replies += 1
+                attempt += 1
+                delay = self._backoff(endpoint, attempt, retry_after)
+                if attempt > self.max_retries:
+                    raise RateLimited(
+                        f"{endpoint}: HTTP {status} rate limited after {attempt} tries",
+                        retry_after=delay,
+                    )
+                self.log.warning(
+                    "%s: HTTP %s rate limited; backing off %.3f s (retry %d/%d)",
+                    endpoint,
+                    status,
+                    delay,
+                    attempt,
+                    self.max_retries,
+                )
+                await asyncio.sleep(delay)
+                continue
+            if body is None:
+                raise TxRejected(0, f"{endpoint}: non-JSON reply", http_status=status)
+            if status >= 400 or (isinstance(code, int) and code != 200):
+                err_code = code if isinstance(code, int) else 0
+                raise error_from_code(err_code, str(body.get("message", "")), http_status=status)
+            return body
+
+    def _backoff(self, endpoint: str, attempt: int, retry_after: str | None) -> float:
+        """Seconds to wait after the `attempt`-th rate-limited reply."""
+        budget = (
+            P.STANDARD_REQUESTS_PER_MINUTE
+            if self.standard_account
+            else (P.PREMIUM_WEIGHT_PER_MINUTE)
+        )
+        base = max(MIN_429_BACKOFF_S, self.cost(endpoint) / (budget / P.RATE_WINDOW_S))
+        if retry_after:
+            try:
+                base = max(base, float(retry_after))
+            except ValueError:
+                pass
+        lo, hi = self.jitter_ms
+        delay = base * (2 ** (attempt - 1)) + random.uniform(lo, hi) / 1000.0
+        return min(delay, MAX_429_BACKOFF_S)
+
+    async def get(
+        self, endpoint: str, params: Mapping[str, Any] | None = None, *, auth: AuthSource = None
+    ) -> dict[str, Any]:
+        """Counted GET /api/v1/<endpoint>."""
+        return await self.request("GET", endpoint, params=params, auth=auth)
+
+    async def post_form(
+        self, endpoint: str, form: Mapping[str, Any], *, auth: AuthSource = None
+    ) -> dict[str, Any]:
+        """Counted POST /api/v1/<endpoint> with an urlencoded form body."""
+        return await self.request("POST", endpoint, form=form, auth=auth)
+
+    # --- typed helpers --------------------------------------------------------------------
+    async def next_nonce(self, account_index: int, api_key_index: int) -> int:
+        """The node's next nonce for one API key (weight 6)."""
+        body = await self.get(
+            "nextNonce", {"account_index": account_index, "api_key_index": api_key_index}
+        )
+        nonce = body.get("nonce")
+        if isinstance(nonce, bool) or not isinstance(nonce, int):
+            raise TxRejected(0, "nextNonce: reply without an integer nonce")
+        return nonce
+
+    async def send_tx_batch(
+        self, tx_types: Sequence[int], tx_infos: Sequence[str]
+    ) -> dict[str, Any]:
+        """POST sendTxBatch (form fields are JSON strings, §1.2); the body has a tx_hash list."""
+        return await self.post_form("sendTxBatch", sendtx_batch_form(tx_types, tx_infos))
+
+    async def send_tx(self, tx_type: int, tx_info: str) -> dict[str, Any]:
+        """POST sendTx with one signed transaction."""
+        return await self.post_form("sendTx", {"tx_type": str(tx_type), "tx_info": tx_info})
+
+
+def _param(value: Any) -> str:
+    """Query-string spelling of a parameter (bools lower-case as the API expects)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _decode(raw: bytes) -> dict[str, Any] | None:
+    """Parse a JSON object body; None for empty or non-JSON (e.g. a firewall HTML page)."""
+    if not raw:
+        return None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def monotonic() -> float:
+    """The limiter's clock (exposed so tests and callers agree on it)."""
+    return time.monotonic()
