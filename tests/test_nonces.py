@@ -1,0 +1,81 @@
+"""Nonce lanes: local counting after one fetch, rollback, invalidate → refetch, rotation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lighterfast.nonces import NonceManager
+
+
+class FakeNode:
+    """Stands in for nextNonce only (the dealer tests use the real node)."""
+
+    def __init__(self) -> None:
+        self.next = {4: 10, 5: 100}
+        self.calls: list[int] = []
+
+    async def fetch(self, key: int) -> int:
+        self.calls.append(key)
+        await asyncio.sleep(0)
+        return self.next[key]
+
+
+async def test_one_fetch_then_local() -> None:
+    node = FakeNode()
+    manager = NonceManager([4], node.fetch)
+    async with manager.hold(4) as lane:
+        assert await lane.take(3) == 10
+        assert await lane.take(1) == 13
+    assert node.calls == [4]
+    assert manager.lanes[4].next_nonce == 14
+
+
+async def test_rollback_and_invalidate() -> None:
+    node = FakeNode()
+    manager = NonceManager([4], node.fetch)
+    async with manager.hold(4) as lane:
+        first = await lane.take(5)
+        lane.rollback(first, 5)
+        assert await lane.take(1) == 10
+        lane.invalidate()
+        node.next[4] = 42
+        assert await lane.take(2) == 42
+    assert node.calls == [4, 4] and manager.lanes[4].fetches == 2
+
+
+async def test_rotation_prefers_free_lanes() -> None:
+    node = FakeNode()
+    manager = NonceManager([4, 5], node.fetch)
+    assert [manager.pick() for _ in range(4)] == [4, 5, 4, 5]
+    async with manager.hold(4):
+        assert manager.pick() == 5
+        assert manager.pick() == 5
+
+
+async def test_concurrent_holders_get_disjoint_consecutive_ranges() -> None:
+    node = FakeNode()
+    manager = NonceManager([4, 5], node.fetch)
+    taken: dict[int, list[int]] = {4: [], 5: []}
+
+    async def sender(i: int) -> None:
+        key = manager.pick()
+        async with manager.hold(key) as lane:
+            first = await lane.take(3)
+            await asyncio.sleep(0)
+            taken[key].extend(range(first, first + 3))
+
+    await asyncio.gather(*(sender(i) for i in range(20)))
+    for key, values in taken.items():
+        assert values == list(range(node.next[key], node.next[key] + len(values)))
+    assert sorted(node.calls) == [4, 5]
+
+
+async def test_bad_input() -> None:
+    with pytest.raises(ValueError, match="api_key_indices"):
+        NonceManager([], FakeNode().fetch)
+    manager = NonceManager([4], FakeNode().fetch)
+    async with manager.hold(4) as lane:
+        with pytest.raises(ValueError, match="count"):
+            await lane.take(0)
