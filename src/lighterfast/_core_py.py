@@ -21,6 +21,8 @@ __all__ = ["CoiCache", "OrderBook", "Scale", "WeightLimiter"]
 MAX_DECIMALS = 18
 INT64_MAX = 2**63 - 1
 ROUNDINGS = ("nearest", "up", "down")
+MAX_CACHE_CAPACITY = 2**31 - 1
+MAX_LIMITER_CAPACITY = 2**62
 # More integer digits than this after scaling is always above every wire maximum (< 2^63).
 _MAX_INT_DIGITS = 19
 # Exponents are clamped to this magnitude: anything beyond is overflow or rounds to 0 anyway.
@@ -261,6 +263,8 @@ class CoiCache:
             raise TypeError(f"capacity must be an int, got {type(capacity).__name__}")
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
+        if capacity > MAX_CACHE_CAPACITY:
+            raise ValueError(f"capacity must be <= {MAX_CACHE_CAPACITY}, got {capacity}")
         self._capacity = int(capacity)
         self._entries: dict[int, Any] = {}
 
@@ -386,6 +390,10 @@ class WeightLimiter:
             )
         if capacity_per_minute < 1:
             raise ValueError(f"capacity_per_minute must be >= 1, got {capacity_per_minute}")
+        if capacity_per_minute > MAX_LIMITER_CAPACITY:
+            raise ValueError(
+                f"capacity_per_minute must be <= {MAX_LIMITER_CAPACITY}, got {capacity_per_minute}"
+            )
         if type(window) is bool or not isinstance(window, (int, float)):
             raise TypeError(f"window must be a number, got {type(window).__name__}")
         if not 0.0 < float(window) < float("inf"):
@@ -529,6 +537,8 @@ class OrderBook:
     def __init__(self, market_index: int, price_decimals: int, size_decimals: int) -> None:
         if type(market_index) is bool or not isinstance(market_index, int):
             raise TypeError(f"market_index must be an int, got {type(market_index).__name__}")
+        if not 0 <= market_index <= INT64_MAX:
+            raise ValueError(f"market_index must be in 0..{INT64_MAX}, got {market_index}")
         self._market_index = int(market_index)
         self._scale = Scale(price_decimals, size_decimals)
         self._bids = _Side()
