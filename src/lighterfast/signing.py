@@ -30,6 +30,7 @@ __all__ = [
     "agenerate_api_key",
     "chain_id_for_url",
     "generate_api_key",
+    "go_call_count",
     "go_call_thread_ids",
     "validate_cancel_all_orders",
     "validate_cancel_order",
@@ -335,12 +336,14 @@ def validate_create_grouped_orders(
                 raise ValueError(f"orders[{i}].base_amount must be 0 (a child order)")
             if row[4] == parent[4]:
                 raise ValueError(f"orders[{i}].is_ask must be opposite to the parent's")
+            if parent[9] != 0 and row[9] != parent[9]:
+                raise ValueError(f"orders[{i}].order_expiry must equal the parent's order_expiry")
         if grouping_type == 3:
             kinds = {rows[1][5] in _SL_TYPES, rows[2][5] in _SL_TYPES}
             if kinds != {True, False}:
                 raise ValueError("orders: an OTOCO group needs one stop-loss and one take-profit")
-            if len({row[9] for row in rows}) != 1:
-                raise ValueError("orders: every order of an OTOCO group needs the same expiry")
+            if rows[1][9] != rows[2][9]:
+                raise ValueError("orders[2].order_expiry must equal orders[1].order_expiry (OTOCO)")
     return grouping_type, rows
 
 
@@ -438,11 +441,17 @@ class Signer(Protocol):
 
 _MAIN_THREAD_ID: Final = threading.main_thread().ident
 _go_call_threads: set[int] = set()
+_go_calls = [0]
 
 
 def go_call_thread_ids() -> frozenset[int]:
     """Ids of every thread that has entered the Go library through this module (for tests)."""
     return frozenset(_go_call_threads)
+
+
+def go_call_count() -> int:
+    """How many library entries (signing jobs) have passed the thread guard so far."""
+    return _go_calls[0]
 
 
 class _SignedTxResponse(ctypes.Structure):
@@ -581,6 +590,7 @@ def _guard() -> _GoLibrary:
     if ident == _MAIN_THREAD_ID:
         raise SignerError("internal: the Go signer must not be entered from the main thread")
     _go_call_threads.add(ident)
+    _go_calls[0] += 1
     global _library
     lib = _library
     if lib is None:
