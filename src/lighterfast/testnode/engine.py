@@ -1,0 +1,809 @@
+"""Matching engine of the local node: one price-time priority book per market, in integers.
+
+The engine executes accepted txs (create / cancel / modify / cancel-all / grouped orders),
+updates positions and collateral, and records what changed in `Engine.changes` for the
+stream layer. Business failures never raise: they end as a `canceled-*` order status and as
+an `ae` (app error) on the tx record.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from lighterfast import protocol as p
+
+from .accounts import Account, AccountRegistry, Position
+from .markets import MarketSpec
+
+SEQ_TOP = 1 << 48  # bids count down from here (§0.2 observed layout)
+RECENT_TRADES = 100
+INACTIVE_PER_ACCOUNT = 1000
+
+
+class Order:
+    """One order in the engine (integers only)."""
+
+    __slots__ = (
+        "account_index",
+        "block_height",
+        "coi",
+        "created_at",
+        "expiry",
+        "filled_base",
+        "filled_quote",
+        "initial_base",
+        "is_ask",
+        "margin",
+        "market_index",
+        "order_index",
+        "order_type",
+        "order_version",
+        "parent_order_index",
+        "price",
+        "reduce_only",
+        "remaining_base",
+        "seq",
+        "status",
+        "tif",
+        "to_cancel",
+        "transaction_time",
+        "trigger_price",
+        "trigger_status",
+        "updated_at",
+    )
+
+    def __init__(
+        self,
+        order_index: int,
+        seq: int,
+        account_index: int,
+        market_index: int,
+        coi: int,
+        is_ask: bool,
+        price: int,
+        base: int,
+        order_type: int,
+        tif: int,
+        reduce_only: bool,
+        trigger_price: int,
+        expiry: int,
+        now_s: int,
+        now_us: int,
+    ) -> None:
+        self.order_index = order_index
+        self.seq = seq
+        self.account_index = account_index
+        self.market_index = market_index
+        self.coi = coi
+        self.is_ask = is_ask
+        self.price = price
+        self.initial_base = base
+        self.remaining_base = base
+        self.filled_base = 0
+        self.filled_quote = 0
+        self.order_type = order_type
+        self.tif = tif
+        self.reduce_only = reduce_only
+        self.trigger_price = trigger_price
+        self.expiry = expiry
+        self.status = p.STATUS_IN_PROGRESS
+        self.trigger_status = "na"
+        self.created_at = now_s
+        self.updated_at = now_s
+        self.transaction_time = now_us
+        self.block_height = 0
+        self.order_version = 0
+        self.parent_order_index = 0
+        self.to_cancel = 0
+        self.margin = 0
+
+    @property
+    def is_live(self) -> bool:
+        """Open or pending (not terminal)."""
+        return self.status in p.LIVE_STATUSES
+
+
+@dataclass(slots=True)
+class TradeRecord:
+    """One fill between a maker and a taker order."""
+
+    trade_id: int
+    market_index: int
+    size: int
+    price: int
+    maker: Order
+    taker: Order
+    timestamp_ms: int
+    transaction_time: int
+    block_height: int
+    taker_pos_before: Position
+    maker_pos_before: Position
+    taker_sign_changed: bool
+    maker_sign_changed: bool
+    taker_imf: int
+    maker_imf: int
+    # Order fields at fill time (orders keep changing afterwards).
+    ask_id: int = 0
+    bid_id: int = 0
+    ask_coi: int = 0
+    bid_coi: int = 0
+    ask_account: int = 0
+    bid_account: int = 0
+    is_maker_ask: bool = False
+
+
+class MarketBook:
+    """Price-time book of one market; levels are FIFO deques keyed by integer price."""
+
+    def __init__(self, spec: MarketSpec) -> None:
+        self.spec = spec
+        self.bids: dict[int, deque[Order]] = {}
+        self.asks: dict[int, deque[Order]] = {}
+        self.bid_prices: list[int] = []  # ascending; best bid is the last
+        self.ask_prices: list[int] = []  # ascending; best ask is the first
+        self.level_size: dict[tuple[bool, int], int] = {}
+        self.nonce = 0  # book event counter (jumps like the venue's)
+        self.flushed_nonce = 0
+        self.pending: dict[tuple[bool, int], None] = {}  # levels touched since last flush
+        self.last_updated_at = 0
+        self.ask_seq = 0
+        self.bid_seq = SEQ_TOP
+        self.recent_trades: deque[TradeRecord] = deque(maxlen=RECENT_TRADES)
+        self.trade_nonce = 0
+        self.last_trade_price = 0
+        self.pending_triggers: list[Order] = []
+        self.daily_base_volume = 0
+        self.daily_quote_volume = 0
+        self.daily_trades = 0
+        self.daily_high = 0
+        self.daily_low = 0
+        self.open_interest = 0  # sum of long sizes
+        self.stats_dirty = False
+
+    def best_bid(self) -> int | None:
+        """Best bid price or None."""
+        return self.bid_prices[-1] if self.bid_prices else None
+
+    def best_ask(self) -> int | None:
+        """Best ask price or None."""
+        return self.ask_prices[0] if self.ask_prices else None
+
+    def _touch(self, is_ask: bool, price: int, now_us: int) -> None:
+        self.nonce += random.randint(1, 7)
+        self.pending[(is_ask, price)] = None
+        self.last_updated_at = now_us
+
+    def add(self, order: Order, now_us: int, to_front: bool = False) -> None:
+        """Rest an order at the back (or front) of its price level."""
+        side = self.asks if order.is_ask else self.bids
+        level = side.get(order.price)
+        if level is None:
+            level = side[order.price] = deque()
+            bisect.insort(self.ask_prices if order.is_ask else self.bid_prices, order.price)
+        if to_front:
+            level.appendleft(order)
+        else:
+            level.append(order)
+        key = (order.is_ask, order.price)
+        self.level_size[key] = self.level_size.get(key, 0) + order.remaining_base
+        self._touch(order.is_ask, order.price, now_us)
+
+    def remove(self, order: Order, now_us: int) -> None:
+        """Take a resting order out of its level."""
+        side = self.asks if order.is_ask else self.bids
+        level = side.get(order.price)
+        if level is None:
+            return
+        try:
+            level.remove(order)
+        except ValueError:
+            return
+        self._reduce_level(order.is_ask, order.price, order.remaining_base, now_us)
+        if not level:
+            del side[order.price]
+            prices = self.ask_prices if order.is_ask else self.bid_prices
+            i = bisect.bisect_left(prices, order.price)
+            del prices[i]
+
+    def _reduce_level(self, is_ask: bool, price: int, amount: int, now_us: int) -> None:
+        key = (is_ask, price)
+        left = self.level_size.get(key, 0) - amount
+        if left > 0:
+            self.level_size[key] = left
+        else:
+            self.level_size.pop(key, None)
+        self._touch(is_ask, price, now_us)
+
+    def levels(self, is_ask: bool, limit: int | None = None) -> list[tuple[int, int]]:
+        """(price, size) levels best first."""
+        prices = self.ask_prices if is_ask else self.bid_prices[::-1]
+        if limit is not None:
+            prices = prices[:limit]
+        return [(px, self.level_size[(is_ask, px)]) for px in prices]
+
+    def orders(self, is_ask: bool) -> list[Order]:
+        """Resting orders of one side, best price first, time priority within a level."""
+        side = self.asks if is_ask else self.bids
+        prices = self.ask_prices if is_ask else self.bid_prices[::-1]
+        return [o for px in prices for o in side[px]]
+
+    def take_pending(self) -> list[tuple[bool, int, int]]:
+        """Touched levels since the last flush as (is_ask, price, size now); clears them."""
+        out = [(a, px, self.level_size.get((a, px), 0)) for (a, px) in self.pending]
+        self.pending.clear()
+        return out
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one execution step changed, for the stream layer to publish."""
+
+    orders: dict[int, dict[int, Order]] = field(default_factory=dict)  # account -> idx -> order
+    trades: list[TradeRecord] = field(default_factory=list)
+    positions: set[tuple[int, int]] = field(default_factory=set)  # (account, market)
+    accounts: set[int] = field(default_factory=set)
+    markets: set[int] = field(default_factory=set)  # stats changed
+    txs: list[dict[str, Any]] = field(default_factory=list)
+
+    def order(self, o: Order) -> None:
+        """Record an order change (the final state is what gets published)."""
+        self.orders.setdefault(o.account_index, {})[o.order_index] = o
+        self.accounts.add(o.account_index)
+
+    def empty(self) -> bool:
+        """True when nothing changed."""
+        return not (self.orders or self.trades or self.positions or self.accounts or self.txs)
+
+
+class AppError(Exception):
+    """A business failure at execution time: becomes `event_info.ae` (no sendTx error)."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        super().__init__(p.ERROR_MESSAGES.get(code, "error"))
+
+
+class Engine:
+    """All books, live orders and positions of the node."""
+
+    def __init__(
+        self,
+        markets: tuple[MarketSpec, ...],
+        accounts: AccountRegistry,
+        *,
+        margin_check: bool = True,
+    ) -> None:
+        self.specs = {m.market_index: m for m in markets}
+        self.books = {m.market_index: MarketBook(m) for m in markets}
+        self.accounts = accounts
+        self.margin_check = margin_check
+        self.live: dict[int, Order] = {}  # order_index -> live order
+        self.live_by_coi: dict[tuple[int, int], Order] = {}  # (account, coi) -> live order
+        self.inactive: dict[int, deque[Order]] = {}  # account -> recent terminal orders
+        self.by_coi_any: dict[tuple[int, int], Order] = {}  # latest order per (account, coi)
+        self.account_trades: dict[int, deque[TradeRecord]] = {}
+        self.trade_id = random.randint(10**8, 10**9)
+        self.block_height = 1000
+        self.changes = Changes()
+
+    # --- helpers --------------------------------------------------------------------------
+    @staticmethod
+    def now_us() -> int:
+        """Wall clock in microseconds."""
+        return time.time_ns() // 1000
+
+    def take_changes(self) -> Changes:
+        """Hand the accumulated changes to the caller and start a fresh record."""
+        ch = self.changes
+        self.changes = Changes()
+        return ch
+
+    def _new_order(self, acct: Account, o: dict[str, Any], now_us: int) -> Order:
+        m = o["MarketIndex"]
+        book = self.books[m]
+        is_ask = bool(o["IsAsk"])
+        if is_ask:
+            book.ask_seq += 1
+            seq = book.ask_seq
+        else:
+            book.bid_seq -= 1
+            seq = book.bid_seq
+        order_index = ((m + 1) << 48) | seq
+        acct.total_order_count += 1
+        return Order(
+            order_index,
+            seq,
+            acct.index,
+            m,
+            o["ClientOrderIndex"],
+            is_ask,
+            o["Price"],
+            o["BaseAmount"],
+            o["Type"],
+            o["TimeInForce"],
+            bool(o["ReduceOnly"]),
+            o["TriggerPrice"],
+            o["OrderExpiry"],
+            now_us // 1_000_000,
+            now_us,
+        )
+
+    def _finish(self, order: Order, status: str, now_us: int) -> None:
+        """Move an order to a terminal status and out of the live indexes."""
+        order.status = status
+        order.updated_at = now_us // 1_000_000
+        order.transaction_time = now_us
+        order.block_height = self.block_height
+        self.live.pop(order.order_index, None)
+        if order.coi:
+            key = (order.account_index, order.coi)
+            if self.live_by_coi.get(key) is order:
+                del self.live_by_coi[key]
+        acct = self.accounts.get(order.account_index)
+        if acct is not None and order.margin:
+            acct.order_margin -= order.margin
+            order.margin = 0
+        if order.order_type >= p.ORDER_TYPE_STOP_LOSS:
+            book = self.books[order.market_index]
+            if order in book.pending_triggers:
+                book.pending_triggers.remove(order)
+        q = self.inactive.get(order.account_index)
+        if q is None:
+            q = self.inactive[order.account_index] = deque(maxlen=INACTIVE_PER_ACCOUNT)
+        q.append(order)
+        self.changes.order(order)
+        self.changes.positions.add((order.account_index, order.market_index))
+
+    def _cancel_resting(self, order: Order, status: str, now_us: int) -> None:
+        if order.status == p.STATUS_OPEN:
+            self.books[order.market_index].remove(order, now_us)
+        self._finish(order, status, now_us)
+        if order.to_cancel:
+            sibling = self.live.get(order.to_cancel)
+            if sibling is not None:
+                self._cancel_resting(sibling, p.STATUS_CANCELED_OCO, now_us)
+
+    def find_order(self, account_index: int, index: int) -> Order | None:
+        """Live order by COI (< 2^48) or order_index (>= 2^48)."""
+        if index < p.MIN_ORDER_INDEX:
+            return self.live_by_coi.get((account_index, index))
+        return self.live.get(index)
+
+    def imf(self, acct: Account, market_index: int) -> int:
+        """Initial margin fraction (ticks of 1e-4) the account uses on a market."""
+        pos = acct.positions.get(market_index)
+        if pos is not None and pos.initial_margin_fraction:
+            return pos.initial_margin_fraction
+        return self.specs[market_index].default_initial_margin_fraction
+
+    def position_margin(self, acct: Account) -> int:
+        """Margin held by open positions at entry cost (USDC micro-units)."""
+        total = 0
+        for m, pos in acct.positions.items():
+            if pos.size:
+                spec = self.specs[m]
+                total += pos.entry_quote * spec.quote_to_usdc * self.imf(acct, m) // 10_000
+        return total
+
+    def available_balance(self, acct: Account) -> int:
+        """Collateral minus position and order margin (USDC micro-units)."""
+        return acct.collateral - self.position_margin(acct) - acct.order_margin
+
+    def _order_margin(self, acct: Account, order: Order) -> int:
+        spec = self.specs[order.market_index]
+        notional = order.remaining_base * order.price * spec.quote_to_usdc
+        return notional * self.imf(acct, order.market_index) // 10_000
+
+    def _set_margin(self, acct: Account, order: Order) -> None:
+        new = 0 if order.reduce_only else self._order_margin(acct, order)
+        acct.order_margin += new - order.margin
+        order.margin = new
+
+    # --- tx execution ---------------------------------------------------------------------
+    def execute(self, tx_type: int, info: dict[str, Any], now_us: int) -> int:
+        """Run one accepted tx; returns 0 or the app-error code (`ae`)."""
+        self.block_height += 1
+        acct = self.accounts.get(info["AccountIndex"])
+        if acct is None:
+            return p.ERR_ACCOUNT_NOT_FOUND
+        try:
+            if tx_type == p.TX_TYPE_CREATE_ORDER:
+                self.create_order(acct, info, now_us)
+            elif tx_type == p.TX_TYPE_CANCEL_ORDER:
+                self.cancel_order(acct, info["MarketIndex"], info["Index"], now_us)
+            elif tx_type == p.TX_TYPE_MODIFY_ORDER:
+                self.modify_order(acct, info, now_us)
+            elif tx_type == p.TX_TYPE_CANCEL_ALL_ORDERS:
+                self.cancel_all(acct, info, now_us)
+            elif tx_type == p.TX_TYPE_CREATE_GROUPED_ORDERS:
+                self.create_grouped(acct, info, now_us)
+            elif tx_type == p.TX_TYPE_UPDATE_LEVERAGE:
+                pos = acct.position(info["MarketIndex"])
+                pos.initial_margin_fraction = info["InitialMarginFraction"]
+                pos.margin_mode = info["MarginMode"]
+                self.changes.positions.add((acct.index, info["MarketIndex"]))
+            elif tx_type == p.TX_TYPE_UPDATE_MARGIN:
+                self.changes.positions.add((acct.index, info["MarketIndex"]))
+        except AppError as exc:
+            return exc.code
+        return 0
+
+    def create_order(self, acct: Account, o: dict[str, Any], now_us: int) -> Order:
+        """Create one order: duplicate-COI, reduce-only, margin, post-only checks, then match."""
+        coi = o["ClientOrderIndex"]
+        if coi and (acct.index, coi) in self.live_by_coi:
+            raise AppError(p.ERR_COI_EXISTS)
+        order = self._new_order(acct, o, now_us)
+        if coi:
+            self.by_coi_any[(acct.index, coi)] = order
+        self._admit(acct, order, now_us)
+        return order
+
+    def _admit(self, acct: Account, order: Order, now_us: int) -> None:
+        """Checks then matching for a fresh (or triggered) order."""
+        book = self.books[order.market_index]
+        if order.coi:
+            self.live_by_coi[(acct.index, order.coi)] = order
+        self.live[order.order_index] = order
+        if (
+            order.order_type
+            in (
+                p.ORDER_TYPE_STOP_LOSS,
+                p.ORDER_TYPE_STOP_LOSS_LIMIT,
+                p.ORDER_TYPE_TAKE_PROFIT,
+                p.ORDER_TYPE_TAKE_PROFIT_LIMIT,
+            )
+            and order.trigger_status != "triggered"
+        ):
+            order.status = p.STATUS_PENDING
+            order.trigger_status = "mark-price"
+            book.pending_triggers.append(order)
+            self.changes.order(order)
+            self.changes.positions.add((acct.index, order.market_index))
+            return
+        if order.reduce_only:
+            pos = acct.positions.get(order.market_index)
+            size = pos.size if pos else 0
+            reduces = (order.is_ask and size > 0) or (not order.is_ask and size < 0)
+            if not reduces:
+                self._finish(order, p.STATUS_CANCELED_REDUCE_ONLY, now_us)
+                raise AppError(p.ERR_REDUCE_ONLY_INCREASES)
+            cap = abs(size)
+            if order.remaining_base == 0 or order.remaining_base > cap:
+                order.remaining_base = cap
+                if order.initial_base == 0 or order.initial_base > cap:
+                    order.initial_base = cap
+        if self.margin_check and not order.reduce_only:
+            need = self._order_margin(acct, order)
+            if need > self.available_balance(acct):
+                self._finish(order, p.STATUS_CANCELED_MARGIN_NOT_ALLOWED, now_us)
+                raise AppError(p.ERR_NOT_ENOUGH_MARGIN)
+        if order.tif == p.TIF_POST_ONLY and self._crosses(order, book):
+            self._finish(order, p.STATUS_CANCELED_POST_ONLY, now_us)
+            return
+        self._match(acct, order, book, now_us)
+        if order.remaining_base == 0:
+            self._finish(order, p.STATUS_FILLED, now_us)
+        elif order.order_type == p.ORDER_TYPE_MARKET or order.tif == p.TIF_IOC:
+            if order.order_type == p.ORDER_TYPE_MARKET and order.filled_base == 0:
+                opposite = book.bid_prices if order.is_ask else book.ask_prices
+                status = (
+                    p.STATUS_CANCELED_TOO_MUCH_SLIPPAGE
+                    if opposite
+                    else p.STATUS_CANCELED_NOT_ENOUGH_LIQUIDITY
+                )
+            else:
+                status = p.STATUS_CANCELED
+            self._finish(order, status, now_us)
+        else:
+            order.status = p.STATUS_OPEN
+            order.block_height = self.block_height
+            book.add(order, now_us)
+            self._set_margin(acct, order)
+            self.changes.order(order)
+            self.changes.positions.add((acct.index, order.market_index))
+
+    @staticmethod
+    def _crosses(order: Order, book: MarketBook) -> bool:
+        if order.is_ask:
+            best = book.best_bid()
+            return best is not None and best >= order.price
+        best = book.best_ask()
+        return best is not None and best <= order.price
+
+    def _match(self, acct: Account, taker: Order, book: MarketBook, now_us: int) -> None:
+        """Cross `taker` against the opposite side while prices allow (self-trade: expire maker)."""
+        side = book.bids if taker.is_ask else book.asks
+        while taker.remaining_base > 0:
+            best = book.best_bid() if taker.is_ask else book.best_ask()
+            if best is None or (best < taker.price if taker.is_ask else best > taker.price):
+                break
+            level = side[best]
+            maker = level[0]
+            if maker.account_index == taker.account_index:
+                self._cancel_resting(maker, p.STATUS_CANCELED_SELF_TRADE, now_us)
+                continue
+            qty = min(taker.remaining_base, maker.remaining_base)
+            self._fill(taker, maker, qty, best, book, now_us)
+
+    def _fill(
+        self, taker: Order, maker: Order, qty: int, price: int, book: MarketBook, now_us: int
+    ) -> None:
+        spec = book.spec
+        tacct = self.accounts.accounts[taker.account_index]
+        macct = self.accounts.accounts[maker.account_index]
+        tpos = tacct.position(spec.market_index)
+        mpos = macct.position(spec.market_index)
+        t_before = Position(tpos.size, tpos.entry_quote)
+        m_before = Position(mpos.size, mpos.entry_quote)
+        t_changed = self._apply_fill(tacct, tpos, spec, qty, price, buy=not taker.is_ask)
+        m_changed = self._apply_fill(macct, mpos, spec, qty, price, buy=not maker.is_ask)
+        quote = qty * price
+        for o in (taker, maker):
+            o.remaining_base -= qty
+            o.filled_base += qty
+            o.filled_quote += quote
+            o.updated_at = now_us // 1_000_000
+            o.transaction_time = now_us
+        # Maker level bookkeeping.
+        book._reduce_level(maker.is_ask, maker.price, qty, now_us)
+        if maker.remaining_base == 0:
+            level = (book.asks if maker.is_ask else book.bids)[maker.price]
+            level.popleft()
+            if not level:
+                del (book.asks if maker.is_ask else book.bids)[maker.price]
+                prices = book.ask_prices if maker.is_ask else book.bid_prices
+                del prices[bisect.bisect_left(prices, maker.price)]
+            self._finish(maker, p.STATUS_FILLED, now_us)
+        else:
+            self._set_margin(macct, maker)
+            self.changes.order(maker)
+        ask, bid = (maker, taker) if maker.is_ask else (taker, maker)
+        self.trade_id += random.randint(1, 3)
+        rec = TradeRecord(
+            self.trade_id,
+            spec.market_index,
+            qty,
+            price,
+            maker,
+            taker,
+            now_us // 1000,
+            now_us,
+            self.block_height,
+            t_before,
+            m_before,
+            t_changed,
+            m_changed,
+            self.imf(tacct, spec.market_index),
+            self.imf(macct, spec.market_index),
+            ask.order_index,
+            bid.order_index,
+            ask.coi,
+            bid.coi,
+            ask.account_index,
+            bid.account_index,
+            maker.is_ask,
+        )
+        book.recent_trades.append(rec)
+        book.trade_nonce += random.randint(1, 5)
+        book.last_trade_price = price
+        book.daily_trades += 1
+        book.daily_base_volume += qty
+        book.daily_quote_volume += quote
+        book.daily_high = max(book.daily_high, price)
+        book.daily_low = price if book.daily_low == 0 else min(book.daily_low, price)
+        book.stats_dirty = True
+        usdc = quote * spec.quote_to_usdc
+        for a in (tacct, macct):
+            a.trades_count += 1
+            a.volume_quote += usdc
+            hist = self.account_trades.get(a.index)
+            if hist is None:
+                hist = self.account_trades[a.index] = deque(maxlen=INACTIVE_PER_ACCOUNT)
+            hist.append(rec)
+        self.changes.trades.append(rec)
+        self.changes.order(taker)
+        self.changes.positions.add((tacct.index, spec.market_index))
+        self.changes.positions.add((macct.index, spec.market_index))
+        self.changes.markets.add(spec.market_index)
+
+    def _apply_fill(
+        self, acct: Account, pos: Position, spec: MarketSpec, qty: int, price: int, *, buy: bool
+    ) -> bool:
+        """Apply a fill to a position; realise PnL into collateral; True if the sign flipped."""
+        delta = qty if buy else -qty
+        old = pos.size
+        if old == 0 or (old > 0) == buy:
+            pos.size = old + delta
+            pos.entry_quote += qty * price
+        else:
+            closing = min(qty, abs(old))
+            entry_part = pos.entry_quote * closing // abs(old)
+            pnl = (closing * price - entry_part) * (1 if old > 0 else -1)
+            usdc = pnl * spec.quote_to_usdc
+            pos.realized_pnl += usdc
+            acct.collateral += usdc
+            pos.entry_quote -= entry_part
+            pos.size = old + delta
+            rest = qty - closing
+            if pos.size == 0:
+                pos.entry_quote = 0
+            elif rest:
+                pos.entry_quote = rest * price
+        book = self.books[spec.market_index]
+        book.open_interest += max(pos.size, 0) - max(old, 0)
+        return old != 0 and pos.size != 0 and (old > 0) != (pos.size > 0)
+
+    def cancel_order(self, acct: Account, market_index: int, index: int, now_us: int) -> None:
+        """Cancel by COI or order_index; unknown or foreign orders are app errors."""
+        order = self.find_order(acct.index, index)
+        if order is None or order.market_index != market_index:
+            raise AppError(p.ERR_NOT_ACTIVE_ORDER)
+        if order.account_index != acct.index:
+            raise AppError(p.ERR_ORDER_NOT_OWNED)
+        self._cancel_resting(order, p.STATUS_CANCELED, now_us)
+
+    def modify_order(self, acct: Account, info: dict[str, Any], now_us: int) -> None:
+        """Change price / size / trigger of a live order; priority kept only on a pure size cut."""
+        order = self.find_order(acct.index, info["Index"])
+        if order is None or order.market_index != info["MarketIndex"]:
+            raise AppError(p.ERR_NOT_ACTIVE_ORDER)
+        if order.account_index != acct.index:
+            raise AppError(p.ERR_ORDER_NOT_OWNED)
+        new_base = info["BaseAmount"]
+        new_price = info["Price"]
+        if new_base == 0:
+            raise AppError(p.ERR_INVALID_BASE_AMOUNT)
+        book = self.books[order.market_index]
+        order.order_version += 1
+        if order.status == p.STATUS_PENDING:
+            order.remaining_base = new_base
+            order.initial_base = order.filled_base + new_base
+            order.price = new_price
+            order.trigger_price = info["TriggerPrice"] or order.trigger_price
+            order.updated_at = now_us // 1_000_000
+            order.transaction_time = now_us
+            self.changes.order(order)
+            return
+        keep_priority = new_price == order.price and new_base <= order.remaining_base
+        if keep_priority:
+            cut = order.remaining_base - new_base
+            order.remaining_base = new_base
+            order.initial_base = order.filled_base + new_base
+            book._reduce_level(order.is_ask, order.price, cut, now_us)
+            self._set_margin(acct, order)
+            order.updated_at = now_us // 1_000_000
+            order.transaction_time = now_us
+            self.changes.order(order)
+            return
+        book.remove(order, now_us)
+        order.remaining_base = new_base
+        order.initial_base = order.filled_base + new_base
+        order.price = new_price
+        order.updated_at = now_us // 1_000_000
+        order.transaction_time = now_us
+        if self.margin_check and not order.reduce_only:
+            old_margin = order.margin
+            need = self._order_margin(acct, order)
+            if need - old_margin > self.available_balance(acct):
+                self._finish(order, p.STATUS_CANCELED_MARGIN_NOT_ALLOWED, now_us)
+                raise AppError(p.ERR_NOT_ENOUGH_MARGIN)
+        if order.tif == p.TIF_POST_ONLY and self._crosses(order, book):
+            self._finish(order, p.STATUS_CANCELED_POST_ONLY, now_us)
+            return
+        self._match(acct, order, book, now_us)
+        if order.remaining_base == 0:
+            self._finish(order, p.STATUS_FILLED, now_us)
+            return
+        book.add(order, now_us)
+        self._set_margin(acct, order)
+        self.changes.order(order)
+
+    def cancel_all(self, acct: Account, info: dict[str, Any], now_us: int) -> None:
+        """Cancel every live order now (optionally one market), schedule, or abort a schedule."""
+        tif = info["TimeInForce"]
+        if tif == p.CANCEL_ALL_SCHEDULE:
+            acct.cancel_all_time = info["Time"]
+            self.changes.accounts.add(acct.index)
+            return
+        if tif == p.CANCEL_ALL_ABORT:
+            acct.cancel_all_time = 0
+            self.changes.accounts.add(acct.index)
+            return
+        market = info.get("L2TxAttributes") or {}
+        only = market.get(p.ATTR_CANCEL_ALL_MARKET, p.ALL_MARKETS)
+        self._cancel_all_of(acct.index, only, p.STATUS_CANCELED, now_us)
+
+    def _cancel_all_of(self, account_index: int, market: int, status: str, now_us: int) -> None:
+        victims = [
+            o
+            for o in self.live.values()
+            if o.account_index == account_index
+            and (market == p.ALL_MARKETS or o.market_index == market)
+        ]
+        for o in victims:
+            if o.is_live:
+                self._cancel_resting(o, status, now_us)
+
+    def create_grouped(self, acct: Account, info: dict[str, Any], now_us: int) -> None:
+        """Grouped orders: parent first, then children; OCO siblings cancel each other."""
+        orders = info["Orders"]
+        cois = [o["ClientOrderIndex"] for o in orders if o["ClientOrderIndex"]]
+        if len(set(cois)) != len(cois):
+            raise AppError(p.ERR_COI_EXISTS)
+        for coi in cois:
+            if (acct.index, coi) in self.live_by_coi:
+                raise AppError(p.ERR_COI_EXISTS)
+        made: list[Order] = []
+        for o in orders:
+            order = self._new_order(acct, o, now_us)
+            if order.coi:
+                self.by_coi_any[(acct.index, order.coi)] = order
+            made.append(order)
+        grouping = info["GroupingType"]
+        if grouping == 2 and len(made) == 2:  # OCO
+            made[0].to_cancel = made[1].order_index
+            made[1].to_cancel = made[0].order_index
+        elif len(made) > 1:
+            for child in made[1:]:
+                child.parent_order_index = made[0].order_index
+            if len(made) == 3:
+                made[1].to_cancel = made[2].order_index
+                made[2].to_cancel = made[1].order_index
+        for order in made:
+            try:
+                self._admit(acct, order, now_us)
+            except AppError:
+                continue
+
+    # --- timers ---------------------------------------------------------------------------
+    def sweep(self, now_ms: int) -> None:
+        """Expire GTT orders past their OrderExpiry and run due scheduled cancel-alls."""
+        now_us = now_ms * 1000
+        expired = [o for o in self.live.values() if o.expiry and o.expiry <= now_ms]
+        for o in expired:
+            if o.is_live:
+                self._cancel_resting(o, p.STATUS_CANCELED_EXPIRED, now_us)
+        for acct in self.accounts.accounts.values():
+            if acct.cancel_all_time and acct.cancel_all_time <= now_ms:
+                acct.cancel_all_time = 0
+                self._cancel_all_of(acct.index, p.ALL_MARKETS, p.STATUS_CANCELED, now_us)
+                self.changes.accounts.add(acct.index)
+
+    def run_triggers(self, market_index: int, now_us: int) -> None:
+        """Activate pending SL/TP orders whose trigger the last trade price crossed."""
+        book = self.books[market_index]
+        last = book.last_trade_price
+        if not last or not book.pending_triggers:
+            return
+        fired: list[Order] = []
+        for o in list(book.pending_triggers):
+            stop = o.order_type in (p.ORDER_TYPE_STOP_LOSS, p.ORDER_TYPE_STOP_LOSS_LIMIT)
+            # A sell stop fires when price falls to the trigger; a sell take-profit when it rises.
+            falls = last <= o.trigger_price
+            rises = last >= o.trigger_price
+            hit = (falls if stop else rises) if o.is_ask else (rises if stop else falls)
+            if hit:
+                fired.append(o)
+        for o in fired:
+            book.pending_triggers.remove(o)
+            o.trigger_status = "triggered"
+            acct = self.accounts.accounts[o.account_index]
+            if o.order_type in (p.ORDER_TYPE_STOP_LOSS, p.ORDER_TYPE_TAKE_PROFIT):
+                o.tif = p.TIF_IOC
+            self.live.pop(o.order_index, None)
+            if o.coi:
+                self.live_by_coi.pop((o.account_index, o.coi), None)
+            try:
+                self._admit(acct, o, now_us)
+            except AppError:
+                pass
+            if o.to_cancel and o.status == p.STATUS_FILLED:
+                sibling = self.live.get(o.to_cancel)
+                if sibling is not None:
+                    self._cancel_resting(sibling, p.STATUS_CANCELED_OCO, now_us)

@@ -1,0 +1,644 @@
+"""`LocalNode`: the local Lighter node (REST + WebSocket on one loopback port).
+
+Owns the acceptance pipeline of protocol §6.8 (parse, batch shape, account, key, signature
+hook, expiry, nonce, ranges), the per-key execution queues with configurable latency, the
+book tick, WS keep-alive, dev accounts and read-only state views for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+import orjson
+from aiohttp import web
+
+from lighterfast import protocol as p
+
+from .accounts import (
+    DEFAULT_DEV_API_KEY_INDEX,
+    Account,
+    AccountRegistry,
+    DevAccount,
+    KeyNonce,
+    generate_key_pair,
+)
+from .channels import StreamHub
+from .engine import Engine
+from .faults import Faults
+from .markets import DEFAULT_MARKETS, MarketSpec
+from .shapes import order_json
+from .txparse import (
+    EXPIRED_TX_CODE,
+    ParsedTx,
+    TxError,
+    check_header_ranges,
+    check_ranges,
+    parse_tx,
+    pseudo_tx_hash,
+)
+
+# Execution latency per tier in ms (protocol §5.3); "taker" crosses the book, "maker" rests,
+# "cancel" covers cancel / modify / cancel-all.
+TIER_LATENCY_MS: dict[str, dict[str, float]] = {
+    "standard": {"taker": 300.0, "maker": 0.0, "cancel": 300.0},
+    "premium": {"taker": 140.0, "maker": 0.0, "cancel": 0.0},
+    "plus": {"taker": 300.0, "maker": 200.0, "cancel": 200.0},
+    "zero": {"taker": 0.0, "maker": 0.0, "cancel": 0.0},
+}
+MAX_TX_RECORDS = 200_000
+RATELIMIT_MESSAGE = '{"ratelimit": "Ratelimit is off"}'
+VOLUME_QUOTA_REMAINING = 1000
+AUTH_ERROR_HTTP_STATUS = 401
+
+
+class SignatureVerifier(Protocol):
+    """Pluggable signature check (off until a native verifier exists)."""
+
+    def verify_tx(self, chain_id: int, tx: ParsedTx, public_key: str) -> bool:
+        """True when `tx.info["Sig"]` signs the tx for `public_key` on `chain_id`."""
+        ...
+
+    def verify_auth(self, message: str, signature_hex: str, public_key: str) -> bool:
+        """True when the auth-token signature signs `message` ("deadline:account:key")."""
+        ...
+
+
+TxHasher = Callable[[int, ParsedTx], str]
+
+
+@dataclass(slots=True)
+class _Queued:
+    exec_at: float
+    txs: list[ParsedTx]
+
+
+class _Lane:
+    """Execution queue of one (account, api key): txs run in nonce order."""
+
+    __slots__ = ("handle", "last_exec_at", "queue")
+
+    def __init__(self) -> None:
+        self.queue: deque[_Queued] = deque()
+        self.handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self.last_exec_at = 0.0
+
+
+@dataclass(slots=True)
+class Accepted:
+    """Acceptance result: hashes to reply with, and the deferred execution trigger."""
+
+    tx_hashes: list[str]
+    predicted_execution_time_ms: int
+    schedule: Callable[[], None]
+
+
+class NodeState:
+    """Read-only views of the node for test assertions (copies; never live objects)."""
+
+    def __init__(self, node: LocalNode) -> None:
+        self._node = node
+
+    @property
+    def books(self) -> dict[int, dict[str, Any]]:
+        """market -> {"bids": [(price, size)], "asks": [...], "nonce": int} (integers)."""
+        eng = self._node.engine
+        return {
+            m: {"bids": b.levels(False), "asks": b.levels(True), "nonce": b.nonce}
+            for m, b in eng.books.items()
+        }
+
+    @property
+    def orders(self) -> dict[int, dict[str, Any]]:
+        """Live orders: order_index -> Order object (as served on the wire)."""
+        eng = self._node.engine
+        return {i: order_json(o, eng.specs[o.market_index]) for i, o in eng.live.items()}
+
+    @property
+    def positions(self) -> dict[tuple[int, int], dict[str, int]]:
+        """(account, market) -> {"size": signed int, "entry_quote": int, "realized_pnl": int}."""
+        out: dict[tuple[int, int], dict[str, int]] = {}
+        for a, acct in self._node.accounts.accounts.items():
+            for m, pos in acct.positions.items():
+                out[(a, m)] = {
+                    "size": pos.size,
+                    "entry_quote": pos.entry_quote,
+                    "realized_pnl": pos.realized_pnl,
+                }
+        return out
+
+    @property
+    def nonces(self) -> dict[tuple[int, int], int]:
+        """(account, api key) -> next nonce the node will accept."""
+        return {
+            (a, k): lane.accepted
+            for a, acct in self._node.accounts.accounts.items()
+            for k, lane in acct.nonces.items()
+        }
+
+    def executed_nonce(self, account_index: int, api_key_index: int) -> int:
+        """Next nonce after the last executed tx of a key."""
+        return self._node.accounts.accounts[account_index].nonces[api_key_index].executed
+
+    def order_by_coi(self, account_index: int, coi: int) -> dict[str, Any] | None:
+        """Latest order (live or terminal) with this COI, as served on the wire."""
+        eng = self._node.engine
+        o = eng.by_coi_any.get((account_index, coi))
+        return None if o is None else order_json(o, eng.specs[o.market_index])
+
+    def collateral(self, account_index: int) -> int:
+        """Collateral in USDC micro-units."""
+        return self._node.accounts.accounts[account_index].collateral
+
+    def tx(self, tx_hash: str) -> dict[str, Any] | None:
+        """Tx record (EnrichedTx shape) by hash."""
+        rec = self._node.tx_records.get(tx_hash)
+        return None if rec is None else dict(rec)
+
+
+def _usdc_micro(value: float | int | str | Decimal) -> int:
+    """Human USDC amount -> micro-units (ValueError naming `collateral`)."""
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"collateral: not a number: {value!r}") from None
+    if not d.is_finite() or d < 0:
+        raise ValueError(f"collateral must be a finite amount >= 0, got {value!r}")
+    return int(d.scaleb(6))
+
+
+class LocalNode:
+    """A Lighter-compatible node on loopback for tests, benchmarks and demos."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        chain_id: int = p.CHAIN_ID_MAINNET,
+        markets: Sequence[MarketSpec] = DEFAULT_MARKETS,
+        exec_latency_ms: float | Mapping[str, float] | str = "standard",
+        book_tick_ms: float = 50.0,
+        batch_cap: int = p.MAX_BATCH_STRICT,
+        next_nonce_mode: str = "executed",
+        margin_check: bool = True,
+        initial_nonce: int = 0,
+        signature_verifier: SignatureVerifier | None = None,
+        tx_hasher: TxHasher | None = None,
+        ws_ping_interval: float | None = 60.0,
+        ws_pong_timeout: float = 30.0,
+        ws_idle_timeout: float | None = p.WS_IDLE_TIMEOUT_S,
+        house_liquidity_levels: int = 0,
+    ) -> None:
+        if next_nonce_mode not in ("executed", "accepted"):
+            raise ValueError("next_nonce_mode must be 'executed' or 'accepted'")
+        if batch_cap < 1:
+            raise ValueError("batch_cap must be >= 1")
+        if book_tick_ms < 0:
+            raise ValueError("book_tick_ms must be >= 0")
+        self.host = host
+        self.port = port
+        self.chain_id = chain_id
+        self.markets = tuple(markets)
+        self.latency = self._latency_table(exec_latency_ms)
+        self.book_tick_ms = book_tick_ms
+        self.batch_cap = batch_cap
+        self.next_nonce_mode = next_nonce_mode
+        self.signature_verifier = signature_verifier
+        self.tx_hasher: TxHasher = tx_hasher or (lambda _chain, tx: pseudo_tx_hash(tx.info_str))
+        self.ws_ping_interval = ws_ping_interval
+        self.ws_pong_timeout = ws_pong_timeout
+        self.ws_idle_timeout = ws_idle_timeout
+        self.house_liquidity_levels = house_liquidity_levels
+        self.accounts = AccountRegistry(initial_nonce)
+        self.engine = Engine(self.markets, self.accounts, margin_check=margin_check)
+        self.hub = StreamHub(self.engine, self.check_auth)
+        self.faults = Faults(self.hub)
+        self.state = NodeState(self)
+        self.tx_records: dict[str, dict[str, Any]] = {}
+        self.contract_address = "0x3B4D794a66304F130a4Db8F2551B0070dfCf5ca7"
+        self._lanes: dict[tuple[int, int], _Lane] = {}
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.dev_accounts: list[DevAccount] = []
+        self._bg: set[asyncio.Future[Any]] = set()
+
+    @staticmethod
+    def _latency_table(value: float | Mapping[str, float] | str) -> dict[str, float]:
+        if isinstance(value, str):
+            if value not in TIER_LATENCY_MS:
+                raise ValueError(f"exec_latency_ms: unknown tier {value!r}")
+            return dict(TIER_LATENCY_MS[value])
+        if isinstance(value, Mapping):
+            table = dict(TIER_LATENCY_MS["zero"])
+            for k, v in value.items():
+                if k not in table or v < 0:
+                    raise ValueError(f"exec_latency_ms: bad entry {k!r}={v!r}")
+                table[k] = float(v)
+            return table
+        if value < 0:
+            raise ValueError("exec_latency_ms must be >= 0")
+        return {"taker": float(value), "maker": float(value), "cancel": float(value)}
+
+    # --- lifecycle ------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """REST base URL, e.g. http://127.0.0.1:PORT."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """WebSocket URL (base + /stream)."""
+        return f"ws://{self.host}:{self.port}{p.WS_PATH}"
+
+    async def start(self) -> None:
+        """Bind the port and start the timers."""
+        from .server import build_app
+
+        self._loop = asyncio.get_running_loop()
+        app = build_app(self)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        server = site._server
+        if server is not None and self.port == 0:
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1]
+        self._tasks.append(asyncio.create_task(self._tick_loop()))
+        self._tasks.append(asyncio.create_task(self._ws_watchdog()))
+        if self.house_liquidity_levels:
+            self._seed_house_liquidity(self.house_liquidity_levels)
+
+    async def stop(self) -> None:
+        """Close every socket, stop timers, release the port."""
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        for lane in self._lanes.values():
+            if lane.handle is not None:
+                lane.handle.cancel()
+        await self.faults.close_all(1001, "node stopping")
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> LocalNode:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- accounts -------------------------------------------------------------------------
+    async def create_account(
+        self,
+        collateral: float | int | str | Decimal = 100_000,
+        *,
+        api_key_index: int = DEFAULT_DEV_API_KEY_INDEX,
+    ) -> DevAccount:
+        """New funded account with a fresh API key pair registered at `api_key_index`."""
+        micro = _usdc_micro(collateral)
+        if not p.MIN_API_KEY_INDEX <= api_key_index <= p.MAX_API_KEY_INDEX:
+            raise ValueError(f"api_key_index must be 0..254, got {api_key_index}")
+        private_key, public_key = await generate_key_pair()
+        acct = self.accounts.create(micro)
+        self.accounts.register_key(acct, api_key_index, public_key)
+        dev = DevAccount(acct.index, api_key_index, private_key, public_key)
+        self.dev_accounts.append(dev)
+        return dev
+
+    async def add_api_key(
+        self, account_index: int, api_key_index: int, public_key: str | None = None
+    ) -> tuple[str | None, str]:
+        """Register another key slot; returns (private key or None if given, public key)."""
+        acct = self.accounts.get(account_index)
+        if acct is None:
+            raise ValueError(f"account_index {account_index} not found")
+        private_key: str | None = None
+        if public_key is None:
+            private_key, public_key = await generate_key_pair()
+        self.accounts.register_key(acct, api_key_index, public_key)
+        return private_key, public_key
+
+    def set_collateral(self, account_index: int, collateral: float | int | str | Decimal) -> None:
+        """Set an account's collateral (human USDC)."""
+        acct = self.accounts.get(account_index)
+        if acct is None:
+            raise ValueError(f"account_index {account_index} not found")
+        acct.collateral = _usdc_micro(collateral)
+
+    def _seed_house_liquidity(self, levels: int) -> None:
+        """Rest `levels` bids and asks per market from a house account around start_price."""
+        house = self.accounts.create(10**15)
+        now_us = self.engine.now_us()
+        expiry = int(time.time() * 1000) + p.DEFAULT_ORDER_EXPIRY_MS
+        for spec in self.markets:
+            mid = int(Decimal(spec.start_price).scaleb(spec.price_decimals))
+            if mid <= 0:
+                continue
+            tick = max(1, mid // 10_000)
+            size = max(spec.min_base_int * 10, 1)
+            for i in range(1, levels + 1):
+                for is_ask, px in ((1, mid + i * tick), (0, mid - i * tick)):
+                    if px <= 0:
+                        continue
+                    self.engine.create_order(
+                        house,
+                        {
+                            "MarketIndex": spec.market_index,
+                            "ClientOrderIndex": 0,
+                            "BaseAmount": size,
+                            "Price": px,
+                            "IsAsk": is_ask,
+                            "Type": p.ORDER_TYPE_LIMIT,
+                            "TimeInForce": p.TIF_GTT,
+                            "ReduceOnly": 0,
+                            "TriggerPrice": 0,
+                            "OrderExpiry": expiry,
+                        },
+                        now_us,
+                    )
+        self.engine.take_changes()
+
+    # --- auth -----------------------------------------------------------------------------
+    def check_auth(self, token: str, account_index: int | None) -> TxError | None:
+        """Validate an auth token for `account_index`; None when fine, else a 20013 error."""
+        parts = token.split(":")
+        if len(parts) != 4 or not all(x.lstrip("-").isdigit() for x in parts[:3]):
+            return TxError(p.ERR_INVALID_AUTH, "invalid auth: malformed token", 401)
+        deadline, account, key = int(parts[0]), int(parts[1]), int(parts[2])
+        now = time.time()
+        if not now < deadline <= now + p.AUTH_TOKEN_MAX_LIFETIME_S:
+            return TxError(p.ERR_INVALID_AUTH, None, AUTH_ERROR_HTTP_STATUS)
+        if account_index is not None and account != account_index:
+            return TxError(p.ERR_INVALID_AUTH, "invalid auth: account index mismatch", 401)
+        acct = self.accounts.get(account)
+        if acct is None or key not in acct.api_keys:
+            return TxError(p.ERR_INVALID_AUTH, "invalid auth: api key not found", 401)
+        verifier = self.signature_verifier
+        if verifier is not None:
+            message = ":".join(parts[:3])
+            if not verifier.verify_auth(message, parts[3], acct.api_keys[key]):
+                return TxError(p.ERR_INVALID_AUTH, "invalid auth: invalid signature", 401)
+        return None
+
+    # --- acceptance -----------------------------------------------------------------------
+    def _market_ok(self, m: int) -> bool:
+        return m in self.engine.specs
+
+    def accept(self, raw: list[tuple[object, object]], *, batch: bool) -> Accepted:
+        """Run the §6.8 checks; on success consume nonces and return the reply data.
+
+        Raises TxError with nothing consumed. Execution starts when the caller invokes
+        `Accepted.schedule()` (after its reply is written, so the reply comes first).
+        """
+        if self.faults.forced_tx_errors:
+            code, msg, status = self.faults.forced_tx_errors.pop(0)
+            raise TxError(code, msg, status)
+        if batch and len(raw) > self.batch_cap:
+            raise TxError(
+                p.ERR_BATCH_TOO_LARGE, f"maximum {self.batch_cap} transactions allowed per batch"
+            )
+        if not raw:
+            raise TxError(p.ERR_INVALID_TX_INFO)
+        txs = [parse_tx(t, i) for t, i in raw]
+        first = txs[0]
+        for tx in txs:
+            check_header_ranges(tx)
+        if batch and len(txs) > 1:
+            for tx in txs[1:]:
+                if (
+                    tx.account_index != first.account_index
+                    or tx.api_key_index != first.api_key_index
+                ):
+                    raise TxError(p.ERR_BATCH_MIXED_KEYS)
+            for a, b in itertools.pairwise(txs):
+                if b.nonce != a.nonce + 1:
+                    raise TxError(p.ERR_BATCH_NONCE_NOT_INCREASING)
+        acct = self.accounts.get(first.account_index)
+        if acct is None:
+            raise TxError(p.ERR_ACCOUNT_NOT_FOUND)
+        public_key = acct.api_keys.get(first.api_key_index)
+        if public_key is None:
+            raise TxError(p.ERR_API_KEY_NOT_FOUND)
+        verifier = self.signature_verifier
+        if verifier is not None:
+            for tx in txs:
+                if not verifier.verify_tx(self.chain_id, tx, public_key):
+                    raise TxError(p.ERR_INVALID_SIGNATURE)
+        now_ms = int(time.time() * 1000)
+        for tx in txs:
+            if tx.expired_at <= now_ms:
+                raise TxError(EXPIRED_TX_CODE)
+        lane_nonce = acct.nonces[first.api_key_index]
+        skip = first.attributes.get(p.ATTR_SKIP_NONCE) == 1
+        if not skip and first.nonce != lane_nonce.accepted:
+            raise TxError(p.ERR_INVALID_NONCE)
+        market_ok = self._market_ok
+        for tx in txs:
+            check_ranges(tx, now_ms, market_ok)
+        # Accepted: consume and record.
+        if not skip:
+            lane_nonce.accepted = txs[-1].nonce + 1
+        hasher = self.tx_hasher
+        chain = self.chain_id
+        hashes: list[str] = []
+        records = self.tx_records
+        for tx in txs:
+            h = hasher(chain, tx)
+            tx.tx_hash = h
+            hashes.append(h)
+            records[h] = {
+                "code": 200,
+                "hash": h,
+                "type": tx.tx_type,
+                "info": tx.info_str,
+                "event_info": "{}",
+                "status": 1,
+                "transaction_index": 0,
+                "l1_address": acct.l1_address,
+                "account_index": acct.index,
+                "nonce": tx.nonce,
+                "expire_at": tx.expired_at,
+                "block_height": 0,
+                "queued_at": now_ms,
+                "executed_at": 0,
+                "sequence_index": 0,
+                "parent_hash": "",
+                "api_key_index": tx.api_key_index,
+                "transaction_time": now_ms * 1000,
+                "committed_at": 0,
+                "verified_at": 0,
+            }
+        if len(records) > MAX_TX_RECORDS:
+            for old in list(records)[: len(records) - MAX_TX_RECORDS]:
+                del records[old]
+        delay = max(self._latency_of(tx) for tx in txs)
+        key = (acct.index, first.api_key_index)
+
+        def schedule() -> None:
+            self._enqueue(key, txs, delay)
+
+        return Accepted(hashes, now_ms + int(delay), schedule)
+
+    def _latency_of(self, tx: ParsedTx) -> float:
+        t = tx.tx_type
+        lat = self.latency
+        if t == p.TX_TYPE_CREATE_ORDER:
+            info = tx.info
+            book = self.engine.books.get(info["MarketIndex"])
+            if book is None:
+                return lat["maker"]
+            if info["IsAsk"]:
+                best = book.best_bid()
+                crosses = best is not None and best >= info["Price"]
+            else:
+                best = book.best_ask()
+                crosses = best is not None and best <= info["Price"]
+            return lat["taker"] if crosses or info["Type"] == p.ORDER_TYPE_MARKET else lat["maker"]
+        if t == p.TX_TYPE_CREATE_GROUPED_ORDERS:
+            return lat["taker"]
+        return lat["cancel"]
+
+    def _enqueue(self, key: tuple[int, int], txs: list[ParsedTx], delay_ms: float) -> None:
+        loop = self._loop or asyncio.get_running_loop()
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane()
+        now = loop.time()
+        exec_at = max(now + delay_ms / 1000.0, lane.last_exec_at)
+        lane.last_exec_at = exec_at
+        lane.queue.append(_Queued(exec_at, txs))
+        if lane.handle is None:
+            if exec_at <= now:
+                lane.handle = loop.call_soon(self._run_lane, key)
+            else:
+                lane.handle = loop.call_at(exec_at, self._run_lane, key)
+
+    def _run_lane(self, key: tuple[int, int]) -> None:
+        loop = self._loop or asyncio.get_running_loop()
+        lane = self._lanes[key]
+        lane.handle = None
+        now = loop.time()
+        q = lane.queue
+        while q and q[0].exec_at <= now:
+            item = q.popleft()
+            self.execute(item.txs)
+        if q:
+            lane.handle = loop.call_at(q[0].exec_at, self._run_lane, key)
+
+    def execute(self, txs: list[ParsedTx]) -> None:
+        """Execute accepted txs in order, then publish what changed."""
+        eng = self.engine
+        now_us = eng.now_us()
+        records = self.tx_records
+        acct = self.accounts.get(txs[0].account_index)
+        lane: KeyNonce | None = acct.nonces.get(txs[0].api_key_index) if acct else None
+        for tx in txs:
+            ae = eng.execute(tx.tx_type, tx.info, now_us)
+            rec = records.get(tx.tx_hash)
+            if rec is not None:
+                rec["status"] = 2
+                rec["block_height"] = eng.block_height
+                rec["executed_at"] = now_us // 1000
+                rec["transaction_time"] = now_us
+                rec["sequence_index"] = eng.block_height
+                if ae:
+                    rec["event_info"] = orjson.dumps(
+                        {
+                            "ae": orjson.dumps(
+                                {"code": ae, "message": p.ERROR_MESSAGES.get(ae, "error")}
+                            ).decode()
+                        }
+                    ).decode()
+                eng.changes.txs.append(rec)
+            if lane is not None and tx.attributes.get(p.ATTR_SKIP_NONCE) != 1:
+                lane.executed = max(lane.executed, tx.nonce + 1)
+        changes = eng.take_changes()
+        if changes.trades:
+            for m in {t.market_index for t in changes.trades}:
+                eng.run_triggers(m, now_us)
+            more = eng.take_changes()
+            changes.orders.update(
+                {a: {**changes.orders.get(a, {}), **o} for a, o in more.orders.items()}
+            )
+            changes.trades.extend(more.trades)
+            changes.positions |= more.positions
+            changes.accounts |= more.accounts
+            changes.markets |= more.markets
+        self.hub.publish_changes(changes)
+        if self.book_tick_ms == 0:
+            self.hub.flush_all_books()
+
+    def next_nonce(self, account_index: int, api_key_index: int) -> int:
+        """`nextNonce` value per `next_nonce_mode`; TxError for unknown account/key."""
+        acct = self.accounts.get(account_index)
+        if acct is None:
+            raise TxError(p.ERR_ACCOUNT_NOT_FOUND)
+        lane = acct.nonces.get(api_key_index)
+        if lane is None:
+            raise TxError(p.ERR_API_KEY_NOT_FOUND)
+        return lane.executed if self.next_nonce_mode == "executed" else lane.accepted
+
+    # --- timers ---------------------------------------------------------------------------
+    async def _tick_loop(self) -> None:
+        """Book deltas every tick; expiries and scheduled cancel-alls; height."""
+        interval = (self.book_tick_ms or 50.0) / 1000.0
+        n = 0
+        while True:
+            await asyncio.sleep(interval)
+            n += 1
+            eng = self.engine
+            eng.sweep(int(time.time() * 1000))
+            ch = eng.take_changes()
+            if not ch.empty():
+                self.hub.publish_changes(ch)
+            self.hub.flush_all_books()
+            if n % 2 == 0:
+                self.hub.publish_height()
+
+    async def _ws_watchdog(self) -> None:
+        """Server pings, `no pong` closes (1008) and idle closes (1000)."""
+        ping = orjson.dumps({"type": "ping"})
+        while True:
+            await asyncio.sleep(0.25)
+            now = time.monotonic()
+            for s in list(self.hub.sessions):
+                if s.closed:
+                    continue
+                idle = self.ws_idle_timeout
+                if idle is not None and now - s.last_client_frame > idle:
+                    self._background(s.close(1000, b"idle"))
+                    continue
+                since = s.ping_outstanding_since
+                if since is not None and now - since > self.ws_pong_timeout:
+                    self._background(s.close(1008, b"no pong"))
+                    continue
+                interval = self.ws_ping_interval
+                if interval is not None and since is None and now - s.last_server_ping >= interval:
+                    s.last_server_ping = now
+                    s.ping_outstanding_since = now
+                    s.send(ping)
+
+    def _background(self, coro: Any) -> None:
+        """Run a coroutine as a task the node keeps a reference to."""
+        task = asyncio.ensure_future(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    # --- dev helpers ----------------------------------------------------------------------
+    def account_of(self, account_index: int) -> Account | None:
+        """Internal account record (for the server module)."""
+        return self.accounts.get(account_index)

@@ -1,0 +1,498 @@
+"""aiohttp routes of the local node: REST (`/`, `/info`, `/api/v1/...`, `/dev/v1/...`) and WS.
+
+Handlers translate between the wire and `LocalNode`; every reply is JSON with a top-level
+`code`, errors are `{"code","message"}` with the HTTP status of protocol §1.4.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from lighterfast import protocol as p
+
+from .channels import WsSession, error_frame
+from .shapes import (
+    detailed_account_json,
+    order_book_detail,
+    order_book_row,
+    order_json,
+    simple_order_json,
+    trade_json,
+)
+from .txparse import TxError
+
+if TYPE_CHECKING:
+    from .node import LocalNode
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_PONG = orjson.dumps({"type": "pong"})
+
+
+def _json(obj: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
+
+
+def _error(err: TxError) -> web.Response:
+    return _json({"code": err.code, "message": err.message}, err.http_status)
+
+
+def _param_error(detail: str) -> TxError:
+    return TxError(p.ERR_INVALID_PARAM, f"invalid param : {detail}")
+
+
+def _int_param(q: Any, name: str, default: int | None = None) -> int:
+    raw = q.get(name)
+    if raw is None or raw == "":
+        if default is None:
+            raise _param_error(f"{name} is required")
+        return default
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise _param_error(f"{name} must be an integer") from None
+
+
+def _limit(q: Any, hi: int) -> int:
+    limit = _int_param(q, "limit")
+    if not 1 <= limit <= hi:
+        raise _param_error(f"limit must be between 1 and {hi}")
+    return limit
+
+
+def build_app(node: LocalNode) -> web.Application:
+    """The aiohttp application serving `node`."""
+    app = web.Application(client_max_size=4 * 1024 * 1024)
+    eng = node.engine
+
+    def wrap(fn: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            try:
+                return await fn(request)
+            except TxError as err:
+                return _error(err)
+
+        return handler
+
+    def market_param(q: Any, name: str = "market_id", required: bool = True) -> int:
+        m = _int_param(q, name, None if required else p.ALL_MARKETS)
+        if m != p.ALL_MARKETS and m not in eng.specs:
+            raise TxError(p.ERR_INVALID_MARKET_INDEX)
+        return m
+
+    def require_auth(request: web.Request, account_index: int | None) -> None:
+        token = request.headers.get("Authorization") or request.query.get("auth")
+        if not token:
+            raise _param_error("auth query param and Authorization header are empty")
+        err = node.check_auth(token, account_index)
+        if err is not None:
+            raise err
+
+    # --- root ---------------------------------------------------------------------------
+    async def root(_: web.Request) -> web.StreamResponse:
+        return _json(
+            {"code": 200, "status": 1, "network_id": node.chain_id, "timestamp": int(time.time())}
+        )
+
+    async def info(_: web.Request) -> web.StreamResponse:
+        return _json({"code": 200, "contract_address": node.contract_address})
+
+    # --- transactions -------------------------------------------------------------------
+    async def _reply_then_execute(
+        request: web.Request, body: dict[str, Any], accepted: Any
+    ) -> web.StreamResponse:
+        resp = _json(body)
+        if node.faults.invert_reply_order:
+            accepted.schedule()
+            await asyncio.sleep(0.01 + max(node.latency.values()) / 1000)
+            return resp
+        await resp.prepare(request)
+        await resp.write_eof()
+        accepted.schedule()
+        return resp
+
+    async def send_tx(request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        tx_type = form.get("tx_type")
+        tx_info = form.get("tx_info")
+        if tx_type is None or tx_info is None:
+            raise TxError(p.ERR_INVALID_TX_INFO)
+        accepted = node.accept([(str(tx_type), str(tx_info))], batch=False)
+        body = {
+            "code": 200,
+            "message": '{"ratelimit": "Ratelimit is off"}',
+            "tx_hash": accepted.tx_hashes[0],
+            "predicted_execution_time_ms": accepted.predicted_execution_time_ms,
+            "volume_quota_remaining": 1000,
+        }
+        return await _reply_then_execute(request, body, accepted)
+
+    async def send_tx_batch(request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        raw = _batch_pairs(form.get("tx_types"), form.get("tx_infos"))
+        accepted = node.accept(raw, batch=True)
+        body = {
+            "code": 200,
+            "message": '{"ratelimit": "Ratelimit is off"}',
+            "tx_hash": accepted.tx_hashes,
+            "predicted_execution_time_ms": accepted.predicted_execution_time_ms,
+            "volume_quota_remaining": 1000,
+        }
+        return await _reply_then_execute(request, body, accepted)
+
+    async def next_nonce(request: web.Request) -> web.StreamResponse:
+        q = request.query
+        nonce = node.next_nonce(_int_param(q, "account_index"), _int_param(q, "api_key_index"))
+        return _json({"code": 200, "nonce": nonce})
+
+    async def tx(request: web.Request) -> web.StreamResponse:
+        q = request.query
+        by = q.get("by", "hash")
+        value = q.get("value", "")
+        if by != "hash":
+            raise _param_error("by must be hash")
+        rec = node.tx_records.get(value)
+        if rec is None:
+            raise TxError(p.ERR_TX_NOT_FOUND)
+        return _json(rec)
+
+    # --- market data --------------------------------------------------------------------
+    async def order_books(request: web.Request) -> web.StreamResponse:
+        m = market_param(request.query, required=False)
+        rows = [order_book_row(s) for i, s in eng.specs.items() if m in (p.ALL_MARKETS, i)]
+        return _json({"code": 200, "order_books": rows})
+
+    async def order_book_details(request: web.Request) -> web.StreamResponse:
+        m = market_param(request.query, required=False)
+        rows = [order_book_detail(b) for i, b in eng.books.items() if m in (p.ALL_MARKETS, i)]
+        return _json({"code": 200, "order_book_details": rows, "spot_order_book_details": []})
+
+    async def order_book_orders(request: web.Request) -> web.StreamResponse:
+        q = request.query
+        m = market_param(q)
+        if m == p.ALL_MARKETS:
+            raise TxError(p.ERR_INVALID_MARKET_INDEX)
+        limit = _limit(q, 250)
+        book = eng.books[m]
+        asks = book.orders(True)
+        bids = book.orders(False)
+        spec = book.spec
+        return _json(
+            {
+                "code": 200,
+                "total_asks": len(asks),
+                "asks": [simple_order_json(o, spec) for o in asks[:limit]],
+                "total_bids": len(bids),
+                "bids": [simple_order_json(o, spec) for o in bids[:limit]],
+            }
+        )
+
+    async def recent_trades(request: web.Request) -> web.StreamResponse:
+        q = request.query
+        m = market_param(q)
+        if m == p.ALL_MARKETS:
+            raise TxError(p.ERR_INVALID_MARKET_INDEX)
+        limit = _limit(q, 100)
+        book = eng.books[m]
+        trades = list(book.recent_trades)[::-1][:limit]
+        return _json({"code": 200, "trades": [trade_json(t, book.spec) for t in trades]})
+
+    async def trades(request: web.Request) -> web.StreamResponse:
+        q = request.query
+        sort_by = q.get("sort_by")
+        if sort_by not in ("block_height", "timestamp", "trade_id"):
+            raise _param_error("sort_by must be block_height, timestamp or trade_id")
+        limit = _limit(q, 100)
+        m = market_param(q, required=False)
+        account = _int_param(q, "account_index", -1)
+        if account >= 0:
+            require_auth(request, account)
+            source = list(eng.account_trades.get(account, ()))
+        else:
+            source = [t for b in eng.books.values() for t in b.recent_trades]
+        if m != p.ALL_MARKETS:
+            source = [t for t in source if t.market_index == m]
+        role = q.get("role", "all")
+        if account >= 0 and role in ("maker", "taker"):
+            want_maker = role == "maker"
+            source = [t for t in source if (t.maker.account_index == account) == want_maker]
+        source.sort(key=lambda t: t.trade_id, reverse=q.get("sort_dir", "desc") != "asc")
+        out = [trade_json(t, eng.specs[t.market_index]) for t in source[:limit]]
+        return _json({"code": 200, "next_cursor": "", "trades": out})
+
+    # --- accounts -----------------------------------------------------------------------
+    async def account(request: web.Request) -> web.StreamResponse:
+        q = request.query
+        by = q.get("by", "index")
+        value = q.get("value", "")
+        acct = None
+        if by == "index":
+            try:
+                acct = node.accounts.get(int(value))
+            except ValueError:
+                raise _param_error("value must be an account index") from None
+        elif by == "l1_address":
+            acct = next(
+                (
+                    a
+                    for a in node.accounts.accounts.values()
+                    if a.l1_address.lower() == value.lower()
+                ),
+                None,
+            )
+        else:
+            raise _param_error("by must be index or l1_address")
+        if acct is None:
+            raise TxError(p.ERR_ACCOUNT_NOT_FOUND)
+        return _json(
+            {
+                "code": 200,
+                "total": 1,
+                "accounts": [detailed_account_json(eng, acct)],
+                "next_cursor": "",
+            }
+        )
+
+    async def apikeys(request: web.Request) -> web.StreamResponse:
+        q = request.query
+        account_index = _int_param(q, "account_index")
+        key_index = _int_param(q, "api_key_index", p.ALL_API_KEYS)
+        acct = node.accounts.get(account_index)
+        if acct is None:
+            raise TxError(p.ERR_ACCOUNT_NOT_FOUND)
+        keys = [
+            {
+                "account_index": account_index,
+                "api_key_index": k,
+                "nonce": acct.nonces[k].accepted,
+                "public_key": pub,
+                "transaction_time": 0,
+            }
+            for k, pub in sorted(acct.api_keys.items())
+            if key_index in (p.ALL_API_KEYS, k)
+        ]
+        if not keys and key_index != p.ALL_API_KEYS:
+            raise TxError(p.ERR_API_KEY_NOT_FOUND)
+        return _json({"code": 200, "api_keys": keys})
+
+    def _auth_account(request: web.Request) -> int:
+        q = request.query
+        account_index = _int_param(q, "account_index")
+        require_auth(request, account_index)
+        if node.accounts.get(account_index) is None:
+            raise TxError(p.ERR_ACCOUNT_NOT_FOUND)
+        return account_index
+
+    async def active_orders(request: web.Request) -> web.StreamResponse:
+        account_index = _auth_account(request)
+        m = market_param(request.query, required=False)
+        orders = [
+            order_json(o, eng.specs[o.market_index])
+            for o in eng.live.values()
+            if o.account_index == account_index and m in (p.ALL_MARKETS, o.market_index)
+        ]
+        return _json({"code": 200, "orders": orders})
+
+    async def inactive_orders(request: web.Request) -> web.StreamResponse:
+        account_index = _auth_account(request)
+        q = request.query
+        limit = _limit(q, 100)
+        m = market_param(q, required=False)
+        ask_filter = _int_param(q, "ask_filter", -1)
+        src = list(eng.inactive.get(account_index, ()))[::-1]
+        out = [
+            order_json(o, eng.specs[o.market_index])
+            for o in src
+            if m in (p.ALL_MARKETS, o.market_index) and ask_filter in (-1, int(o.is_ask))
+        ][:limit]
+        return _json({"code": 200, "next_cursor": "", "orders": out})
+
+    async def account_orders(request: web.Request) -> web.StreamResponse:
+        account_index = _auth_account(request)
+        raw = request.query.get("client_order_indexes", "")
+        try:
+            cois = [int(x) for x in raw.replace("[", "").replace("]", "").split(",") if x.strip()]
+        except ValueError:
+            raise _param_error("client_order_indexes must be integers") from None
+        if not cois or len(cois) > 20:
+            raise _param_error("client_order_indexes must list 1 to 20 values")
+        out = []
+        for coi in cois:
+            o = eng.by_coi_any.get((account_index, coi))
+            if o is not None:
+                out.append(order_json(o, eng.specs[o.market_index]))
+        return _json({"code": 200, "orders": out})
+
+    async def account_limits(request: web.Request) -> web.StreamResponse:
+        _auth_account(request)
+        return _json(
+            {
+                "code": 200,
+                "user_tier": "standard",
+                "user_tier_name": "Standard",
+                "max_llp_percentage": 0,
+                "max_llp_amount": "0",
+                "can_create_public_pool": False,
+                "current_maker_fee_tick": 0,
+                "current_taker_fee_tick": 0,
+                "effective_lit_stakes": "0",
+                "leased_lit": "0",
+                "user_tier_last_update": 0,
+            }
+        )
+
+    # --- dev ----------------------------------------------------------------------------
+    async def dev_accounts(request: web.Request) -> web.StreamResponse:
+        try:
+            body = orjson.loads(await request.read() or b"{}")
+        except orjson.JSONDecodeError:
+            raise _param_error("body must be JSON") from None
+        if not isinstance(body, dict):
+            raise _param_error("body must be a JSON object")
+        try:
+            dev = await node.create_account(
+                body.get("collateral", 100_000),
+                api_key_index=int(body.get("api_key_index", 4)),
+            )
+        except (ValueError, TypeError) as exc:
+            raise _param_error(str(exc)) from None
+        acct = node.accounts.accounts[dev.account_index]
+        return _json(
+            {
+                "code": 200,
+                "account_index": dev.account_index,
+                "api_key_index": dev.api_key_index,
+                "private_key": dev.private_key,
+                "public_key": dev.public_key,
+                "l1_address": acct.l1_address,
+                "base_url": node.base_url,
+                "ws_url": node.ws_url,
+                "chain_id": node.chain_id,
+            }
+        )
+
+    async def not_found(_: web.Request) -> web.StreamResponse:
+        return _json({"code": p.ERR_NOT_FOUND, "message": "not found"}, 404)
+
+    # --- websocket ----------------------------------------------------------------------
+    async def stream(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(autoping=True, compress=False, max_msg_size=4 * 1024 * 1024)
+        await ws.prepare(request)
+        readonly = request.query.get("readonly", "").lower() == "true"
+        s = WsSession(ws, readonly)
+        node.hub.sessions.add(s)
+        s.writer_task = asyncio.create_task(s.writer())
+        s.send(orjson.dumps({"session_id": s.session_id, "type": "connected"}))
+        try:
+            async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    handle_ws(s, msg.data)
+                elif msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                    break
+        finally:
+            s.closed = True
+            s.wakeup.set()
+            node.hub.drop_session(s)
+            if s.writer_task is not None:
+                s.writer_task.cancel()
+        return ws
+
+    def handle_ws(s: WsSession, data: str | bytes) -> None:
+        s.last_client_frame = time.monotonic()
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            s.send(error_frame(p.ERR_INVALID_JSON))
+            return
+        if not isinstance(obj, dict):
+            s.send(error_frame(p.ERR_INVALID_JSON))
+            return
+        t = obj.get("type")
+        if t == p.WS_MSG_SEND_TX or t == p.WS_MSG_SEND_TX_BATCH:
+            ws_tx(s, t, obj.get("data"))
+        elif t == "ping":
+            s.send(_PONG)
+        elif t == "pong":
+            s.ping_outstanding_since = None
+        elif t == "subscribe":
+            node.hub.subscribe(s, obj.get("channel"), obj.get("auth"))
+        elif t == "unsubscribe":
+            node.hub.unsubscribe(s, obj.get("channel"))
+        else:
+            s.send(error_frame(p.ERR_INVALID_TYPE))
+
+    def ws_tx(s: WsSession, t: str, data: object) -> None:
+        if not isinstance(data, dict):
+            s.send(error_frame(p.ERR_INVALID_TX_INFO))
+            return
+        req_id = data.get("id")
+        try:
+            if s.readonly:
+                raise TxError(30006, "Operation isn't supported")
+            if t == p.WS_MSG_SEND_TX:
+                accepted = node.accept([(data.get("tx_type"), data.get("tx_info"))], batch=False)
+                hashes: Any = accepted.tx_hashes[0]
+            else:
+                raw = _batch_pairs(data.get("tx_types"), data.get("tx_infos"))
+                accepted = node.accept(raw, batch=True)
+                hashes = accepted.tx_hashes
+        except TxError as err:
+            s.send(error_frame(err.code, err.message, req_id))
+            return
+        reply: dict[str, Any] = {"code": 200}
+        if req_id is not None:
+            reply["id"] = req_id
+        reply["predicted_execution_time_ms"] = accepted.predicted_execution_time_ms
+        reply["tx_hash"] = hashes
+        reply["type"] = t
+        frame = orjson.dumps(reply)
+        if node.faults.invert_reply_order:
+            accepted.schedule()
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.01 + max(node.latency.values()) / 1000, s.send, frame)
+            return
+        s.send(frame)
+        accepted.schedule()
+
+    r = app.router
+    r.add_get("/", wrap(root))
+    r.add_get("/info", wrap(info))
+    r.add_get(p.WS_PATH, stream)
+    v1 = "/api/v1/"
+    r.add_post(v1 + "sendTx", wrap(send_tx))
+    r.add_post(v1 + "sendTxBatch", wrap(send_tx_batch))
+    r.add_get(v1 + "nextNonce", wrap(next_nonce))
+    r.add_get(v1 + "tx", wrap(tx))
+    r.add_get(v1 + "orderBooks", wrap(order_books))
+    r.add_get(v1 + "orderBookDetails", wrap(order_book_details))
+    r.add_get(v1 + "orderBookOrders", wrap(order_book_orders))
+    r.add_get(v1 + "recentTrades", wrap(recent_trades))
+    r.add_get(v1 + "trades", wrap(trades))
+    r.add_get(v1 + "account", wrap(account))
+    r.add_get(v1 + "apikeys", wrap(apikeys))
+    r.add_get(v1 + "accountActiveOrders", wrap(active_orders))
+    r.add_get(v1 + "accountInactiveOrders", wrap(inactive_orders))
+    r.add_get(v1 + "accountOrders", wrap(account_orders))
+    r.add_get(v1 + "accountLimits", wrap(account_limits))
+    r.add_post("/dev/v1/accounts", wrap(dev_accounts))
+    r.add_route("*", "/{tail:.*}", not_found)
+    return app
+
+
+def _batch_pairs(tx_types: object, tx_infos: object) -> list[tuple[object, object]]:
+    """Decode a batch's `tx_types` / `tx_infos` (JSON strings; arrays tolerated) into pairs."""
+    try:
+        types = orjson.loads(tx_types) if isinstance(tx_types, (str, bytes)) else tx_types
+        infos = orjson.loads(tx_infos) if isinstance(tx_infos, (str, bytes)) else tx_infos
+    except orjson.JSONDecodeError:
+        raise TxError(p.ERR_INVALID_TX_INFO) from None
+    if not isinstance(types, list) or not isinstance(infos, list):
+        raise TxError(p.ERR_INVALID_TX_INFO)
+    if len(types) != len(infos):
+        raise TxError(p.ERR_BATCH_LENGTH_MISMATCH)
+    return list(zip(types, infos, strict=True))
