@@ -131,6 +131,11 @@ class AuthTokenProvider:
         """Number of failed refresh attempts so far."""
         return self._failures
 
+    @property
+    def background_running(self) -> bool:
+        """True while the background refresher started by `start()` is running."""
+        return self._background is not None and not self._background.done()
+
     def __repr__(self) -> str:
         return (
             f"AuthTokenProvider(account_index={self._signer.account_index}, "
@@ -156,13 +161,13 @@ class AuthTokenProvider:
         token = self._token
         if token is not None and now < self._deadline - self._margin:
             return token
+        failures = self._failures  # a failure after this point is one this reader waited for
         self._ensure_refresh()
         if self._usable(now):
             assert self._token is not None
             return self._token
         cond = self._condition()
         async with cond:
-            failures = self._failures
             loop = asyncio.get_running_loop()
             give_up = loop.time() + self._wait_timeout
             while True:
