@@ -46,6 +46,7 @@ from .log import make_loggers, tx_preview
 from .markets import MarketInfo, resolve_market
 from .nonces import NonceManager
 from .transport.rest import RestClient
+from .wire import encode_sendtx_batch, error_from_code, parse_tx_reply
 
 __all__ = ["CoiAllocator", "DealerConfig", "LighterDealer"]
 
@@ -231,7 +232,6 @@ class LighterDealer:
         self._finished = CoiCache(config.coi_cache_size)  # COI → final status
         self.price_source: Any = config.price_source
         self._ws: Any = None
-        self._ws_pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ws_ids = itertools.count(1)
         self._ws_prefix = f"lf{os.getpid()}-{id(self) & 0xFFFFFF:x}-"
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -359,10 +359,6 @@ class LighterDealer:
                     await ws.close()
                 except Exception:
                     self.log.debug("websocket close raised", exc_info=True)
-            for fut in self._ws_pending.values():
-                if not fut.done():
-                    fut.set_exception(WsClosed("dealer closed"))
-            self._ws_pending.clear()
             if self._auth is not None:
                 try:
                     await self._auth.aclose()
@@ -1006,25 +1002,27 @@ class LighterDealer:
                 break
             self.stats["sent_batches"] += 1
             self.stats["accepted_txs"] += n
-            if hashes and hashes != [tx.tx_hash for tx in signed]:
-                self.log.warning("key %d: node tx hashes differ from the signer's", key)
+            if len(hashes) != n:  # the node's hash is the acceptance truth; else the signer's
+                hashes = [tx.tx_hash for tx in signed]
             return [
-                (id(intent), self._accepted(intent, tx, first + i, key))
-                for i, (intent, tx) in enumerate(zip(chunk, signed, strict=True))
+                (id(intent), self._accepted(intent, tx.tx_type, tx_hash, first + i, key))
+                for i, (intent, tx, tx_hash) in enumerate(zip(chunk, signed, hashes, strict=True))
             ]
         assert error is not None
         self.stats["rejected_txs"] += n
         self.log.warning("batch of %d on key %d not accepted: %s", n, key, _describe(error))
         return [(id(intent), self._rejected(intent, error, key)) for intent in chunk]
 
-    def _accepted(self, intent: _Intent, tx: Any, nonce: int, key: int) -> dict[str, Any]:
+    def _accepted(
+        self, intent: _Intent, tx_type: int, tx_hash: str, nonce: int, key: int
+    ) -> dict[str, Any]:
         result = dict(intent.summary)
         result.update(
             status="accepted",
             accepted=True,
             code=200,
-            tx_type=tx.tx_type,
-            tx_hash=tx.tx_hash,
+            tx_type=tx_type,
+            tx_hash=tx_hash,
             nonce=nonce,
             api_key_index=key,
         )
@@ -1083,71 +1081,35 @@ class LighterDealer:
 
     def _ws_usable(self) -> bool:
         ws = self._ws
-        if ws is None:
-            return False
-        connected = getattr(ws, "is_connected", None)
-        if callable(connected):
-            return bool(connected())
-        return bool(connected) if connected is not None else True
+        return ws is not None and bool(ws.connected)
 
     async def _connect_ws(self) -> None:
-        """Open the dealer's own WebSocket for tx frames (REST is used when it is down)."""
-        try:
-            from .transport.ws import WsConnection
-        except ImportError:
-            self.log.info("WebSocket transport not available; sending over REST")
-            return
+        """Open the dealer's own WebSocket for tx frames (REST is used while it is down)."""
+        from .transport.ws import WsConnection
+
         url = self.config.ws_url or _ws_url(self.config.base_url)
+        ws = WsConnection(url, name="dealer-ws")
         try:
-            ws = WsConnection(url, on_frame=self._on_ws_frame)
-            await ws.connect()
+            await ws.start(wait=True, timeout=self.config.request_timeout)
         except Exception as exc:
+            await ws.close()
             self.log.warning("WebSocket connect to %s failed (%s); sending over REST", url, exc)
             return
         self._ws = ws
 
-    def _on_ws_frame(self, payload: bytes) -> None:
-        """Route tx replies (they carry our `id`) to their waiting futures; ignore the rest."""
-        if b'"id"' not in payload:
-            return
-        try:
-            import orjson
-
-            msg = orjson.loads(payload)
-        except Exception:
-            return
-        if not isinstance(msg, dict):
-            return
-        rid = msg.get("id")
-        if rid is None:
-            return
-        fut = self._ws_pending.pop(str(rid), None)
-        if fut is not None and not fut.done():
-            fut.set_result(msg)
-
     async def _send_ws_batch(self, types: list[int], infos: list[str]) -> dict[str, Any]:
-        """One jsonapi/sendtxbatch frame; waits for its reply; retries rate-limit rejections."""
-        from .wire import encode_sendtx_batch, error_from_code, parse_tx_reply
-
+        """One jsonapi/sendtxbatch frame, reply matched by `id`; retries rate-limit rejections."""
         attempt = 0
         while True:
             await self._rest.acquire("sendTxBatch")
             request_id = f"{self._ws_prefix}{next(self._ws_ids)}"
             frame = encode_sendtx_batch(types, infos, request_id=request_id)
-            loop = asyncio.get_running_loop()
-            fut: asyncio.Future[dict[str, Any]] = loop.create_future()
-            self._ws_pending[request_id] = fut
             try:
-                await self._ws.send_raw(frame) if asyncio.iscoroutinefunction(
-                    self._ws.send_raw
-                ) else self._ws.send_raw(frame)
-                msg = await asyncio.wait_for(fut, _WS_REPLY_TIMEOUT_S)
+                msg = await self._ws.request(frame, request_id, _WS_REPLY_TIMEOUT_S)
             except asyncio.TimeoutError:
                 raise WsClosed(
                     f"no reply to tx batch {request_id} within {_WS_REPLY_TIMEOUT_S} s"
                 ) from None
-            finally:
-                self._ws_pending.pop(request_id, None)
             reply = parse_tx_reply(msg)
             if reply.ok:
                 return reply.raw
@@ -1156,7 +1118,7 @@ class LighterDealer:
                 attempt += 1
                 delay = _RATE_RETRY_BASE_S * 2 ** (attempt - 1)
                 self.log.warning(
-                    "tx batch rate limited over WS; retry %d in %.2f s", attempt, delay
+                    "tx batch rate limited over WS (%s); retry %d in %.2f s", err, attempt, delay
                 )
                 await asyncio.sleep(delay)
                 continue
