@@ -284,7 +284,7 @@ async def test_sdk_ws_client_receives_snapshot_and_updates(
         assert accounts[0]["type"] == "subscribed/account_all"
     finally:
         if ws_client.ws is not None:
-            ws_client.ws.close()
+            await asyncio.to_thread(ws_client.ws.close)  # blocks until the node answers
         await asyncio.to_thread(thread.join, 3.0)
     assert not thread.is_alive()
 
