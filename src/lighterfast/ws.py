@@ -19,6 +19,7 @@ import inspect
 import itertools
 import logging
 import os
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -59,6 +60,17 @@ _FALLBACK_MARKETS: dict[str, tuple[int, int, int]] = {
     "SOL": (2, 3, 3),
 }
 
+_CONFIG_KEYS = frozenset(
+    {
+        "base_url",
+        "account_index",
+        "l1_private_key",
+        "api_keys",
+        "api_key_index",
+        "api_key_private_key",
+    }
+)
+
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -69,11 +81,13 @@ class WsInfoStats:
     """Counters of the frame path (plain attributes)."""
 
     __slots__ = (
+        "book_duplicates",
         "book_gaps",
         "book_resyncs",
         "error_frames",
         "hook_errors",
         "malformed",
+        "reauths",
         "reconnects",
         "rest_resyncs",
         "unknown",
@@ -85,9 +99,11 @@ class WsInfoStats:
         self.hook_errors = 0
         self.error_frames = 0
         self.book_gaps = 0
+        self.book_duplicates = 0
         self.book_resyncs = 0
         self.rest_resyncs = 0
         self.reconnects = 0
+        self.reauths = 0
 
     def as_dict(self) -> dict[str, int]:
         """Snapshot of the counters."""
@@ -394,17 +410,14 @@ class WsInfo:
     ) -> WsInfo:
         """`run_overlay` with secrets from config.json/env and the rest from `overrides`.
 
-        Precedence: overrides > environment > file (api-contract "Configuration precedence").
+        Precedence: overrides > environment > file (api-contract "Configuration precedence");
+        overrides that are not config keys (symbol, market_id, ...) go to `run_overlay`.
         """
+        from .config import load_lighter_config
+
         over = dict(overrides or {})
-        cfg = _load_overlay_config(path, over)
-        known = {
-            "account_index",
-            "api_key_index",
-            "api_key_private_key",
-            "base_url",
-        }
-        extra = {k: v for k, v in over.items() if k not in known and k != "l1_private_key"}
+        cfg = load_lighter_config(path, over)
+        extra = {k: v for k, v in over.items() if k not in _CONFIG_KEYS}
         return await cls.run_overlay(
             cfg["account_index"],
             cfg["api_key_index"],
@@ -684,14 +697,19 @@ class WsInfo:
         if book is None:
             self.stats.unknown += 1
             return
-        if book.apply_update(msg["order_book"]):
+        order_book = msg["order_book"]
+        if order_book["nonce"] <= book.nonce and not book.is_stale:
+            self.stats.book_duplicates += 1  # a repeated (already applied) delta, not a gap
+            return
+        if book.apply_update(order_book):
             hook = self.on_order_book
             if hook is not None:
                 self._call_hook(hook, book)
             return
-        if channel not in self._resyncing:
-            self.stats.book_gaps += 1
-            self._resync_book(channel, book, "begin_nonce gap or crossed book")
+        if channel in self._resyncing:
+            return  # stale: deltas drop until the new snapshot
+        self.stats.book_gaps += 1
+        self._resync_book(channel, book, "begin_nonce gap or crossed book")
 
     def _on_book_snapshot(self, msg: dict[str, Any]) -> None:
         channel = msg["channel"]
@@ -983,25 +1001,33 @@ class WsInfo:
         return rest
 
     async def _reauth_loop(self) -> None:
-        """When the token provider refreshes, re-subscribe private channels with the new token."""
+        """When the token provider refreshes, re-subscribe private channels with the new token.
+
+        Checks the provider's version a few times per token lifetime (cheap integer compare).
+        """
         provider = self._token_provider
-        interval = max(0.05, min(30.0, float(getattr(provider, "lifetime", 600.0)) / 20.0))
         while not self._closed:
-            await asyncio.sleep(interval)
+            remaining = float(getattr(provider, "deadline", 0.0)) - time.time()
+            await asyncio.sleep(min(30.0, max(0.05, remaining / 8.0)))
             version = getattr(provider, "version", None)
             if version is None or version == self._token_version:
                 continue
             conn = self._conn
             if conn is None or not conn.connected:
                 continue
-            token = await self._token()
-            for key, private in self._subscriptions.items():
-                if private:
-                    try:
+            try:
+                token = await self._token()
+            except Exception as exc:
+                logger.warning("ws: auth token refresh failed (%s); keeping the old one", exc)
+                continue
+            try:
+                for key, private in self._subscriptions.items():
+                    if private:
                         conn.send_raw(encode_unsubscribe(key))
                         conn.send_raw(encode_subscribe(key, token))
-                    except WsClosed:
-                        break
+            except WsClosed:
+                continue  # the reconnect subscribes with a fresh token anyway
+            self.stats.reauths += 1
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -1083,77 +1109,3 @@ async def _resolve_decimals(
                 raise MarketNotFound(f"market_id {market}: unknown decimals for its order book")
             out.update(found)
     return out
-
-
-def _load_overlay_config(path: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """account/key/base_url with precedence overrides > env > file."""
-    try:
-        from .config import load_lighter_config
-    except ImportError:
-        load_lighter_config = None  # type: ignore[assignment]
-    if load_lighter_config is not None:
-        return _from_config_module(load_lighter_config, path, overrides)
-    return _minimal_config(path, overrides)
-
-
-def _from_config_module(loader: Any, path: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    params = inspect.signature(loader).parameters
-    kwargs = {k: v for k, v in overrides.items() if k in params}
-    if "path" in params:
-        kwargs["path"] = path
-    cfg = loader(**kwargs)
-    get = cfg.get if isinstance(cfg, Mapping) else lambda k, d=None: getattr(cfg, k, d)
-    out = {
-        "account_index": overrides.get("account_index", get("account_index")),
-        "api_key_index": overrides.get("api_key_index", get("api_key_index")),
-        "api_key_private_key": overrides.get("api_key_private_key", get("api_key_private_key")),
-        "base_url": overrides.get("base_url", get("base_url")) or DEFAULT_BASE_URL,
-    }
-    _require(out)
-    return out
-
-
-def _minimal_config(path: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    file_cfg: dict[str, Any] = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            lines = [ln for ln in fh.read().splitlines() if not ln.lstrip().startswith("//")]
-        try:
-            raw = orjson.loads("\n".join(lines))
-        except orjson.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc.msg})") from None
-        section = raw.get("Lighter", raw) if isinstance(raw, dict) else {}
-        file_cfg = dict(section)
-        keys = file_cfg.get("api_keys") or []
-        if keys and isinstance(keys[0], dict):
-            file_cfg.setdefault("api_key_index", keys[0].get("api_key_index"))
-            file_cfg.setdefault("api_key_private_key", keys[0].get("api_key_private_key"))
-    env = {
-        "base_url": os.environ.get("LIGHTER_BASE_URL"),
-        "account_index": os.environ.get("LIGHTER_ACCOUNT_INDEX"),
-        "api_key_index": os.environ.get("LIGHTER_API_KEY_INDEX"),
-        "api_key_private_key": os.environ.get("LIGHTER_API_KEY"),
-    }
-    out: dict[str, Any] = {}
-    for key in ("base_url", "account_index", "api_key_index", "api_key_private_key"):
-        value = overrides.get(key)
-        if value is None:
-            value = env[key]
-        if value is None:
-            value = file_cfg.get(key)
-        out[key] = value
-    for key in ("account_index", "api_key_index"):
-        if isinstance(out[key], str):
-            try:
-                out[key] = int(out[key])
-            except ValueError:
-                raise ConfigError(f"{key}: not an integer") from None
-    out["base_url"] = out["base_url"] or DEFAULT_BASE_URL
-    _require(out)
-    return out
-
-
-def _require(cfg: Mapping[str, Any]) -> None:
-    for key in ("account_index", "api_key_index", "api_key_private_key"):
-        if cfg.get(key) is None:
-            raise ConfigError(f"{key}: missing (pass it, set the environment, or config.json)")

@@ -1,0 +1,475 @@
+"""WsInfo against the local node over real loopback sockets, with the real signer library."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from lighterfast import protocol as P
+from lighterfast.signing import SdkSigner, SignedTx
+from lighterfast.testnode import DevAccount, LocalNode
+from lighterfast.wire import sendtx_batch_form
+from lighterfast.ws import WsInfo
+
+ETH = 0  # price 2 / size 4 decimals
+
+
+class Trader:
+    """Signs with the real signer and sends batches over REST (independent of the WS)."""
+
+    def __init__(self, node: LocalNode, account: DevAccount) -> None:
+        self.node = node
+        self.account = account
+        self.signer = SdkSigner(
+            account.account_index,
+            {account.api_key_index: account.private_key},
+            base_url=node.base_url,
+        )
+        self.nonce: int | None = None
+        self.session = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        await self.session.close()
+        self.signer.close()
+
+    async def _next_nonce(self) -> int:
+        if self.nonce is None:
+            params = {
+                "account_index": self.account.account_index,
+                "api_key_index": self.account.api_key_index,
+            }
+            async with self.session.get(
+                self.node.base_url + "/api/v1/nextNonce", params=params
+            ) as resp:
+                self.nonce = int((await resp.json())["nonce"])
+        nonce = self.nonce
+        self.nonce += 1
+        return nonce
+
+    async def send(self, txs: list[SignedTx]) -> dict[str, Any]:
+        form = sendtx_batch_form([t.tx_type for t in txs], [t.tx_info for t in txs])
+        async with self.session.post(self.node.base_url + "/api/v1/sendTxBatch", data=form) as r:
+            body = await r.json()
+        assert body["code"] == 200, body
+        return body  # type: ignore[no-any-return]
+
+    async def limit(
+        self, coi: int, price: int, size: int, *, ask: bool, tif: int = P.TIF_GTT
+    ) -> SignedTx:
+        return await self.signer.asign_create_order(
+            market_index=ETH,
+            client_order_index=coi,
+            base_amount=size,
+            price=price,
+            is_ask=ask,
+            order_type=P.ORDER_TYPE_LIMIT,
+            time_in_force=tif,
+            order_expiry=-1 if tif != P.TIF_IOC else 0,
+            nonce=await self._next_nonce(),
+            api_key_index=self.account.api_key_index,
+        )
+
+    async def cancel(self, coi: int) -> SignedTx:
+        return await self.signer.asign_cancel_order(
+            market_index=ETH,
+            order_index=coi,
+            nonce=await self._next_nonce(),
+            api_key_index=self.account.api_key_index,
+        )
+
+
+@pytest.fixture
+async def maker(node: LocalNode) -> AsyncIterator[Trader]:
+    trader = Trader(node, await node.create_account(collateral=100_000))
+    yield trader
+    await trader.close()
+
+
+@pytest.fixture
+async def taker(node: LocalNode) -> AsyncIterator[Trader]:
+    trader = Trader(node, await node.create_account(collateral=100_000))
+    yield trader
+    await trader.close()
+
+
+async def overlay(node: LocalNode, trader: Trader, **opts: Any) -> WsInfo:
+    acct = trader.account
+    return await WsInfo.run_overlay(
+        acct.account_index,
+        acct.api_key_index,
+        acct.private_key,
+        market_id=ETH,
+        base_url=node.base_url,
+        **opts,
+    )
+
+
+async def until(predicate: Any, timeout: float = 3.0) -> None:
+    """Wait for a condition driven by frames (bounded; fails the test on timeout)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
+
+
+def node_live_cois(node: LocalNode, account_index: int) -> dict[int, dict[str, Any]]:
+    return {
+        o["client_order_index"]: o
+        for o in node.state.orders.values()
+        if o["owner_account_index"] == account_index and o["client_order_index"]
+    }
+
+
+def ws_live_cois(ws: WsInfo) -> dict[int, dict[str, Any]]:
+    return {o["client_order_index"]: o for o in ws.coi_cache.values()}
+
+
+def book_ints(ws: WsInfo) -> dict[str, list[tuple[int, int]]]:
+    book = ws.get_order_book(ETH)
+    assert book is not None
+    return {"bids": book.bids_int(1000), "asks": book.asks_int(1000)}
+
+
+def node_book(node: LocalNode) -> dict[str, list[tuple[int, int]]]:
+    b = node.state.books[ETH]
+    return {
+        "bids": sorted(((p, s) for p, s in b["bids"]), reverse=True),
+        "asks": sorted((p, s) for p, s in b["asks"]),
+    }
+
+
+# --- happy paths ----------------------------------------------------------------------------
+async def test_public_trades_give_ltp_and_recent_trades(
+    node: LocalNode, maker: Trader, taker: Trader
+) -> None:
+    pub = await WsInfo.run_public_trades_simple(symbol="ETH", base_url=node.base_url)
+    mine = await overlay(node, taker, public_trades=False)
+    try:
+        assert pub.get_ltp() is None
+        await maker.send([await maker.limit(11, 300_050, 200, ask=True)])
+        await taker.send([await taker.limit(21, 300_100, 100, ask=False, tif=P.TIF_IOC)])
+        await until(lambda: pub.get_ltp() is not None)
+        assert pub.get_ltp() == 3000.50
+        recent = pub.get_recent_trades(5, public=True)
+        assert len(recent) == 1 and recent[0]["price"] == "3000.50"
+        await taker.send([await taker.limit(22, 300_100, 100, ask=False, tif=P.TIF_IOC)])
+        await until(lambda: len(pub.get_recent_trades(5, public=True)) == 2)
+        # own fills on the account tape, newest first
+        await until(lambda: len(mine.get_recent_trades(5)) == 2)
+        own = mine.get_recent_trades(5)
+        assert own[0]["trade_id"] > own[1]["trade_id"]
+        assert {t["bid_client_id"] for t in own} == {21, 22}
+        assert pub.get_recent_trades(5) == []  # public-only WsInfo has no own fills
+    finally:
+        await pub.aclose()
+        await mine.aclose()
+
+
+async def test_orders_enter_cache_and_vanish_when_filled_or_canceled(
+    node: LocalNode, maker: Trader, taker: Trader
+) -> None:
+    ws = await overlay(node, maker)
+    try:
+        await maker.send(
+            [
+                await maker.limit(101, 300_500, 100, ask=True),
+                await maker.limit(102, 301_000, 100, ask=True),
+            ]
+        )
+        first = await ws.wait_order_by_coi(101, timeout=2.0)
+        assert first is not None and first["status"] == "open"
+        await until(lambda: ws.get_order_by_coi(102) is not None)
+        assert ws_live_cois(ws).keys() == node_live_cois(node, maker.account.account_index).keys()
+        # fill 101 with the taker, cancel 102 by COI
+        await taker.send([await taker.limit(201, 300_500, 100, ask=False, tif=P.TIF_IOC)])
+        await maker.send([await maker.cancel(102)])
+        await until(lambda: ws.get_order_by_coi(101) is None and ws.get_order_by_coi(102) is None)
+        assert len(ws.coi_cache) == 0 == len(node_live_cois(node, maker.account.account_index))
+        finished = await ws.wait_order_by_coi(102, timeout=0.1)
+        assert finished is not None and finished["status"].startswith("canceled")
+    finally:
+        await ws.aclose()
+
+
+async def test_wait_order_by_coi_resolves_on_arrival_and_times_out(
+    node: LocalNode, maker: Trader
+) -> None:
+    ws = await overlay(node, maker)
+    try:
+        waiter = asyncio.ensure_future(ws.wait_order_by_coi(301, timeout=3.0))
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        await maker.send([await maker.limit(301, 299_000, 100, ask=False)])
+        got = await waiter
+        assert got is not None and got["client_order_index"] == 301
+        t0 = time.monotonic()
+        assert await ws.wait_order_by_coi(999_999, timeout=0.2) is None
+        assert 0.15 < time.monotonic() - t0 < 1.5
+    finally:
+        await ws.aclose()
+
+
+async def test_hooks_sync_async_and_raising(node: LocalNode, maker: Trader, taker: Trader) -> None:
+    ws = await overlay(node, maker)
+    got_orders: list[list[dict[str, Any]]] = []
+    got_trades: list[list[dict[str, Any]]] = []
+    raised = {"n": 0}
+
+    def on_orders(orders: list[dict[str, Any]]) -> None:
+        got_orders.append(orders)
+
+    async def on_trades(trades: list[dict[str, Any]]) -> None:
+        await asyncio.sleep(0)
+        got_trades.append(trades)
+
+    async def on_public(trades: list[dict[str, Any]]) -> None:
+        raised["n"] += 1
+        raise RuntimeError("strategy bug")
+
+    ws.on_orders = on_orders
+    ws.on_trades = on_trades
+    ws.on_public_trades = on_public
+    try:
+        await maker.send([await maker.limit(401, 300_200, 100, ask=True)])
+        await taker.send([await taker.limit(501, 300_200, 100, ask=False, tif=P.TIF_IOC)])
+        await until(lambda: got_trades and raised["n"] >= 1)
+        # the stream goes on after the raising hook
+        await maker.send([await maker.limit(402, 300_300, 100, ask=True)])
+        assert await ws.wait_order_by_coi(402, timeout=2.0) is not None
+        statuses = [
+            o["status"] for batch in got_orders for o in batch if o["client_order_index"] == 401
+        ]
+        assert statuses[0] == "open" and statuses[-1] == "filled"
+        assert got_trades[0][0]["ask_client_id"] == 401
+        assert ws.stats.hook_errors >= 1
+    finally:
+        await ws.aclose()
+
+
+async def test_order_book_follows_the_node(node: LocalNode, maker: Trader) -> None:
+    ws = await overlay(node, maker, order_book=True)
+    try:
+        book = ws.get_order_book()
+        assert book is not None
+        await maker.send(
+            [
+                await maker.limit(601, 299_000, 150, ask=False),
+                await maker.limit(602, 301_000, 250, ask=True),
+            ]
+        )
+        await until(lambda: book.best_ask() is not None and book.best_bid() is not None)
+        assert book.best_bid() == (2990.0, 0.015) and book.best_ask() == (3010.0, 0.025)
+        await maker.send([await maker.cancel(601)])
+        await until(lambda: book.best_bid() is None)
+        assert book_ints(ws) == node_book(node)
+    finally:
+        await ws.aclose()
+
+
+async def test_tx_replies_route_by_id(node: LocalNode, maker: Trader) -> None:
+    ws = await overlay(node, maker)
+    try:
+        ok_tx = await maker.limit(701, 299_000, 100, ask=False)
+        reply = await ws.send_tx_batch([ok_tx.tx_type], [ok_tx.tx_info])
+        assert reply.ok and isinstance(reply.tx_hash, list) and len(reply.tx_hash) == 1
+        # replaying the same nonce is refused: an error frame with our id
+        again = await ws.send_tx(ok_tx.tx_type, ok_tx.tx_info)
+        assert not again.ok and again.code == P.ERR_INVALID_NONCE
+        assert ws.connection is not None and ws.connection.pending_replies == 0
+    finally:
+        await ws.aclose()
+
+
+# --- faults ---------------------------------------------------------------------------------
+async def test_socket_closed_reconnects_resubscribes_and_resyncs(
+    node: LocalNode, maker: Trader
+) -> None:
+    ws = await overlay(node, maker, order_book=True, connection_options={"backoff_initial": 0.3})
+    try:
+        await maker.send(
+            [
+                await maker.limit(801, 299_000, 100, ask=False),
+                await maker.limit(802, 298_000, 100, ask=False),
+            ]
+        )
+        await until(lambda: len(ws.coi_cache) == 2)
+        conn = ws.connection
+        assert conn is not None
+        await node.faults.close_all(1011)
+        await until(lambda: not ws.connected, timeout=2.0)
+        # while we are away: one order canceled, another placed (REST, not our socket)
+        await maker.send([await maker.cancel(801), await maker.limit(803, 297_000, 100, ask=False)])
+        await until(lambda: ws.connected and conn.stats.connects == 2, timeout=5.0)
+        await until(lambda: set(ws_live_cois(ws)) == {802, 803})
+        assert ws_live_cois(ws).keys() == node_live_cois(node, maker.account.account_index).keys()
+        assert ws.stats.rest_resyncs == 1 and ws.stats.reconnects == 1
+        await until(lambda: not ws.get_order_book().is_stale)  # type: ignore[union-attr]
+        await asyncio.sleep(0.1)
+        assert book_ints(ws) == node_book(node)
+        # and the resubscribed streams are live
+        await maker.send([await maker.limit(804, 296_000, 100, ask=False)])
+        assert await ws.wait_order_by_coi(804, timeout=2.0) is not None
+    finally:
+        await ws.aclose()
+
+
+async def test_dropped_book_delta_is_detected_and_resynced(node: LocalNode, maker: Trader) -> None:
+    ws = await overlay(node, maker, order_book=True, public_trades=False)
+    try:
+        book = ws.get_order_book()
+        assert book is not None
+        await until(lambda: not book.is_stale)
+        await maker.send([await maker.limit(901, 299_000, 100, ask=False)])
+        await until(lambda: book.best_bid() is not None)
+        node.faults.drop_next_book_delta(ETH)
+        await maker.send([await maker.limit(902, 298_000, 100, ask=False)])  # this delta is lost
+        await asyncio.sleep(0.12)  # past one book tick
+        await maker.send([await maker.limit(903, 297_000, 100, ask=False)])
+        await until(lambda: ws.stats.book_gaps == 1)
+        await until(lambda: not book.is_stale and len(book.bids_int(10)) == 3)
+        assert ws.stats.book_resyncs == 1
+        assert book_ints(ws) == node_book(node)
+        assert ws.connection is not None and ws.connection.stats.connects == 1  # no reconnect
+    finally:
+        await ws.aclose()
+
+
+async def test_duplicated_book_delta_is_not_a_gap(node: LocalNode, maker: Trader) -> None:
+    ws = await overlay(node, maker, order_book=True, public_trades=False)
+    try:
+        book = ws.get_order_book()
+        assert book is not None
+        await until(lambda: not book.is_stale)
+        node.faults.duplicate_next_book_delta(ETH)
+        await maker.send([await maker.limit(951, 299_000, 100, ask=False)])
+        await until(lambda: book.best_bid() is not None)
+        await asyncio.sleep(0.12)
+        assert ws.stats.book_gaps == 0 and not book.is_stale
+        assert book_ints(ws) == node_book(node)
+    finally:
+        await ws.aclose()
+
+
+async def test_server_shutdown_notice_reconnects_proactively(
+    node: LocalNode, maker: Trader
+) -> None:
+    ws = await overlay(node, maker)
+    try:
+        conn = ws.connection
+        assert conn is not None
+        shutdown = asyncio.ensure_future(node.faults.send_shutdown(close_in_ms=400))
+        # proactive: a new socket is up before the server's announced close
+        await until(lambda: conn.stats.shutdowns == 1 and conn.stats.connects == 2, timeout=0.35)
+        assert not shutdown.done()
+        await shutdown  # the node then closes every socket it has, the new one included
+        await until(lambda: ws.connected)
+        await maker.send([await maker.limit(1001, 299_000, 100, ask=False)])
+        assert await ws.wait_order_by_coi(1001, timeout=2.0) is not None
+    finally:
+        await ws.aclose()
+
+
+async def test_token_refresh_reauthenticates_and_readers_never_see_expired_tokens(
+    node: LocalNode, maker: Trader
+) -> None:
+    ws = await overlay(node, maker, token_lifetime=3.5, token_refresh_margin=1.0)
+    provider = ws._token_provider
+    seen: list[tuple[float, str]] = []
+    stop = asyncio.Event()
+
+    async def reader() -> None:
+        while not stop.is_set():
+            token = await provider.get()
+            seen.append((time.time(), token))
+            await asyncio.sleep(0.01)
+
+    readers = [asyncio.ensure_future(reader()) for _ in range(8)]
+    try:
+        start_version = provider.version
+        await until(lambda: provider.version >= start_version + 1, timeout=5.0)
+        await asyncio.sleep(0.5)  # let the re-subscribe round trip happen
+        stop.set()
+        await asyncio.gather(*readers)
+        assert seen
+        for when, token in seen:
+            deadline = int(token.split(":", 1)[0])
+            assert deadline > when, "a reader got an expired token"
+        # the private channels were re-subscribed with fresh tokens, none refused
+        assert ws.stats.reauths >= 1 and ws.stats.error_frames == 0
+        await maker.send([await maker.limit(1101, 299_000, 100, ask=False)])
+        assert await ws.wait_order_by_coi(1101, timeout=2.0) is not None
+    finally:
+        stop.set()
+        for r in readers:
+            r.cancel()
+        await ws.aclose()
+
+
+async def test_dead_connection_is_detected_and_replaced(node: LocalNode, maker: Trader) -> None:
+    ws = await overlay(
+        node, maker, ping_interval=0.1, connection_options={"dead_after": 2.0}, public_trades=False
+    )
+    try:
+        conn = ws.connection
+        assert conn is not None
+        node.faults.stall(True)  # the old socket stays open but nothing comes through
+        await until(lambda: conn.stats.dead_detected == 1, timeout=3.0)
+        await until(lambda: ws.connected and conn.stats.connects == 2, timeout=3.0)
+        await maker.send([await maker.limit(1201, 299_000, 100, ask=False)])
+        assert await ws.wait_order_by_coi(1201, timeout=2.0) is not None
+    finally:
+        await ws.aclose()
+
+
+async def test_server_pings_are_answered() -> None:
+    async with LocalNode(exec_latency_ms=0, ws_ping_interval=0.1, ws_pong_timeout=0.3) as node:
+        pub = await WsInfo.run_public_trades_simple(market_id=ETH, base_url=node.base_url)
+        try:
+            conn = pub.connection
+            assert conn is not None
+            await asyncio.sleep(1.0)
+            assert conn.stats.pings_answered >= 3
+            assert conn.stats.connects == 1 and pub.connected
+        finally:
+            await pub.aclose()
+
+
+def _node_side(task: asyncio.Task[Any]) -> bool:
+    """Tasks of the node's aiohttp server (its side of the closed socket winds down on its own)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    filename = code.co_filename if code is not None else ""
+    return "aiohttp" in filename or "testnode" in filename
+
+
+def _node_side(task: asyncio.Task[Any]) -> bool:
+    """Tasks of the node's aiohttp server (its side of the closed socket winds down on its own)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    filename = code.co_filename if code is not None else ""
+    return "aiohttp" in filename or "testnode" in filename
+
+
+async def test_aclose_is_idempotent_and_leaves_no_tasks(node: LocalNode, maker: Trader) -> None:
+    before = asyncio.all_tasks()
+    ws = await overlay(node, maker, order_book=True)
+
+    async def hook(orders: list[dict[str, Any]]) -> None:
+        await asyncio.sleep(0)
+
+    ws.on_orders = hook
+    await maker.send([await maker.limit(1301, 299_000, 100, ask=False)])
+    assert await ws.wait_order_by_coi(1301, timeout=2.0) is not None
+    await ws.aclose()
+    await ws.aclose()
+    await asyncio.sleep(0.05)
+    leaked = {t for t in asyncio.all_tasks() - before if not t.done() and not _node_side(t)}
+    assert not leaked, leaked
+    assert not ws.connected
+    async with await overlay(node, maker) as ws2:
+        assert ws2.connected
+    assert not ws2.connected
