@@ -1,0 +1,95 @@
+"""`lighterfast node` as a real subprocess: URLs printed, config written, Ctrl-C stops it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def _read_until_ready(proc: subprocess.Popen[str], timeout: float = 30.0) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if line.startswith("ready"):
+            return lines
+    raise AssertionError(f"node did not become ready: {lines}")
+
+
+def test_cli_node_writes_config_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lighterfast.cli",
+            "node",
+            "--port",
+            "0",
+            "--accounts",
+            "2",
+            "--write-config",
+            str(cfg),
+            "--latency",
+            "zero",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = _read_until_ready(proc)
+        rest = next(ln.split()[-1] for ln in lines if ln.strip().startswith("REST"))
+        ws = next(ln.split()[-1] for ln in lines if ln.strip().startswith("WebSocket"))
+        assert rest.startswith("http://127.0.0.1:") and ws == rest.replace("http", "ws") + "/stream"
+        data = json.loads(cfg.read_text())
+        assert oct(cfg.stat().st_mode & 0o777) == "0o600"
+        lighter = data["Lighter"]
+        assert lighter["base_url"] == rest
+        assert lighter["api_keys"][0]["api_key_index"] == 4
+        assert len(lighter["api_keys"][0]["api_key_private_key"]) >= 80
+        accounts = data["LocalNode"]["accounts"]
+        assert len(accounts) == 2 and accounts[0]["account_index"] != accounts[1]["account_index"]
+        with urllib.request.urlopen(rest + "/", timeout=5) as r:
+            assert json.loads(r.read())["network_id"] == 304
+        url = f"{rest}/api/v1/apikeys?account_index={accounts[1]['account_index']}"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            assert json.loads(r.read())["api_keys"][0]["api_key_index"] == 4
+        # No private key is printed on the console.
+        secret = lighter["api_keys"][0]["api_key_private_key"].removeprefix("0x")
+        assert all(secret not in ln for ln in lines)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+
+
+def test_cli_rejects_bad_markets() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lighterfast.cli", "node", "--port", "0", "--markets", "ETH:4"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "markets" in proc.stderr
+
+
+def test_cli_without_command_prints_help() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lighterfast.cli"], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 2 and "node" in proc.stdout
