@@ -1,0 +1,163 @@
+"""Signing cost per order: SdkSigner (worker thread) against lighter-sdk's SignerClient.
+
+Every round signs the same 15 L2CreateOrder transactions (one key, nonces 1..15), so the
+rows compare directly; divide a round's time by 15 for the per-signature cost.
+
+* `sdksigner_await`: `await signer.asign_create_order(...)` 15 times in a row, from an event
+  loop running on the main thread (how the dealer calls it).
+* `sdksigner_sync`: the blocking `signer.sign_create_order(...)` from the main thread.
+* `sdksigner_sign_many`: one `await signer.asign_many(...)` of the 15 orders (one thread hop).
+* `library_floor_on_worker`: the bare library calls for the same 15 orders on the worker
+  thread (no validation, no per-order hop): what the Go code itself costs on this host.
+* `lighter_sdk_main_thread`: `lighter.SignerClient.sign_create_order(...)` 15 times, on the
+  main thread, exactly as the SDK's own `create_order` calls it.
+
+    python -m pytest benchmarks/bench_signing.py --benchmark-columns=min,median,mean,rounds
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import lighterfast.signing as S
+from lighterfast import protocol as P
+from lighterfast.signing import SdkSigner, generate_api_key
+
+N = 15
+ACCOUNT = 1234
+KEY = 4
+ORDERS: list[dict[str, Any]] = [
+    dict(
+        market_index=0,
+        client_order_index=1000 + i,
+        base_amount=100,
+        price=300000 + i,
+        is_ask=bool(i % 2),
+        order_type=P.ORDER_TYPE_LIMIT,
+        time_in_force=P.TIF_GTT,
+        reduce_only=False,
+        trigger_price=0,
+        order_expiry=-1,
+        nonce=1 + i,
+        api_key_index=KEY,
+    )
+    for i in range(N)
+]
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        return asyncio.new_event_loop()
+
+
+@pytest.fixture(scope="module")
+def private_key() -> str:
+    return generate_api_key()[0]
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    lp = _new_loop()
+    yield lp
+    lp.close()
+
+
+@pytest.fixture(scope="module")
+def signer(private_key: str) -> Iterator[SdkSigner]:
+    s = SdkSigner(ACCOUNT, {KEY: private_key})
+    yield s
+    s.close()
+
+
+@pytest.mark.benchmark(group="signing-15-orders")
+def test_sdksigner_await(
+    benchmark: Any, signer: SdkSigner, loop: asyncio.AbstractEventLoop
+) -> None:
+    async def run() -> None:
+        for kwargs in ORDERS:
+            await signer.asign_create_order(**kwargs)
+
+    benchmark.extra_info["signatures_per_round"] = N
+    benchmark.pedantic(lambda: loop.run_until_complete(run()), rounds=40, warmup_rounds=2)
+
+
+@pytest.mark.benchmark(group="signing-15-orders")
+def test_sdksigner_sync(benchmark: Any, signer: SdkSigner) -> None:
+    def run() -> None:
+        for kwargs in ORDERS:
+            signer.sign_create_order(**kwargs)
+
+    benchmark.extra_info["signatures_per_round"] = N
+    benchmark.pedantic(run, rounds=40, warmup_rounds=2)
+
+
+@pytest.mark.benchmark(group="signing-15-orders")
+def test_sdksigner_sign_many(
+    benchmark: Any, signer: SdkSigner, loop: asyncio.AbstractEventLoop
+) -> None:
+    requests = [("create_order", kwargs) for kwargs in ORDERS]
+    result = loop.run_until_complete(signer.asign_many(requests))
+    assert len(result) == N
+    benchmark.extra_info["signatures_per_round"] = N
+    benchmark.pedantic(
+        lambda: loop.run_until_complete(signer.asign_many(requests)), rounds=40, warmup_rounds=2
+    )
+
+
+@pytest.mark.benchmark(group="signing-15-orders")
+def test_library_floor_on_worker(benchmark: Any, signer: SdkSigner) -> None:
+    """The bare library calls on the worker thread, no API, no hop per order: the floor."""
+    rows = [
+        (ACCOUNT, KEY, o["nonce"], S.validate_create_order(**{
+            k: v for k, v in o.items() if k not in ("nonce", "api_key_index")
+        }))
+        for o in ORDERS
+    ]  # fmt: skip
+
+    def raw() -> None:
+        for row in rows:
+            S._w_create_order(*row)
+
+    benchmark.extra_info["signatures_per_round"] = N
+    benchmark.pedantic(lambda: signer._worker.call(raw), rounds=40, warmup_rounds=2)
+
+
+@pytest.mark.benchmark(group="signing-15-orders")
+def test_lighter_sdk_main_thread(
+    benchmark: Any, private_key: str, loop: asyncio.AbstractEventLoop
+) -> None:
+    import lighter
+
+    async def make_client() -> Any:  # the SDK's ApiClient wants a running loop
+        return lighter.SignerClient("http://127.0.0.1:9", ACCOUNT, {KEY: private_key})
+
+    client = loop.run_until_complete(make_client())
+    sdk_args = [
+        (
+            o["market_index"], o["client_order_index"], o["base_amount"], o["price"],
+            int(o["is_ask"]), o["order_type"], o["time_in_force"], int(o["reduce_only"]),
+            o["trigger_price"], o["order_expiry"],
+        )
+        for o in ORDERS
+    ]  # fmt: skip
+
+    async def run() -> None:  # as the SDK's own async create_order does: inside the loop
+        for args, o in zip(sdk_args, ORDERS, strict=True):
+            _, tx_info, _, error = client.sign_create_order(
+                *args, nonce=o["nonce"], api_key_index=KEY
+            )
+            assert error is None and tx_info
+
+    benchmark.extra_info["signatures_per_round"] = N
+    try:
+        benchmark.pedantic(lambda: loop.run_until_complete(run()), rounds=20, warmup_rounds=1)
+    finally:
+        loop.run_until_complete(client.api_client.close())
