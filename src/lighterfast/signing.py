@@ -82,7 +82,8 @@ class SignedTx(NamedTuple):
         """Show type and hash; the signature inside tx_info is never printed."""
         return f"SignedTx(tx_type={self.tx_type}, tx_hash={self.tx_hash!r}, tx_info=<redacted>)"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return self.__repr__()
 
 
 class GroupedOrder(NamedTuple):
@@ -1090,11 +1091,12 @@ class SdkSigner:
     def _prep_auth_token(
         self, deadline: int, api_key_index: int
     ) -> tuple[Callable[..., str], tuple[Any, ...]]:
-        if isinstance(deadline, float) and math.isfinite(deadline) and deadline.is_integer():
-            deadline = int(deadline)
+        value: Any = deadline
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
         # 0 would make the library pick now + 7 h; the caller must choose the deadline.
-        deadline = _int("deadline", deadline, 1, _INT64_MAX)
-        return _w_auth_token, (self._account_index, self._key(api_key_index), deadline)
+        value = _int("deadline", value, 1, _INT64_MAX)
+        return _w_auth_token, (self._account_index, self._key(api_key_index), value)
 
     # -- synchronous API (blocks the calling thread until the worker is done) -----------------
 
