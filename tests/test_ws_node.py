@@ -473,3 +473,53 @@ async def test_aclose_is_idempotent_and_leaves_no_tasks(node: LocalNode, maker: 
     async with await overlay(node, maker) as ws2:
         assert ws2.connected
     assert not ws2.connected
+
+
+async def test_run_overlay_from_config_env_beats_file_and_overrides_pass_through(
+    node: LocalNode,
+    maker: Trader,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    acct = maker.account
+    cfg = tmp_path / "config.json"
+    cfg.write_text(
+        "{\n  // jsonc as in the seed README\n"
+        '  "Lighter": {"base_url": "http://127.0.0.1:9", '
+        f'"account_index": {acct.account_index}, '
+        f'"api_keys": [{{"api_key_index": {acct.api_key_index}, '
+        f'"api_key_private_key": "{acct.private_key}"}}]}}\n}}\n'
+    )
+    monkeypatch.setenv("LIGHTER_BASE_URL", node.base_url)  # env beats the file's dead URL
+    for name in ("LIGHTER_ACCOUNT_INDEX", "LIGHTER_API_KEY", "LIGHTER_API_KEY_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    with caplog.at_level("DEBUG"):
+        ws = await WsInfo.run_overlay_from_config(
+            str(cfg), overrides={"symbol": "ETH", "order_book": True}
+        )
+        try:
+            assert ws.account_index == acct.account_index and ws.market_id == ETH
+            assert ws.get_order_book(ETH) is not None
+            await maker.send([await maker.limit(1401, 299_000, 100, ask=False)])
+            assert await ws.wait_order_by_coi(1401, timeout=2.0) is not None
+            token = await ws._token_provider.get()
+            text = repr(ws) + repr(ws.connection) + repr(ws.stats)
+        finally:
+            await ws.aclose()
+    # no secret in reprs or logs
+    assert acct.private_key not in text and token not in text
+    assert acct.private_key not in caplog.text and token.split(":")[-1] not in caplog.text
+
+
+async def test_one_live_socket_after_reconnects(node: LocalNode, maker: Trader) -> None:
+    ws = await overlay(node, maker, connection_options={"backoff_initial": 0.05})
+    try:
+        for n in range(3):
+            await node.faults.close_all(1001)
+            await until(lambda n=n: ws.connected and ws.connection.stats.connects == n + 2)  # type: ignore[union-attr]
+        await until(lambda: len([s for s in node.hub.sessions if not s.closed]) == 1)
+        await maker.send([await maker.limit(1501, 299_000, 100, ask=False)])
+        assert await ws.wait_order_by_coi(1501, timeout=2.0) is not None
+    finally:
+        await ws.aclose()

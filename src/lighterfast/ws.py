@@ -247,6 +247,7 @@ class WsInfo:
         self._token_provider = token_provider
         self._token_version: Any = None
         self._rest = rest
+        self._owns_rest = False
         self._owned_closers: list[Callable[[], Awaitable[Any]]] = []
         self._resync_rest = resync_rest
         self._reauth_on_refresh = reauth_on_refresh
@@ -516,7 +517,7 @@ class WsInfo:
                 await closer()
             except Exception:
                 logger.exception("ws: closing a helper failed")
-        if self._rest is not None and getattr(self, "_owns_rest", False):
+        if self._rest is not None and self._owns_rest:
             with contextlib.suppress(Exception):
                 await self._rest.close()
 
