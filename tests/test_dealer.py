@@ -589,3 +589,96 @@ def test_coi_allocator_unique_monotonic_and_restart_safe() -> None:
     clock[0] += 1000  # a restart one second later starts above everything issued
     restarted = CoiAllocator(lambda: clock[0])
     assert restarted.next() > cois[-1]
+
+
+# --- order options and price sources -----------------------------------------------------------
+
+
+async def test_limit_order_options_reach_the_node(node: LocalNode, funded_account: Any) -> None:
+    import time
+
+    acc = funded_account.account_index
+    async with await make_dealer(node, funded_account) as dealer:
+        resting = (await dealer.create_limit_order(3000.0, -0.01))["client_order_index"]
+        await dealer.flush()
+        await eventually(lambda: node.state.order_by_coi(acc, resting))
+        # post-only that would cross the resting ask: canceled-post-only on the node
+        po = await dealer.create_limit_order(3001.0, 0.01, post_only=True)
+        assert po["time_in_force"] == "post-only"
+        # IOC far from the book: nothing rests
+        ioc = await dealer.create_limit_order(1000.0, 0.01, time_in_force="ioc")
+        assert ioc["time_in_force"] == "immediate-or-cancel"
+        # reduce-only buy without a position: refused at execution
+        ro = await dealer.create_limit_order(1001.0, 0.01, reduce_only=True)
+        expiry = int(time.time() * 1000) + 3_600_000
+        gtt = await dealer.create_limit_order(1002.0, 0.01, expiry=expiry)
+        results = await dealer.flush()
+        assert all(r["accepted"] for r in results)
+        coi = {k: v["client_order_index"] for k, v in (("po", po), ("ioc", ioc), ("ro", ro))}
+        await eventually(lambda: node.state.order_by_coi(acc, gtt["client_order_index"]))
+        await eventually(
+            lambda: (
+                node.state.order_by_coi(acc, coi["po"])
+                and node.state.order_by_coi(acc, coi["po"])["status"] == "canceled-post-only"
+            )
+        )
+        assert node.state.order_by_coi(acc, gtt["client_order_index"])["order_expiry"] == expiry
+        live = {o["client_order_index"] for o in node.state.orders.values()}
+        assert live == {resting, gtt["client_order_index"]}
+        ro_order = node.state.order_by_coi(acc, coi["ro"])
+        assert ro_order is None or ro_order["status"].startswith("canceled")
+
+        with pytest.raises(ValueError, match="expiry"):
+            await dealer.create_limit_order(1000.0, 0.01, expiry=int(time.time() * 1000))
+        with pytest.raises(ValueError, match="time_in_force"):
+            await dealer.create_limit_order(1000.0, 0.01, time_in_force="fok")
+        with pytest.raises(ValueError, match="post_only"):
+            await dealer.create_limit_order(1000.0, 0.01, post_only=True, time_in_force="ioc")
+        with pytest.raises(ValueError, match="expiry"):
+            await dealer.create_limit_order(1000.0, 0.01, time_in_force="ioc", expiry=expiry)
+        assert dealer.queued == 0
+
+
+async def test_market_order_price_from_a_wsinfo_book(node: LocalNode) -> None:
+    from lighterfast.ws import WsInfo
+
+    maker = await node.create_account(collateral=1_000_000)
+    taker = await node.create_account(collateral=1_000_000)
+    ws = await WsInfo.run_overlay(
+        taker.account_index,
+        taker.api_key_index,
+        taker.private_key,
+        market_id=0,
+        base_url=node.base_url,
+        order_book=True,
+    )
+    try:
+        async with (
+            await make_dealer(node, maker) as mdealer,
+            await make_dealer(node, taker, price_source=ws, market_slippage=0.02) as tdealer,
+        ):
+            await mdealer.create_limit_order(3100.0, -0.02)
+            await mdealer.flush()
+            await eventually(
+                lambda: (ws.get_order_book(0) or None) and ws.get_order_book(0).best_ask()
+            )
+            requests_before = tdealer._rest.requests_sent
+            res = await tdealer.create_market_order(0.01)
+            assert res["price"] == pytest.approx(3100.0 * 1.02, abs=0.01)
+            assert tdealer._rest.requests_sent == requests_before  # no REST read needed
+            await tdealer.flush()
+            await eventually(
+                lambda: node.state.positions.get((taker.account_index, 0), {}).get("size") == 100
+            )
+    finally:
+        await ws.aclose()
+
+
+async def test_take_nonce_goes_through_the_limiter(node: LocalNode, funded_account: Any) -> None:
+    async with await make_dealer(node, funded_account, standard_account=True) as dealer:
+        before = dealer.limiter.available()
+        key, nonce = await dealer._take_nonce()
+        assert (key, nonce) == (funded_account.api_key_index, 0)
+        assert dealer.limiter.available() == before - 1  # one nextNonce, counted
+        assert await dealer._take_nonce() == (key, 1)  # then local
+        assert dealer.limiter.available() == before - 1
