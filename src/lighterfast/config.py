@@ -254,8 +254,17 @@ _SECRET_FIELDS = frozenset({"api_key_private_key", "l1_private_key", "api_keys"}
 class DealerConfig:
     """Everything a `LighterDealer` needs; secrets are redacted in `repr()`.
 
-    `api_keys` adds more `{api_key_index: private_key}` lanes used in rotation; the primary
-    `api_key_index`/`api_key_private_key` is always part of it.
+    Fields beyond the seed's (each optional):
+    `api_keys` more `{api_key_index: private_key}` nonce lanes, used in rotation (the primary
+    key is always one of them); `chain_id` (default: from the URL, else the node's `GET /`);
+    `ws_url` (default base_url + /stream); `use_ws` (send tx batches over the dealer's own
+    WebSocket, REST while it is down); `rounding` for prices: nearest/up/down, or exact (refuse
+    values with more decimals than the market); `market_slippage` (fraction added to the best
+    price for market orders without avg_execution_price); `price_source` (a WsInfo or any
+    object with get_order_book(market)/get_ltp(); else one REST orderBookOrders read);
+    `coi_cache_size` (live-order view capacity); `rate_limit_per_minute` (override the tier's
+    budget); `request_timeout` (s); `max_retries` (after HTTP 429 / code 23000).
+    `prefer_high_level` is accepted for seed compatibility and has no effect (one send path).
     """
 
     base_url: str = P.MAINNET_URL
