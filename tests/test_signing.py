@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import re
 import socket
 import threading
@@ -342,6 +343,55 @@ def test_worker_stops_when_last_signer_closes(keypair: tuple[str, str]) -> None:
     assert not worker._thread.is_alive()
     with pytest.raises(SignerError, match="closed"):
         b.sign_create_order(**limit())
+
+
+def test_dropped_signer_releases_the_worker(keypair: tuple[str, str]) -> None:
+    import gc
+
+    s = SdkSigner(ACCOUNT, {KEY: keypair[0]})
+    worker = S._worker
+    assert worker is not None
+    s.sign_create_order(**limit())
+    del s
+    gc.collect()
+    worker._thread.join(timeout=10)
+    assert not worker._thread.is_alive()
+    assert S._worker is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_gets_a_clear_error(signer: SdkSigner, keypair: tuple[str, str]) -> None:
+    """Neither the worker thread nor Go's threads survive fork: the child must not hang."""
+    signer.sign_create_order(**limit())  # library loaded and worker running in the parent
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 0
+        try:
+            try:
+                signer.sign_create_order(**limit())
+                code |= 1
+            except SignerError as exc:
+                code |= 0 if "fork" in str(exc) else 4
+            try:
+                SdkSigner(ACCOUNT, {KEY: keypair[0]})
+                code |= 2
+            except SignerError as exc:
+                code |= 0 if "fork" in str(exc) else 8
+        except BaseException:
+            code = 16
+        os._exit(code)
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise AssertionError("forked child hung")
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert signer.sign_create_order(**limit()).tx_type == P.TX_TYPE_CREATE_ORDER  # parent fine
 
 
 # ------------------------------------------------------------------------------------------------

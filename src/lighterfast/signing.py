@@ -9,9 +9,11 @@ which costs ~0.8 ms per call, against ~1 µs from any other thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import math
+import os
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -583,6 +585,7 @@ class _GoLibrary:
 
 _library: _GoLibrary | None = None
 _library_lock = threading.Lock()
+_library_forked = [False]  # the library was loaded before a fork: its Go runtime is gone here
 
 
 def _guard() -> _GoLibrary:
@@ -590,6 +593,8 @@ def _guard() -> _GoLibrary:
     ident = threading.get_ident()
     if ident == _MAIN_THREAD_ID:
         raise SignerError("internal: the Go signer must not be entered from the main thread")
+    if _library_forked[0]:
+        raise SignerError(_FORKED)
     _go_call_threads.add(ident)
     _go_calls[0] += 1
     global _library
@@ -714,6 +719,7 @@ class _SignerWorker:
         self._thread = threading.Thread(target=self._run, name="lighterfast-signer", daemon=True)
         self._thread.start()
         self.ident = self._thread.ident
+        self.forked = False  # set in a fork child: neither this thread nor Go survived the fork
 
     def _run(self) -> None:
         get = self._queue.get
@@ -743,6 +749,8 @@ class _SignerWorker:
         """Run `fn(*args)` on the worker and block until it is done (for synchronous callers)."""
         if threading.get_ident() == self.ident:
             return fn(*args)
+        if self.forked:
+            raise SignerError(_FORKED)
         waiter = _Waiter()
         self._queue.put((fn, args, None, waiter))
         waiter.lock.acquire()
@@ -752,16 +760,24 @@ class _SignerWorker:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Queue `fn(*args)`; the returned future of the running loop completes with its result."""
+        if self.forked:
+            raise SignerError(_FORKED)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._queue.put((fn, args, loop, future))
         return future
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
         """Let queued work finish, then end the thread."""
         self._queue.put(None)
-        if threading.get_ident() != self.ident:
+        if wait and threading.get_ident() != self.ident:
             self._thread.join(timeout=10.0)
+
+
+_FORKED: Final = (
+    "the signer cannot be used in a forked child process (its worker thread and the Go "
+    "runtime do not survive fork); start child processes with the 'spawn' method"
+)
 
 
 _worker: _SignerWorker | None = None
@@ -778,14 +794,28 @@ def _acquire_worker() -> _SignerWorker:
         return _worker
 
 
-def _release_worker() -> None:
+def _release_worker(wait: bool = True) -> None:
     global _worker, _worker_users
     with _worker_lock:
         _worker_users -= 1
         if _worker_users > 0 or _worker is None:
             return
         worker, _worker = _worker, None
-    worker.stop()
+    worker.stop(wait)
+
+
+def _after_fork_in_child() -> None:
+    """A fork copies neither the worker thread nor the Go runtime's threads: start afresh."""
+    global _worker, _worker_users, _worker_lock
+    if _worker is not None:
+        _worker.forked = True
+    if _library is not None:
+        _library_forked[0] = True
+    _worker, _worker_users, _worker_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _import_sdk() -> None:
@@ -1188,6 +1218,13 @@ class SdkSigner:
             return
         self._closed = True
         _release_worker()
+
+    def __del__(self) -> None:
+        # A signer dropped without close() still releases the worker (without joining it).
+        if not getattr(self, "_closed", True):
+            self._closed = True
+            with contextlib.suppress(Exception):
+                _release_worker(wait=False)
 
     def __enter__(self) -> SdkSigner:
         return self
