@@ -113,6 +113,15 @@ async def _run_node(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(coro: Any) -> Any:
+    """Run a coroutine on uvloop when it is installed (the project's loop), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
 def _add_node(sub: Any) -> None:
     p = sub.add_parser("node", help="run a local Lighter node (REST + WebSocket) in the foreground")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
@@ -139,7 +148,7 @@ def _add_node(sub: Any) -> None:
         help="resting levels per side from a house account",
     )
     p.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
-    p.set_defaults(func=lambda a: asyncio.run(_run_node(a)))
+    p.set_defaults(func=lambda a: _run(_run_node(a)))
 
 
 def build_parser() -> argparse.ArgumentParser:
