@@ -682,3 +682,22 @@ async def test_take_nonce_goes_through_the_limiter(node: LocalNode, funded_accou
         assert dealer.limiter.available() == before - 1  # one nextNonce, counted
         assert await dealer._take_nonce() == (key, 1)  # then local
         assert dealer.limiter.available() == before - 1
+
+
+async def test_lost_reply_is_unknown_and_the_lane_resyncs(
+    node: LocalNode, funded_account: Any
+) -> None:
+    acc = funded_account.account_index
+    async with await make_dealer(node, funded_account, request_timeout=0.5) as dealer:
+        node.faults.stall(True)  # the node accepts the tx but its reply never arrives
+        coi = (await dealer.create_limit_order(3000.0, 0.01))["client_order_index"]
+        results = await dealer.flush()
+        assert results[0]["status"] == "unknown" and not results[0]["accepted"]
+        assert not dealer._nonces.lanes[funded_account.api_key_index].synced
+        node.faults.stall(False)
+        await eventually(lambda: node.state.order_by_coi(acc, coi))  # it did get accepted
+        assert dealer.get_order_by_coi(coi)["status"] == "unknown"
+        await dealer.cancel_order_by_coi(coi)  # still addressable by COI
+        results = await dealer.flush()
+        assert results[0]["accepted"] and results[0]["nonce"] == 1  # asked the node: no reuse
+        await eventually(lambda: node.state.order_by_coi(acc, coi)["status"] == "canceled")

@@ -131,7 +131,6 @@ _batch_buffer: contextvars.ContextVar[list[_Intent] | None] = contextvars.Contex
     "lighterfast_dealer_batch", default=None
 )
 
-_WS_REPLY_TIMEOUT_S = 10.0
 _RATE_RETRY_BASE_S = 0.25
 
 
@@ -316,14 +315,17 @@ class LighterDealer:
     async def from_config(
         cls,
         path: str | os.PathLike[str] | None = "config.json",
-        symbol: str | None = "ETH",
+        symbol: str | None = None,
         **overrides: Any,
     ) -> LighterDealer:
-        """Build from config.json + env + overrides (arguments > env > file)."""
-        if symbol is not None and "market_index" not in overrides:
+        """Build from config.json + env + overrides (arguments > env > file).
+
+        `symbol` defaults to "ETH" unless `market_index=` is given.
+        """
+        if symbol is None and overrides.get("market_index") is None:
+            symbol = "ETH"
+        if symbol is not None:
             overrides["symbol"] = symbol
-        elif symbol is not None:
-            overrides.setdefault("symbol", symbol)
         signer = overrides.pop("signer", None)
         data = load_lighter_config(path, overrides)
         return await cls.create(DealerConfig.from_mapping(data), signer=signer)
@@ -907,8 +909,15 @@ class LighterDealer:
         """Assign keys (COI affinity first, rotation for the rest) and cut max_ws_batch chunks."""
         cap = self.config.max_ws_batch
         lists: dict[int, list[_Intent]] = {}
-        if same_key:
-            key = self._nonces.pick()
+        if same_key:  # one batch: the key of an order it touches, else the next in rotation
+            key = None
+            for intent in intents:
+                record = self._orders.get(intent.coi) if intent.coi is not None else None
+                if record is not None and record.get("api_key_index") in self._nonces.lanes:
+                    key = record["api_key_index"]
+                    break
+            if key is None:
+                key = self._nonces.pick()
             lists[key] = list(intents)
         else:
             chosen: dict[int, int] = {}  # COI → key chosen earlier in this flush
@@ -957,6 +966,7 @@ class LighterDealer:
         key = lane.api_key_index
         n = len(chunk)
         error: BaseException | None = None
+        unknown = False  # sent, but the reply never came: the node may have accepted it
         for attempt in range(2):
             try:
                 first = await lane.take(n)
@@ -999,6 +1009,7 @@ class LighterDealer:
             except Exception as exc:  # outcome unknown: ask the node before the next use
                 lane.invalidate()
                 error = exc
+                unknown = True
                 break
             self.stats["sent_batches"] += 1
             self.stats["accepted_txs"] += n
@@ -1011,7 +1022,7 @@ class LighterDealer:
         assert error is not None
         self.stats["rejected_txs"] += n
         self.log.warning("batch of %d on key %d not accepted: %s", n, key, _describe(error))
-        return [(id(intent), self._rejected(intent, error, key)) for intent in chunk]
+        return [(id(intent), self._rejected(intent, error, key, unknown)) for intent in chunk]
 
     def _accepted(
         self, intent: _Intent, tx_type: int, tx_hash: str, nonce: int, key: int
@@ -1040,11 +1051,14 @@ class LighterDealer:
                     record["trigger_price_int"] = intent.kwargs["trigger_price"]
         return result
 
-    def _rejected(self, intent: _Intent, error: BaseException, key: int) -> dict[str, Any]:
+    def _rejected(
+        self, intent: _Intent, error: BaseException, key: int, unknown: bool = False
+    ) -> dict[str, Any]:
+        """Result of a tx that was not accepted (`unknown`: sent, reply lost; see the stream)."""
         result = dict(intent.summary)
         code = getattr(error, "code", None)
         result.update(
-            status="rejected",
+            status="unknown" if unknown else "rejected",
             accepted=False,
             code=code,
             message=_describe(error),
@@ -1053,8 +1067,11 @@ class LighterDealer:
         )
         if intent.action == ACTION_CREATE and intent.coi is not None:
             record = self._orders.get(intent.coi)
-            # A create the node never accepted: the order does not exist.
-            if record is not None and record.get("status") == "queued":
+            # A create the node refused does not exist; an unknown outcome stays in the view
+            # (status "unknown") until the order stream says otherwise.
+            if record is not None and unknown:
+                record["status"] = "unknown"
+            elif record is not None and record.get("status") == "queued":
                 self._orders.pop(intent.coi)
                 self._finished.put(intent.coi, "rejected")
         return result
@@ -1105,10 +1122,10 @@ class LighterDealer:
             request_id = f"{self._ws_prefix}{next(self._ws_ids)}"
             frame = encode_sendtx_batch(types, infos, request_id=request_id)
             try:
-                msg = await self._ws.request(frame, request_id, _WS_REPLY_TIMEOUT_S)
+                msg = await self._ws.request(frame, request_id, self.config.request_timeout)
             except asyncio.TimeoutError:
                 raise WsClosed(
-                    f"no reply to tx batch {request_id} within {_WS_REPLY_TIMEOUT_S} s"
+                    f"no reply to tx batch {request_id} within {self.config.request_timeout} s"
                 ) from None
             reply = parse_tx_reply(msg)
             if reply.ok:
