@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, auto_pickle=False
 """Compiled core of lighterfast: Scale, CoiCache, WeightLimiter, OrderBook.
 
 Behaviour is defined by the pure-Python twin `_core_py.py`; property tests require both to give
