@@ -21,7 +21,7 @@ import logging
 import os
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -839,7 +839,7 @@ class WsInfo:
         waiters = self._coi_waiters
         if waiters:
             for order in orders:
-                futs = waiters.pop(order.get("client_order_index"), None)
+                futs = waiters.pop(order.get("client_order_index", 0), None)
                 if futs:
                     for fut in futs:
                         if not fut.done():
@@ -931,8 +931,8 @@ class WsInfo:
             await self._hook_queue.join()
 
     # connection callbacks ------------------------------------------------------------------
-    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=f"lighterfast-ws-{name}")  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"lighterfast-ws-{name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
