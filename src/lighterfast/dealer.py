@@ -217,6 +217,21 @@ class LighterDealer:
         self.config = config
         self.market = market
         self.scale = Scale(market.price_decimals, market.size_decimals)
+        # Market minimums as wire integers (min quote in base_amount × price units).
+        self._min_base = (
+            self.scale.parse_size(str(market.min_base_amount)) if market.min_base_amount else None
+        )
+        self._min_quote_wire = (
+            int(
+                (
+                    Decimal(str(market.min_quote_amount))
+                    * self.scale.size_scale
+                    * self.scale.price_scale
+                ).to_integral_value(ROUND_CEILING)
+            )
+            if market.min_quote_amount
+            else None
+        )
         self.log, self.tx_log = make_loggers(config.logger)
         self._signer = signer
         self._owns_signer = owns_signer
@@ -494,20 +509,19 @@ class LighterDealer:
         """Reject maker orders below the market's min base / min quote amount (§0.3)."""
         if order_type != P.ORDER_TYPE_LIMIT or tif == P.TIF_IOC:
             return
-        if self.market.min_base_amount:
-            minimum = self.scale.parse_size(self.market.min_base_amount)
-            if base_amount < minimum:
+        if self._min_base is not None:
+            if base_amount < self._min_base:
                 raise ValueError(
                     f"size {self.scale.format_size(base_amount)} is below the market minimum"
                     f" {self.market.min_base_amount}"
                 )
-        if self.market.min_quote_amount:
+        if self._min_quote_wire is not None and base_amount * price_int < self._min_quote_wire:
             quote = (
                 Decimal(base_amount)
                 * Decimal(price_int)
                 / (self.scale.size_scale * self.scale.price_scale)
             )
-            if quote < Decimal(self.market.min_quote_amount):
+            if quote < Decimal(str(self.market.min_quote_amount)):
                 raise ValueError(
                     f"size x price = {quote} is below the market minimum quote amount"
                     f" {self.market.min_quote_amount}"
@@ -893,9 +907,13 @@ class LighterDealer:
             self._inflight.add(task)
         try:
             plan = self._plan(intents, same_key)
-            per_key = await asyncio.gather(
-                *(self._send_lane(key, chunks) for key, chunks in plan.items())
-            )
+            if len(plan) == 1:  # the common case: no task per lane needed
+                ((key, chunks),) = plan.items()
+                per_key = [await self._send_lane(key, chunks)]
+            else:
+                per_key = await asyncio.gather(
+                    *(self._send_lane(key, chunks) for key, chunks in plan.items())
+                )
         finally:
             if task is not None:
                 self._inflight.discard(task)
