@@ -52,6 +52,8 @@ DEFAULT_TAPE_SIZE = 1000
 # Finished orders remembered so that wait_order_by_coi() also sees an order that was filled
 # or canceled before the wait started (the COI cache drops terminal orders at once).
 RECENT_FINISHED_SIZE = 4096
+MALFORMED_WARNINGS = 20  # then one warning per 1000 malformed frames (a broken feed is loud)
+REST_RESYNC_TIMEOUT_S = 5.0
 
 # Fallback symbol map until markets.py resolves (protocol §0.3 decimals: price, size).
 _FALLBACK_MARKETS: dict[str, tuple[int, int, int]] = {
@@ -655,8 +657,15 @@ class WsInfo:
             self._bad_frame(f"bad {msg.get('type')!s} frame", exc)
 
     def _bad_frame(self, what: str, exc: BaseException) -> None:
+        """Count and log a dropped frame (warnings for the first few, then every 1000th)."""
         self.stats.malformed += 1
-        logger.warning("ws: dropped malformed frame (%s: %s)", what, type(exc).__name__)
+        n = self.stats.malformed
+        if n <= MALFORMED_WARNINGS or n % 1000 == 0:
+            logger.warning(
+                "ws: dropped malformed frame #%d (%s: %s: %s)", n, what, type(exc).__name__, exc
+            )
+        elif logger.isEnabledFor(logging.DEBUG):
+            logger.debug("ws: dropped malformed frame #%d (%s)", n, what)
 
     def _route_untyped(self, msg: Any) -> None:
         """Frames without a known `type`: error frames, unknown channels."""
@@ -974,8 +983,9 @@ class WsInfo:
                 logger.exception("ws: no REST client for the open-orders resync")
                 return
         try:
-            body = await rest.get(
-                "accountActiveOrders", {"account_index": self.account_index}, auth=token
+            body = await asyncio.wait_for(
+                rest.get("accountActiveOrders", {"account_index": self.account_index}, auth=token),
+                REST_RESYNC_TIMEOUT_S,
             )
             orders = _flatten(body.get("orders"))
             self._replace_orders(orders, None)
