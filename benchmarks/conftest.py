@@ -1,0 +1,21 @@
+"""Benchmarks live in `bench_*.py`: collect them when a directory is given (`pytest benchmarks`).
+
+Files named on the command line are collected by pytest itself; this hook adds the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """Collect `bench_*.py` modules that pytest's `test_*.py` pattern would skip."""
+    if (
+        file_path.suffix == ".py"
+        and file_path.name.startswith("bench_")
+        and not parent.session.isinitpath(file_path)
+    ):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
