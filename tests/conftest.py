@@ -84,12 +84,14 @@ class WsProbe:
 async def ws_probe(
     node: LocalNode,
 ) -> AsyncIterator[Callable[..., Awaitable[WsProbe]]]:
-    """Factory: `probe = await ws_probe()` opens a socket to the node and waits for the greeting."""
+    """Factory: `await ws_probe(path="/stream", target=None)` opens a socket to `node` (or to
+    `target`) and waits for the greeting; every socket is closed at teardown."""
     session = aiohttp.ClientSession()
     probes: list[WsProbe] = []
 
-    async def open_probe(path: str = "/stream") -> WsProbe:
-        ws = await session.ws_connect(f"ws://{node.host}:{node.port}{path}", autoping=True)
+    async def open_probe(path: str = "/stream", target: LocalNode | None = None) -> WsProbe:
+        n = node if target is None else target
+        ws = await session.ws_connect(f"ws://{n.host}:{n.port}{path}", autoping=True)
         probe = WsProbe(ws)
         probes.append(probe)
         await probe.expect(lambda f: f.get("type") == "connected")
