@@ -103,6 +103,9 @@ def _run(
     per: int = 1,
 ) -> None:
     """Benchmark one async op per round; record p50/p99 in µs (per order when `per` > 1)."""
+    if getattr(benchmark, "disabled", False):  # smoke run (--benchmark-disable): once
+        benchmark.pedantic(lambda: loop.run_until_complete(op()), rounds=1, iterations=1)
+        return
     for _ in range(WARMUP):
         loop.run_until_complete(op())
     benchmark.pedantic(lambda: loop.run_until_complete(op()), rounds=rounds, iterations=1)
