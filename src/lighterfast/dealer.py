@@ -374,19 +374,19 @@ class LighterDealer:
             if ws is not None:
                 try:
                     await ws.close()
-                except Exception:
-                    self.log.debug("websocket close raised", exc_info=True)
+                except Exception as exc:
+                    self.log.debug("websocket close raised %s", _describe(exc))
             if self._auth is not None:
                 try:
                     await self._auth.aclose()
-                except Exception:
-                    self.log.debug("auth provider close raised", exc_info=True)
+                except Exception as exc:
+                    self.log.debug("auth provider close raised %s", _describe(exc))
             await self._rest.close()
             if self._owns_signer and self._signer is not None:
                 try:
                     self._signer.close()
-                except Exception:
-                    self.log.debug("signer close raised", exc_info=True)
+                except Exception as exc:
+                    self.log.debug("signer close raised %s", _describe(exc))
             self.log.info("dealer closed")
 
     def _check_open(self) -> None:
