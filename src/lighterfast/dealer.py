@@ -890,7 +890,12 @@ class LighterDealer:
         return len(self._queue)
 
     async def flush(self) -> list[dict[str, Any]]:
-        """Sign and send everything queued now; one acceptance dict per transaction, in order."""
+        """Sign and send everything queued now (by any task); one acceptance dict per tx, in order.
+
+        Each dict is the order summary plus `accepted`, `status` ("accepted", "rejected", or
+        "unknown" when the reply was lost), `code`, `message`, `tx_hash`, `nonce`,
+        `api_key_index`. Acceptance is not execution: the outcome comes on the order streams.
+        """
         if not self._closing:
             self._check_open()
         if not self._queue:
