@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lighterfast.ws import WsInfo
 
@@ -432,3 +434,62 @@ def test_async_hook_without_loop_is_reported_not_raised() -> None:
     ws.feed_raw(trades_frame("update", ETH, [trade(1, "3000.00")]))
     assert ws.stats.hook_errors == 1
     assert ws.get_ltp() == 3000.0
+
+
+# --- fuzz -----------------------------------------------------------------------------------------
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+frame_types = st.sampled_from(
+    [
+        "update/order_book",
+        "subscribed/order_book",
+        "update/trade",
+        "subscribed/trade",
+        "update/account_all_orders",
+        "subscribed/account_all_orders",
+        "subscribed/account_orders",
+        "update/account_all_trades",
+        "jsonapi/sendtxbatch",
+        "error",
+        "connected",
+        "update/whatever",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=frame_types,
+    channel=st.sampled_from(["order_book:0", "trade:0", "account_all_orders:7", "x", ""]),
+    fields=st.dictionaries(
+        st.sampled_from(["order_book", "trades", "orders", "liquidation_trades", "error", "id"]),
+        json_values,
+        max_size=3,
+    ),
+)
+def test_fuzzed_frames_never_raise(kind: str, channel: str, fields: dict[str, Any]) -> None:
+    ws = WsInfo.replay(market_id=ETH)
+    ws.feed_raw(book_frame("subscribed", ETH, asks=[("3001.00", "1.0000")], nonce=10))
+    ws.feed_raw(orders_frame("update", 7, [order(5)]))
+    ws.feed_raw(orjson.dumps({"type": kind, "channel": channel, **fields}))
+    # the caches stay usable whatever happened
+    assert ws.get_order_book(ETH) is not None
+    ws.feed_raw(trades_frame("update", ETH, [trade(10**9, "3000.00")]))
+    assert ws.get_ltp() == 3000.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.binary(max_size=64))
+def test_random_bytes_never_raise(payload: bytes) -> None:
+    ws = WsInfo.replay(market_id=ETH)
+    ws.feed_raw(payload)
+    assert ws.stats.malformed + ws.stats.unknown + ws.stats.error_frames <= 1

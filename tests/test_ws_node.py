@@ -523,3 +523,44 @@ async def test_one_live_socket_after_reconnects(node: LocalNode, maker: Trader) 
         assert await ws.wait_order_by_coi(1501, timeout=2.0) is not None
     finally:
         await ws.aclose()
+
+
+async def test_a_recorded_session_replays_to_the_same_state(
+    node: LocalNode, maker: Trader, taker: Trader
+) -> None:
+    ws = await overlay(node, maker, order_book=True)
+    recorded: list[bytes] = []
+    conn = ws.connection
+    assert conn is not None
+    live_feed = conn.on_frame
+
+    def record(payload: bytes) -> None:
+        recorded.append(payload)
+        live_feed(payload)
+
+    conn.on_frame = record
+    try:
+        conn.reconnect("start recording with fresh snapshots")
+        await until(lambda: conn.stats.connects == 2 and ws.connected)
+        await maker.send(
+            [
+                await maker.limit(1601, 300_500, 300, ask=True),
+                await maker.limit(1602, 299_500, 300, ask=False),
+                await maker.limit(1603, 301_000, 100, ask=True),
+            ]
+        )
+        await taker.send([await taker.limit(1701, 300_500, 100, ask=False, tif=P.TIF_IOC)])
+        await maker.send([await maker.cancel(1603)])
+        await until(lambda: ws.get_order_by_coi(1603) is None and ws.get_ltp() is not None)
+        await asyncio.sleep(0.15)  # the last book tick
+    finally:
+        await ws.aclose()
+    replayed = WsInfo.replay(market_id=ETH)
+    for payload in recorded:
+        replayed.feed_raw(payload)
+    assert replayed.stats.malformed == 0 and replayed.stats.book_gaps == 0
+    assert ws_live_cois(replayed) == ws_live_cois(ws)
+    assert book_ints(replayed) == book_ints(ws) == node_book(node)
+    assert replayed.get_ltp() == ws.get_ltp() == 3005.0
+    assert replayed.get_recent_trades(10) == ws.get_recent_trades(10)
+    assert replayed.get_recent_trades(10, public=True) == ws.get_recent_trades(10, public=True)
