@@ -564,3 +564,47 @@ async def test_a_recorded_session_replays_to_the_same_state(
     assert replayed.get_ltp() == ws.get_ltp() == 3005.0
     assert replayed.get_recent_trades(10) == ws.get_recent_trades(10)
     assert replayed.get_recent_trades(10, public=True) == ws.get_recent_trades(10, public=True)
+
+
+async def test_keepalive_beats_the_idle_rule() -> None:
+    async with LocalNode(exec_latency_ms=0, ws_idle_timeout=0.5) as node:
+        pub = await WsInfo.run_public_trades_simple(
+            market_id=ETH, base_url=node.base_url, ping_interval=0.1
+        )
+        try:
+            await asyncio.sleep(1.2)  # more than twice the node's idle limit
+            conn = pub.connection
+            assert conn is not None and conn.stats.connects == 1 and pub.connected
+            assert conn.stats.pings_sent >= 5
+        finally:
+            await pub.aclose()
+
+
+def test_a_session_under_uvloop() -> None:
+    """The same client on uvloop (what `lighterfast.ws.run` picks when installed)."""
+    import uvloop
+
+    from lighterfast.ws import run
+
+    async def session() -> tuple[str, float | None, int]:
+        async with LocalNode(exec_latency_ms=0) as node:
+            trader_a = Trader(node, await node.create_account(collateral=100_000))
+            trader_b = Trader(node, await node.create_account(collateral=100_000))
+            try:
+                ws = await overlay(node, trader_a, order_book=True)
+                async with ws:
+                    await trader_a.send([await trader_a.limit(1801, 300_000, 200, ask=True)])
+                    assert await ws.wait_order_by_coi(1801, timeout=2.0) is not None
+                    await trader_b.send(
+                        [await trader_b.limit(1901, 300_000, 100, ask=False, tif=P.TIF_IOC)]
+                    )
+                    await until(lambda: ws.get_ltp() is not None)
+                    loop_name = type(asyncio.get_running_loop()).__module__
+                    return loop_name, ws.get_ltp(), len(ws.get_recent_trades())
+            finally:
+                await trader_a.close()
+                await trader_b.close()
+
+    loop_module, ltp, fills = run(session())
+    assert loop_module.startswith("uvloop") and uvloop is not None
+    assert ltp == 3000.0 and fills == 1

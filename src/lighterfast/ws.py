@@ -29,7 +29,7 @@ import orjson
 from . import protocol as P
 from .core import CoiCache, OrderBook
 from .errors import ConfigError, MarketNotFound, WsClosed
-from .transport.ws import WsConnection
+from .transport.ws import WsConnection, run
 from .wire import (
     TxReply,
     encode_sendtx,
@@ -42,6 +42,8 @@ from .wire import (
 )
 
 logger = logging.getLogger("lighterfast.ws")
+
+__all__ = ["WsInfo", "WsInfoStats", "run"]
 
 Hook = Callable[[Any], Any]
 """A hook: a plain function or a coroutine function taking the frame's payload."""

@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import orjson
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
@@ -29,6 +29,18 @@ from ..errors import WsClosed
 from ..wire import PING, PONG, TYPE_PING, TYPE_SHUTDOWN, parse_tx_reply
 
 logger = logging.getLogger("lighterfast.ws")
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on uvloop when it is installed (else the stdlib loop), like asyncio.run."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)  # type: ignore[no-any-return]
+
 
 _TEXT = WSMsgType.TEXT
 _CONT = WSMsgType.CONTINUATION
