@@ -4,6 +4,7 @@ operation sequences, must give identical results (values, exceptions and message
 from __future__ import annotations
 
 import decimal
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +37,13 @@ SPECIAL_TEXT = st.sampled_from(
 VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(min_value=1e-9, max_value=1e12),
+    # floats that are (or are 1 ulp from) k / 10**d: the compiled fast path's territory
+    st.builds(
+        lambda k, d, ulps: math.nextafter(k / 10**d, ulps * 1e300),
+        st.integers(min_value=1, max_value=10**16),
+        st.integers(min_value=0, max_value=18),
+        st.sampled_from([0, 0, -1, 1]),
+    ),
     st.integers(min_value=-(10**22), max_value=10**22),
     st.decimals(allow_nan=True, allow_infinity=True),
     st.decimals(min_value=Decimal("1e-20"), max_value=Decimal("1e13"), places=None),

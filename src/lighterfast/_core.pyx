@@ -334,6 +334,7 @@ cdef object _to_int(str field, object value, int decimals, object rounding, uint
     cdef int mode = _rounding_code(rounding)
     cdef int overflow = 0
     cdef long long number
+    cdef double number_d, scaled_d
     cdef uint64_t result = 0
     cdef int code
     cdef char* buffer
@@ -352,7 +353,17 @@ cdef object _to_int(str field, object value, int decimals, object rounding, uint
             )
         return <uint64_t>number * <uint64_t>POW10_I[decimals]
     if PyFloat_Check(value):
-        buffer = PyOS_double_to_string(PyFloat_AS_DOUBLE(value), b"r", 0, 0, NULL)
+        # Fast path: if r / 10**decimals round-trips to this float and its scaled value is
+        # below 2**52, no other decimal at that precision does (they are > 1 ulp apart), so
+        # the shortest repr is that decimal and the exact answer is r whatever the rounding.
+        number_d = PyFloat_AS_DOUBLE(value)
+        scaled_d = number_d * POW10_D[decimals]
+        if 0.5 <= scaled_d < 4503599627370496.0:
+            number = <long long>(scaled_d + 0.5)
+            if (<uint64_t>number <= max_value
+                    and <double>number / POW10_D[decimals] == number_d):
+                return number
+        buffer = PyOS_double_to_string(number_d, b"r", 0, 0, NULL)
         try:
             code = _decimal_to_int(buffer, len(buffer), decimals, mode, max_value, &result)
         finally:
