@@ -17,15 +17,32 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Final, NamedTuple, Protocol, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Final,
+    NamedTuple,
+    Protocol,
+    TypedDict,
+    runtime_checkable,
+)
 
 from . import protocol as P
 from .errors import ConfigError, SignerError
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
     "AuthTokenProvider",
     "AuthTokenUnavailable",
+    "CancelAllOrdersArgs",
+    "CancelOrderArgs",
+    "CreateGroupedOrdersArgs",
+    "CreateOrderArgs",
     "GroupedOrder",
+    "ModifyOrderArgs",
     "SdkSigner",
     "SignedTx",
     "Signer",
@@ -351,6 +368,73 @@ def validate_create_grouped_orders(
 
 
 # ================================================================================================
+# Request shapes (keyword arguments of each sign method; also the mappings `sign_many` takes)
+# ================================================================================================
+
+
+class _CreateOrderRequired(TypedDict):
+    market_index: int
+    client_order_index: int
+    base_amount: int
+    price: int
+    is_ask: bool | int
+    order_type: int
+    time_in_force: int
+    nonce: int
+    api_key_index: int
+
+
+class CreateOrderArgs(_CreateOrderRequired, total=False):
+    """Keywords of `sign_create_order`; reduce_only, trigger_price, order_expiry optional."""
+
+    reduce_only: bool | int
+    trigger_price: int
+    order_expiry: int
+
+
+class CancelOrderArgs(TypedDict):
+    """Keywords of `sign_cancel_order` (`order_index` is a COI or an order index)."""
+
+    market_index: int
+    order_index: int
+    nonce: int
+    api_key_index: int
+
+
+class _ModifyOrderRequired(TypedDict):
+    market_index: int
+    order_index: int
+    base_amount: int
+    price: int
+    nonce: int
+    api_key_index: int
+
+
+class ModifyOrderArgs(_ModifyOrderRequired, total=False):
+    """Keywords of `sign_modify_order`; trigger_price optional (0)."""
+
+    trigger_price: int
+
+
+class CancelAllOrdersArgs(TypedDict):
+    """Keywords of `sign_cancel_all_orders`."""
+
+    time_in_force: int
+    time: int
+    nonce: int
+    api_key_index: int
+
+
+class CreateGroupedOrdersArgs(TypedDict):
+    """Keywords of `sign_create_grouped_orders`."""
+
+    grouping_type: int
+    orders: Sequence[GroupedOrder | Mapping[str, Any]]
+    nonce: int
+    api_key_index: int
+
+
+# ================================================================================================
 # The Signer interface
 # ================================================================================================
 
@@ -369,65 +453,31 @@ class Signer(Protocol):
         """The L2 chain id signed into every transaction."""
         ...
 
-    def sign_create_order(
-        self,
-        *,
-        market_index: int,
-        client_order_index: int,
-        base_amount: int,
-        price: int,
-        is_ask: bool | int,
-        order_type: int,
-        time_in_force: int,
-        reduce_only: bool | int = False,
-        trigger_price: int = 0,
-        order_expiry: int = -1,
-        nonce: int,
-        api_key_index: int,
-    ) -> SignedTx: ...
+    def sign_create_order(self, **kwargs: Unpack[CreateOrderArgs]) -> SignedTx: ...
 
-    def sign_cancel_order(
-        self, *, market_index: int, order_index: int, nonce: int, api_key_index: int
-    ) -> SignedTx: ...
+    def sign_cancel_order(self, **kwargs: Unpack[CancelOrderArgs]) -> SignedTx: ...
 
-    def sign_modify_order(
-        self,
-        *,
-        market_index: int,
-        order_index: int,
-        base_amount: int,
-        price: int,
-        trigger_price: int = 0,
-        nonce: int,
-        api_key_index: int,
-    ) -> SignedTx: ...
+    def sign_modify_order(self, **kwargs: Unpack[ModifyOrderArgs]) -> SignedTx: ...
 
-    def sign_cancel_all_orders(
-        self, *, time_in_force: int, time: int, nonce: int, api_key_index: int
-    ) -> SignedTx: ...
+    def sign_cancel_all_orders(self, **kwargs: Unpack[CancelAllOrdersArgs]) -> SignedTx: ...
 
-    def sign_create_grouped_orders(
-        self,
-        *,
-        grouping_type: int,
-        orders: Sequence[GroupedOrder | Mapping[str, Any]],
-        nonce: int,
-        api_key_index: int,
-    ) -> SignedTx: ...
+    def sign_create_grouped_orders(self, **kwargs: Unpack[CreateGroupedOrdersArgs]) -> SignedTx: ...
 
     def sign_many(self, requests: Sequence[tuple[str, Mapping[str, Any]]]) -> list[SignedTx]: ...
 
     def create_auth_token(self, deadline: int, api_key_index: int) -> str: ...
 
-    async def asign_create_order(self, **kwargs: Any) -> SignedTx: ...
+    async def asign_create_order(self, **kwargs: Unpack[CreateOrderArgs]) -> SignedTx: ...
 
-    async def asign_cancel_order(self, **kwargs: Any) -> SignedTx: ...
+    async def asign_cancel_order(self, **kwargs: Unpack[CancelOrderArgs]) -> SignedTx: ...
 
-    async def asign_modify_order(self, **kwargs: Any) -> SignedTx: ...
+    async def asign_modify_order(self, **kwargs: Unpack[ModifyOrderArgs]) -> SignedTx: ...
 
-    async def asign_cancel_all_orders(self, **kwargs: Any) -> SignedTx: ...
+    async def asign_cancel_all_orders(self, **kwargs: Unpack[CancelAllOrdersArgs]) -> SignedTx: ...
 
-    async def asign_create_grouped_orders(self, **kwargs: Any) -> SignedTx: ...
+    async def asign_create_grouped_orders(
+        self, **kwargs: Unpack[CreateGroupedOrdersArgs]
+    ) -> SignedTx: ...
 
     async def asign_many(
         self, requests: Sequence[tuple[str, Mapping[str, Any]]]
@@ -1134,27 +1184,27 @@ class SdkSigner:
         self._check_open()
         return self._worker.call(job[0], *job[1])
 
-    def sign_create_order(self, **kwargs: Any) -> SignedTx:
+    def sign_create_order(self, **kwargs: Unpack[CreateOrderArgs]) -> SignedTx:
         """Sign an L2CreateOrder (14). Keywords: see `Signer.sign_create_order`."""
         result: SignedTx = self._run(self._prep_create_order(**kwargs))
         return result
 
-    def sign_cancel_order(self, **kwargs: Any) -> SignedTx:
+    def sign_cancel_order(self, **kwargs: Unpack[CancelOrderArgs]) -> SignedTx:
         """Sign an L2CancelOrder (15); `order_index` may be a COI or an order index."""
         result: SignedTx = self._run(self._prep_cancel_order(**kwargs))
         return result
 
-    def sign_modify_order(self, **kwargs: Any) -> SignedTx:
+    def sign_modify_order(self, **kwargs: Unpack[ModifyOrderArgs]) -> SignedTx:
         """Sign an L2ModifyOrder (17); `order_index` may be a COI or an order index."""
         result: SignedTx = self._run(self._prep_modify_order(**kwargs))
         return result
 
-    def sign_cancel_all_orders(self, **kwargs: Any) -> SignedTx:
+    def sign_cancel_all_orders(self, **kwargs: Unpack[CancelAllOrdersArgs]) -> SignedTx:
         """Sign an L2CancelAllOrders (16) for every market."""
         result: SignedTx = self._run(self._prep_cancel_all_orders(**kwargs))
         return result
 
-    def sign_create_grouped_orders(self, **kwargs: Any) -> SignedTx:
+    def sign_create_grouped_orders(self, **kwargs: Unpack[CreateGroupedOrdersArgs]) -> SignedTx:
         """Sign an L2CreateGroupedOrders (28): OTO (1), OCO (2) or OTOCO (3)."""
         result: SignedTx = self._run(self._prep_create_grouped_orders(**kwargs))
         return result
@@ -1175,27 +1225,29 @@ class SdkSigner:
         self._check_open()
         return self._worker.submit(job[0], *job[1])
 
-    async def asign_create_order(self, **kwargs: Any) -> SignedTx:
+    async def asign_create_order(self, **kwargs: Unpack[CreateOrderArgs]) -> SignedTx:
         """Async twin of `sign_create_order`."""
         result: SignedTx = await self._submit(self._prep_create_order(**kwargs))
         return result
 
-    async def asign_cancel_order(self, **kwargs: Any) -> SignedTx:
+    async def asign_cancel_order(self, **kwargs: Unpack[CancelOrderArgs]) -> SignedTx:
         """Async twin of `sign_cancel_order`."""
         result: SignedTx = await self._submit(self._prep_cancel_order(**kwargs))
         return result
 
-    async def asign_modify_order(self, **kwargs: Any) -> SignedTx:
+    async def asign_modify_order(self, **kwargs: Unpack[ModifyOrderArgs]) -> SignedTx:
         """Async twin of `sign_modify_order`."""
         result: SignedTx = await self._submit(self._prep_modify_order(**kwargs))
         return result
 
-    async def asign_cancel_all_orders(self, **kwargs: Any) -> SignedTx:
+    async def asign_cancel_all_orders(self, **kwargs: Unpack[CancelAllOrdersArgs]) -> SignedTx:
         """Async twin of `sign_cancel_all_orders`."""
         result: SignedTx = await self._submit(self._prep_cancel_all_orders(**kwargs))
         return result
 
-    async def asign_create_grouped_orders(self, **kwargs: Any) -> SignedTx:
+    async def asign_create_grouped_orders(
+        self, **kwargs: Unpack[CreateGroupedOrdersArgs]
+    ) -> SignedTx:
         """Async twin of `sign_create_grouped_orders`."""
         result: SignedTx = await self._submit(self._prep_create_grouped_orders(**kwargs))
         return result
