@@ -701,3 +701,18 @@ async def test_lost_reply_is_unknown_and_the_lane_resyncs(
         results = await dealer.flush()
         assert results[0]["accepted"] and results[0]["nonce"] == 1  # asked the node: no reuse
         await eventually(lambda: node.state.order_by_coi(acc, coi)["status"] == "canceled")
+
+
+async def test_rest_transport_failure_is_a_lighter_error() -> None:
+    from lighterfast.transport.rest import RestClient
+
+    rest = RestClient("http://127.0.0.1:9", limiter=WeightLimiter(60), timeout=2.0)
+    try:
+        with pytest.raises(LighterError, match="GET nextNonce"):
+            await rest.next_nonce(1, 4)
+        assert rest.limiter.available() == 59  # the attempt was counted
+    finally:
+        await rest.close()
+        await rest.close()
+    with pytest.raises(LighterError, match="closed"):
+        await rest.get("orderBooks")

@@ -133,12 +133,16 @@ class RestClient:
             headers = await self._auth_header(auth)
             session = self._ensure_session()
             self.requests_sent += 1
-            async with session.request(
-                method, url, params=query, data=dict(form) if form else None, headers=headers
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
-                retry_after = resp.headers.get("Retry-After")
+            try:
+                async with session.request(
+                    method, url, params=query, data=dict(form) if form else None, headers=headers
+                ) as resp:
+                    status = resp.status
+                    raw = await resp.read()
+                    retry_after = resp.headers.get("Retry-After")
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                # Transport failure: for a send, the outcome is unknown to the caller.
+                raise LighterError(f"{method} {endpoint}: {type(exc).__name__}: {exc}") from exc
             body = _decode(raw)
             code = body.get("code") if body is not None else None
             if status in (429, 405) or code == P.ERR_TOO_MANY_REQUESTS:
