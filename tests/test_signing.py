@@ -331,16 +331,20 @@ def test_guard_refuses_main_thread() -> None:
 
 
 def test_worker_stops_when_last_signer_closes(keypair: tuple[str, str]) -> None:
+    base = S._worker_users  # signers other tests may still hold in this process
     a = SdkSigner(ACCOUNT, {KEY: keypair[0]})
     b = SdkSigner(ACCOUNT + 1, {KEY: keypair[0]})
     worker = S._worker
     assert worker is not None and worker._thread.is_alive()
+    assert S._worker_users == base + 2
     a.close()
-    assert worker._thread.is_alive()
+    assert worker._thread.is_alive() and S._worker_users == base + 1
     b.sign_create_order(**limit())
     b.close()
     b.close()  # idempotent
-    assert not worker._thread.is_alive()
+    assert S._worker_users == base
+    if base == 0:
+        assert not worker._thread.is_alive()
     with pytest.raises(SignerError, match="closed"):
         b.sign_create_order(**limit())
 
@@ -348,15 +352,18 @@ def test_worker_stops_when_last_signer_closes(keypair: tuple[str, str]) -> None:
 def test_dropped_signer_releases_the_worker(keypair: tuple[str, str]) -> None:
     import gc
 
+    base = S._worker_users
     s = SdkSigner(ACCOUNT, {KEY: keypair[0]})
     worker = S._worker
     assert worker is not None
     s.sign_create_order(**limit())
     del s
     gc.collect()
-    worker._thread.join(timeout=10)
-    assert not worker._thread.is_alive()
-    assert S._worker is None
+    assert S._worker_users == base
+    if base == 0:
+        worker._thread.join(timeout=10)
+        assert not worker._thread.is_alive()
+        assert S._worker is None
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
