@@ -716,3 +716,47 @@ async def test_rest_transport_failure_is_a_lighter_error() -> None:
         await rest.close()
     with pytest.raises(LighterError, match="closed"):
         await rest.get("orderBooks")
+
+
+async def test_socket_drop_falls_back_to_rest_then_reconnects(
+    node: LocalNode, funded_account: Any
+) -> None:
+    acc = funded_account.account_index
+    async with await make_dealer(node, funded_account) as dealer:
+        await dealer.create_limit_order(3000.0, 0.01)
+        assert (await dealer.flush())[0]["accepted"]
+        sent_before = dealer._rest.requests_sent
+        await node.faults.close_all(1011)
+        await eventually(lambda: not dealer._ws.connected, timeout=2.0)
+        coi = (await dealer.create_limit_order(3001.0, 0.01))["client_order_index"]
+        results = await dealer.flush()  # socket down: REST sendTxBatch
+        assert results[0]["accepted"] and results[0]["nonce"] == 1
+        assert dealer._rest.requests_sent == sent_before + 1
+        await eventually(lambda: node.state.order_by_coi(acc, coi))
+        await eventually(lambda: dealer._ws.connected, timeout=5.0)
+        await dealer.create_limit_order(3002.0, 0.01)
+        assert (await dealer.flush())[0]["accepted"]  # back on the socket
+        assert dealer._rest.requests_sent == sent_before + 1
+
+
+async def test_aclose_waits_for_a_flush_in_flight(node: LocalNode, funded_account: Any) -> None:
+    dealer = await make_dealer(node, funded_account)
+    for i in range(20):
+        await dealer.create_limit_order(2000 + i, 0.01)
+    flushing = asyncio.create_task(dealer.flush())
+    await asyncio.sleep(0)
+    await dealer.aclose()
+    results = await flushing
+    assert len(results) == 20 and all(r["accepted"] for r in results)
+    assert node_nonce(node, funded_account) == 20
+
+
+async def test_nested_batches_flush_once(node: LocalNode, funded_account: Any) -> None:
+    async with await make_dealer(node, funded_account) as dealer:
+        async with dealer.batch():
+            await dealer.create_limit_order(2000.0, 0.01)
+            async with dealer.batch():
+                await dealer.create_limit_order(2001.0, 0.01)
+            assert dealer.stats["sent_batches"] == 0
+        assert dealer.stats["sent_batches"] == 1
+        assert len(dealer.last_batch_results) == 2
