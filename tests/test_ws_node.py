@@ -608,3 +608,31 @@ def test_a_session_under_uvloop() -> None:
     loop_module, ltp, fills = run(session())
     assert loop_module.startswith("uvloop") and uvloop is not None
     assert ltp == 3000.0 and fills == 1
+
+
+async def test_symbol_resolution_asks_the_node_for_unlisted_markets() -> None:
+    from lighterfast import markets
+    from lighterfast.errors import MarketNotFound
+    from lighterfast.testnode import DEFAULT_MARKETS, MarketSpec
+
+    doge = MarketSpec(7, "DOGE", 0, 5, "10", "10.000000", start_price="0.15000")
+    markets.clear_cache()
+    async with LocalNode(exec_latency_ms=0, markets=(*DEFAULT_MARKETS, doge)) as node:
+        before = asyncio.all_tasks()
+        with pytest.raises(MarketNotFound, match="PEPE"):
+            await WsInfo.run_public_trades_simple(symbol="PEPE", base_url=node.base_url)
+        ws = await WsInfo.run_public_trades_simple(
+            symbol="DOGE", base_url=node.base_url, order_book=True
+        )
+        try:
+            assert ws.market_id == 7
+            book = ws.get_order_book()
+            assert book is not None and (book.price_decimals, book.size_decimals) == (5, 0)
+            await until(lambda: not book.is_stale)
+        finally:
+            await ws.aclose()
+        await asyncio.sleep(0.05)
+        assert {
+            t for t in asyncio.all_tasks() - before if not t.done() and not _node_side(t)
+        } == set()
+    markets.clear_cache()

@@ -5,10 +5,17 @@ it): orjson parses it once, a precomputed table routes it by its `type`, the com
 (COI cache, order books) are updated, then the hooks run. Reads (`get_ltp`,
 `get_recent_trades`, `get_order_by_coi`, `get_order_book`) are synchronous and O(1).
 
-Tx replies: frames `jsonapi/sendtx*` and error frames that carry an `id` resolve the future
-registered for that id on the connection (`expect_reply` / `request`, see
-`transport.ws.WsConnection`); `send_tx` / `send_tx_batch` wrap this for the dealer. Replies
-nobody waits for go to the `on_tx_reply` hook.
+Tx replies (for the dealer): every request carries a unique `data.id`; its reply frame
+(`jsonapi/sendtx*`, or an error frame `{"error":…,"id":…}`) resolves the future registered
+for that id on the connection, from this frame path. Use `send_tx` / `send_tx_batch` (they
+return a decoded `wire.TxReply`, errors included, never raised), or lower level
+`rid = ws.new_request_id(); await ws.request(wire.encode_sendtx_batch(..., request_id=rid),
+rid, timeout)` for the raw reply dict. A socket drop fails the waiters with `WsClosed`; a
+timeout raises `asyncio.TimeoutError`. Replies nobody waits for go to the `on_tx_reply` hook.
+A bare `transport.ws.WsConnection` (no WsInfo) routes replies by id on its own.
+
+Reconnects resubscribe every channel and resync: books by their fresh snapshots (deltas
+drop until then), open orders by REST `accountActiveOrders` once and by the orders snapshot.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import orjson
 from . import protocol as P
 from .core import CoiCache, OrderBook
 from .errors import ConfigError, MarketNotFound, WsClosed
+from .markets import lookup_static, resolve_market
 from .transport.ws import WsConnection, run
 from .wire import (
     TxReply,
@@ -56,13 +64,6 @@ DEFAULT_TAPE_SIZE = 1000
 RECENT_FINISHED_SIZE = 4096
 MALFORMED_WARNINGS = 20  # then one warning per 1000 malformed frames (a broken feed is loud)
 REST_RESYNC_TIMEOUT_S = 5.0
-
-# Fallback symbol map until markets.py resolves (protocol §0.3 decimals: price, size).
-_FALLBACK_MARKETS: dict[str, tuple[int, int, int]] = {
-    "ETH": (0, 2, 4),
-    "BTC": (1, 1, 5),
-    "SOL": (2, 3, 3),
-}
 
 _CONFIG_KEYS = frozenset(
     {
@@ -1056,27 +1057,22 @@ def _as_async(fn: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
 
 def _known_decimals(market: int) -> tuple[int, int] | None:
     """(price_decimals, size_decimals) from the static markets table, if listed."""
-    try:
-        from .markets import lookup_static
-
-        info = lookup_static(market_index=market)
-        if info is not None:
-            return info.price_decimals, info.size_decimals
-    except ImportError:
-        pass
-    for index, pd, sd in _FALLBACK_MARKETS.values():
-        if index == market:
-            return pd, sd
-    return None
+    info = lookup_static(market_index=market)
+    if info is None:
+        return None
+    return info.price_decimals, info.size_decimals
 
 
 async def _fetch_market_rows(base_url: str) -> list[Mapping[str, Any]]:
-    """orderBookDetails rows from the node (one uncounted read at start-up)."""
-    import aiohttp
+    """orderBookDetails rows from the node (once, when the static table lacks the market)."""
+    from .core import WeightLimiter
+    from .transport.rest import RestClient
 
-    url = _http_url(base_url) + "/api/v1/orderBookDetails"
-    async with aiohttp.ClientSession() as session, session.get(url) as resp:
-        body = orjson.loads(await resp.read())
+    rest = RestClient(_http_url(base_url), limiter=WeightLimiter(P.STANDARD_REQUESTS_PER_MINUTE))
+    try:
+        body = await rest.get("orderBookDetails")
+    finally:
+        await rest.close()
     rows = body.get("order_book_details") or body.get("order_books") or []
     return list(rows)
 
@@ -1084,31 +1080,16 @@ async def _fetch_market_rows(base_url: str) -> list[Mapping[str, Any]]:
 async def _resolve_market(
     symbol: str | None, market_id: int | None, base_url: str
 ) -> tuple[int | None, dict[int, tuple[int, int]]]:
-    """(market index, {index: decimals}) for a symbol or an index."""
+    """(market index, {index: decimals}) for a symbol or an index (markets.py; node if needed)."""
     if symbol is None and market_id is None:
         return None, {}
-    try:
-        from .markets import resolve_market
-    except ImportError:
-        resolve_market = None  # type: ignore[assignment]
-    if resolve_market is not None:
-        info = await resolve_market(
-            symbol=symbol,
-            market_index=market_id,
-            base_url=_http_url(base_url),
-            fetcher=lambda: _fetch_market_rows(base_url),
-        )
-        return info.market_index, {info.market_index: (info.price_decimals, info.size_decimals)}
-    if symbol is not None:
-        found = _FALLBACK_MARKETS.get(symbol.upper().split("-")[0].split("/")[0])
-        if found is None:
-            raise MarketNotFound(f"symbol {symbol!r}: unknown; pass market_id=")
-        if market_id is not None and market_id != found[0]:
-            raise ConfigError(f"symbol {symbol!r} is market {found[0]}, not market_id={market_id}")
-        return found[0], {found[0]: (found[1], found[2])}
-    assert market_id is not None
-    known = _known_decimals(market_id)
-    return market_id, ({market_id: known} if known else {})
+    info = await resolve_market(
+        symbol=symbol,
+        market_index=market_id,
+        base_url=_http_url(base_url),
+        fetcher=lambda: _fetch_market_rows(base_url),
+    )
+    return info.market_index, {info.market_index: (info.price_decimals, info.size_decimals)}
 
 
 async def _resolve_decimals(
