@@ -240,11 +240,11 @@ async def test_keepalive_pings_and_dead_detection(server: ScriptServer) -> None:
 
 
 async def test_shutdown_notice_reconnects_at_once(server: ScriptServer) -> None:
-    conn = WsConnection(server.url, backoff_initial=1.0)  # a backoff would be visible
+    conn = WsConnection(server.url, backoff_initial=3.0)  # a backoff would be visible
     await conn.start()
     try:
         server.last().send(WSMsgType.TEXT, b'{"type":"shutdown","close_in_ms":5000}')
-        await until(lambda: conn.stats.connects == 2 and conn.connected, timeout=0.8)
+        await until(lambda: conn.stats.connects == 2 and conn.connected, timeout=1.5)
         assert conn.stats.shutdowns == 1
         live = [c for c in server.clients if c.transport and not c.transport.is_disconnected]
         assert len(live) == 1
