@@ -466,6 +466,7 @@ async def test_limiter_waits_instead_of_429(node: LocalNode, funded_account: Any
         limiter = WeightLimiter(12, window=0.4)  # two weight-6 requests per 0.4 s
         dealer.limiter = limiter
         dealer._rest.limiter = limiter
+        dealer._rest.tx_limiter = limiter
         for i in range(3):
             await dealer.create_limit_order(2000 + i, 0.01)
             assert (await dealer.flush())[0]["accepted"]
@@ -487,6 +488,11 @@ async def test_requests_are_counted_by_the_limiter(node: LocalNode, funded_accou
         start = dealer.limiter.available()
         await dealer.fetch_open_orders()  # weight 300; the auth token is local (free)
         assert dealer.limiter.available() == start - 300
+        tx_start = dealer._rest.tx_limiter.available()
+        await dealer.create_limit_order(3000.0, 0.01)
+        await dealer.flush()  # nextNonce (reads, 6) + sendTxBatch (own tx budget, 6)
+        assert dealer.limiter.available() == start - 306
+        assert dealer._rest.tx_limiter.available() == tx_start - 6
 
 
 # --- lifecycle, config, logging ------------------------------------------------------------------

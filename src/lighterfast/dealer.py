@@ -279,10 +279,13 @@ class LighterDealer:
             else P.PREMIUM_WEIGHT_PER_MINUTE
         )
         limiter = WeightLimiter(capacity, P.RATE_WINDOW_S)
+        # Premium: transactions have their own budget (24000 weight = 4000 sends per minute).
+        tx_limiter = None if config.standard_account else WeightLimiter(capacity, P.RATE_WINDOW_S)
         log, _ = make_loggers(config.logger)
         rest = RestClient(
             config.base_url,
             limiter=limiter,
+            tx_limiter=tx_limiter,
             standard_account=config.standard_account,
             jitter_ms=config.jitter_ms,
             timeout=config.request_timeout,

@@ -27,6 +27,8 @@ API_PREFIX = "/api/v1/"
 MIN_429_BACKOFF_S = 0.05
 MAX_429_BACKOFF_S = 60.0  # firewall blocks are a static 60 s (§5.1)
 
+TX_ENDPOINTS = frozenset({"sendTx", "sendTxBatch"})
+
 AuthSource = str | Callable[[], Awaitable[str]] | None
 
 
@@ -35,7 +37,9 @@ class RestClient:
 
     `limiter` is shared with anything else that spends the same budget (the dealer's WS tx
     frames); standard accounts pay `protocol.standard_cost` per request, premium accounts
-    the endpoint weight.
+    the endpoint weight. `tx_limiter`, when given, is charged instead for sendTx/sendTxBatch:
+    premium tiers have a separate per-L1-address budget for transactions (§5.1), so reads
+    and sends do not starve each other; standard accounts share one bucket (leave it None).
     """
 
     def __init__(
@@ -43,6 +47,7 @@ class RestClient:
         base_url: str,
         *,
         limiter: Any,
+        tx_limiter: Any = None,
         standard_account: bool = True,
         jitter_ms: tuple[int, int] = (50, 150),
         timeout: float = 10.0,
@@ -51,6 +56,7 @@ class RestClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter
+        self.tx_limiter = tx_limiter
         self.standard_account = standard_account
         self.jitter_ms = jitter_ms
         self.timeout = timeout
@@ -75,8 +81,11 @@ class RestClient:
     async def acquire(self, endpoint: str) -> None:
         """Wait (with jitter) until the limiter grants one request to `endpoint`."""
         weight = self.cost(endpoint)
-        while not self.limiter.try_acquire(weight):
-            wait = self.limiter.wait_time(weight)
+        limiter = self.limiter
+        if self.tx_limiter is not None and endpoint in TX_ENDPOINTS:
+            limiter = self.tx_limiter
+        while not limiter.try_acquire(weight):
+            wait = limiter.wait_time(weight)
             lo, hi = self.jitter_ms
             wait += random.uniform(lo, hi) / 1000.0
             self.limiter_waits += 1
