@@ -2,6 +2,21 @@
 
 Selected by `LIGHTERFAST_PURE_PYTHON=1` (see `lighterfast.core`); the property tests drive this
 module and the compiled one with the same operations and require identical results.
+
+Decisions (both twins):
+* Scale: a float means its shortest repr digits, a str/Decimal its exact decimal text
+  (`[+-]digits[.digits][e[+-]digits]`, ASCII whitespace around allowed); "nearest" rounds half
+  up; errors are checked in the order type, syntax/finite, zero, negative, overflow, rounds-to-0.
+  `parse_*` take exact wire strings (zero allowed, extra decimals only if they are zeros,
+  range 0..2^63-1); `format_*` print exactly the market's decimals.
+* CoiCache: re-putting a COI refreshes its age (an order still updating is evicted last);
+  `get` does not. `apply_orders` validates the whole batch before changing anything.
+* WeightLimiter: weight taken at t returns at exactly t + window; a `now` earlier than one
+  already seen counts as the latest seen (never refunds, never corrupts the window).
+* OrderBook: deltas need begin_nonce == nonce, else stale + False; a crossed (or locked,
+  bid >= ask) result after a delta or snapshot marks the book stale and returns False (a missed
+  delta); a stale book ignores deltas until the next snapshot, and its levels stay readable.
+  Frames are fully validated before any level changes.
 """
 
 from __future__ import annotations

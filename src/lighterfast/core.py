@@ -8,10 +8,13 @@ fallback to the slow twin.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 _PURE = os.environ.get("LIGHTERFAST_PURE_PYTHON", "").strip().lower() in ("1", "true", "yes", "on")
 
-if _PURE:
+if TYPE_CHECKING:  # type checkers see the compiled API (`_core.pyi`); the twin matches it
+    from lighterfast._core import CoiCache, OrderBook, Scale, WeightLimiter
+elif _PURE:
     from lighterfast._core_py import CoiCache, OrderBook, Scale, WeightLimiter
 else:
     try:
