@@ -411,7 +411,9 @@ class LighterDealer:
                     f" {self.market.price_decimals} (rounding='exact')"
                 )
             return low
-        return self.scale.price_to_int(_as_price_input(value, name), mode)
+        if mode not in ("nearest", "up", "down"):
+            raise ValueError(f"rounding must be nearest, up, down or exact, got {mode!r}")
+        return self.scale.price_to_int(_as_price_input(value, name), mode)  # type: ignore[arg-type]
 
     def _size_int(self, magnitude: Any, name: str = "size") -> int:
         try:
