@@ -6,7 +6,8 @@ module and the compiled one with the same operations and require identical resul
 Decisions (both twins):
 * Scale: a float means its shortest repr digits, a str/Decimal its exact decimal text
   (`[+-]digits[.digits][e[+-]digits]`, ASCII whitespace around allowed); "nearest" rounds half
-  up; errors are checked in the order type, syntax/finite, zero, negative, overflow, rounds-to-0.
+  up; errors are checked in the order rounding, type, syntax/finite, zero, negative, overflow,
+  rounds-to-0.
   `parse_*` take exact wire strings (zero allowed, extra decimals only if they are zeros,
   range 0..2^63-1); `format_*` print exactly the market's decimals.
 * CoiCache: re-putting a COI refreshes its age (an order still updating is evicted last);
