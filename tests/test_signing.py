@@ -609,6 +609,20 @@ def test_constructor_validation(account: Any, keys: Any, exc: type, field: str) 
             assert key.removeprefix("0x")[:16] not in str(info.value)
 
 
+async def test_async_create_validates_and_releases(keypair: tuple[str, str]) -> None:
+    base = S._worker_users
+    with pytest.raises(ValueError, match="api_keys"):
+        await SdkSigner.create(ACCOUNT, {KEY: "zz" * 40}, chain_id=304)
+    assert S._worker_users == base
+    s = await SdkSigner.create(ACCOUNT, {KEY: keypair[0]}, base_url=P.TESTNET_URL)
+    try:
+        assert s.chain_id == P.CHAIN_ID_TESTNET and S._worker_users == base + 1
+        assert (await s.asign_create_order(**limit())).tx_type == P.TX_TYPE_CREATE_ORDER
+    finally:
+        s.close()
+    assert S._worker_users == base
+
+
 def test_auth_token_validation(signer: SdkSigner) -> None:
     with pytest.raises(ValueError, match="deadline"):
         signer.create_auth_token(0, KEY)

@@ -945,6 +945,23 @@ class SdkSigner:
         chain_id: int | None = None,
         base_url: str | None = None,
     ) -> None:
+        job = self._setup(account_index, api_keys, chain_id, base_url)
+        try:
+            self._worker.call(job[0], *job[1])
+        except BaseException:
+            _release_worker()
+            raise
+        self._ready()
+
+    def _setup(
+        self,
+        account_index: int,
+        api_keys: Mapping[int, str],
+        chain_id: int | None,
+        base_url: str | None,
+    ) -> _Job:
+        """Validate the arguments, take the worker; return the job that registers the keys."""
+        self._closed = True
         account_index = _int("account_index", account_index, 1, P.MAX_ACCOUNT_INDEX)
         if not isinstance(api_keys, Mapping) or not api_keys:
             raise ValueError("api_keys must be a non-empty mapping {api_key_index: private_key}")
@@ -952,31 +969,28 @@ class SdkSigner:
             (_api_key_index(index), _normalize_private_key(index, key))
             for index, key in api_keys.items()
         ]
+        if base_url is not None and not isinstance(base_url, str):
+            raise TypeError("base_url must be a string")
         if chain_id is None:
             chain_id = chain_id_for_url(base_url)
         if chain_id is None:
             chain_id = P.CHAIN_ID_MAINNET  # the SDK's default for any other host
         chain_id = _int("chain_id", chain_id, 1, 2**31 - 1)
-        if base_url is not None and not isinstance(base_url, str):
-            raise TypeError("base_url must be a string")
         self._account_index = account_index
         self._chain_id = chain_id
         self._api_key_indexes = frozenset(index for index, _ in keys)
-        self._closed = True
+        url = (base_url or _DUMMY_URL).rstrip("/").encode("utf-8")
         _import_sdk()
         self._worker = _acquire_worker()
-        try:
-            url = (base_url or _DUMMY_URL).rstrip("/").encode("utf-8")
-            self._worker.call(_w_create_clients, url, keys, chain_id, account_index)
-        except BaseException:
-            _release_worker()
-            raise
+        return _w_create_clients, (url, keys, chain_id, account_index)
+
+    def _ready(self) -> None:
         self._closed = False
         log.debug(
             "signer ready: account %d, api keys %s, chain %d",
-            account_index,
+            self._account_index,
             sorted(self._api_key_indexes),
-            chain_id,
+            self._chain_id,
         )
 
     # -- construction helpers ---------------------------------------------------------------
@@ -990,12 +1004,21 @@ class SdkSigner:
         chain_id: int | None = None,
         base_url: str | None = None,
     ) -> SdkSigner:
-        """Like the constructor, but an unknown host is asked for its chain id (`GET /`)."""
+        """Like the constructor, but never blocks the loop, and an unknown host is asked for its
+        chain id (`GET /` → `network_id`)."""
         if chain_id is None:
             chain_id = chain_id_for_url(base_url)
         if chain_id is None and base_url:
             chain_id = await cls.discover_chain_id(base_url)
-        return cls(account_index, api_keys, chain_id=chain_id, base_url=base_url)
+        self = cls.__new__(cls)
+        job = self._setup(account_index, api_keys, chain_id, base_url)
+        try:
+            await self._worker.submit(job[0], *job[1])
+        except BaseException:
+            _release_worker()
+            raise
+        self._ready()
+        return self
 
     @staticmethod
     async def discover_chain_id(base_url: str, *, timeout: float = 5.0) -> int:
