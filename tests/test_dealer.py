@@ -766,3 +766,21 @@ async def test_nested_batches_flush_once(node: LocalNode, funded_account: Any) -
             assert dealer.stats["sent_batches"] == 0
         assert dealer.stats["sent_batches"] == 1
         assert len(dealer.last_batch_results) == 2
+
+
+async def test_flush_cancelled_mid_send_resyncs(node: LocalNode, funded_account: Any) -> None:
+    async with await make_dealer(node, funded_account) as dealer:
+        await dealer.create_limit_order(3000.0, 0.01)
+        assert (await dealer.flush())[0]["nonce"] == 0
+        node.faults.stall(True)
+        await dealer.create_limit_order(3001.0, 0.01)
+        task = asyncio.create_task(dealer.flush())
+        await eventually(lambda: node_nonce(node, funded_account) == 2)  # node accepted it
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        node.faults.stall(False)
+        assert not dealer._nonces.lanes[funded_account.api_key_index].synced
+        await dealer.create_limit_order(3002.0, 0.01)
+        results = await dealer.flush()
+        assert results[0]["accepted"] and results[0]["nonce"] == 2  # no nonce reused

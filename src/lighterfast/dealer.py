@@ -1009,8 +1009,10 @@ class LighterDealer:
                 requests.append((_SIGN_METHOD[intent.action], kwargs))
             try:
                 signed = await self._signer.asign_many(requests)
-            except Exception as exc:
+            except BaseException as exc:  # nothing left the process: give the nonces back
                 lane.rollback(first, n)
+                if not isinstance(exc, Exception):
+                    raise
                 error = exc
                 break
             if self.tx_log.is_enabled(10):
@@ -1034,8 +1036,10 @@ class LighterDealer:
                 lane.rollback(first, n)  # a rejected request consumed nothing
                 error = exc
                 break
-            except Exception as exc:  # outcome unknown: ask the node before the next use
+            except BaseException as exc:  # outcome unknown: ask the node before the next use
                 lane.invalidate()
+                if not isinstance(exc, Exception):  # cancelled mid-send: propagate
+                    raise
                 error = exc
                 unknown = True
                 break
