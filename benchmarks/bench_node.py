@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,6 +34,9 @@ N_WS = 2000  # txs per WebSocket round (1000 create + 1000 cancel)
 N_REST = 200
 WINDOW = 256
 ROUNDS = 5
+# "fast" (stand-in hash) measures the node's pipeline; "signer" adds the pure-Python Poseidon2
+# message hash (~0.4 ms per tx). Set LIGHTERFAST_BENCH_TX_HASH=signer to measure that mode.
+TX_HASH = os.environ.get("LIGHTERFAST_BENCH_TX_HASH", "fast")
 
 
 class NodeProcess:
@@ -50,6 +54,8 @@ class NodeProcess:
                 "0",
                 "--latency",
                 "zero",
+                "--tx-hash",
+                TX_HASH,
                 "--accounts",
                 "1",
                 "--collateral",

@@ -70,6 +70,7 @@ async def _run_node(args: argparse.Namespace) -> int:
         book_tick_ms=args.book_tick_ms,
         batch_cap=args.batch_cap,
         house_liquidity_levels=args.house_liquidity,
+        tx_hash_mode=args.tx_hash,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -146,6 +147,12 @@ def _add_node(sub: Any) -> None:
         type=int,
         default=0,
         help="resting levels per side from a house account",
+    )
+    p.add_argument(
+        "--tx-hash",
+        choices=("signer", "fast"),
+        default="signer",
+        help="signer: the real signed hash (as the venue); fast: a stand-in for benchmarks",
     )
     p.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=lambda a: _run(_run_node(a)))

@@ -35,6 +35,7 @@ from .engine import Engine
 from .faults import Faults
 from .markets import DEFAULT_MARKETS, MarketSpec
 from .shapes import order_json
+from .txhash import signer_tx_hash
 from .txparse import (
     EXPIRED_TX_CODE,
     ParsedTx,
@@ -53,7 +54,15 @@ TIER_LATENCY_MS: dict[str, dict[str, float]] = {
     "plus": {"taker": 300.0, "maker": 200.0, "cancel": 200.0},
     "zero": {"taker": 0.0, "maker": 0.0, "cancel": 0.0},
 }
+TxHasher = Callable[[int, ParsedTx], str]
 MAX_TX_RECORDS = 200_000
+# "signer": the real signed message hash (Poseidon2, ~0.4 ms per tx in pure Python), so
+# replies carry the hash the signer printed, as on the venue. "fast": a 40-byte BLAKE2b of
+# the tx_info text (not the venue's hash) for throughput benchmarks.
+TX_HASH_MODES: dict[str, TxHasher] = {
+    "signer": signer_tx_hash,
+    "fast": lambda _chain, tx: pseudo_tx_hash(tx.info_str),
+}
 RATELIMIT_MESSAGE = '{"ratelimit": "Ratelimit is off"}'
 VOLUME_QUOTA_REMAINING = 1000
 AUTH_ERROR_HTTP_STATUS = 401
@@ -69,9 +78,6 @@ class SignatureVerifier(Protocol):
     def verify_auth(self, message: str, signature_hex: str, public_key: str) -> bool:
         """True when the auth-token signature signs `message` ("deadline:account:key")."""
         ...
-
-
-TxHasher = Callable[[int, ParsedTx], str]
 
 
 @dataclass(slots=True)
@@ -191,6 +197,7 @@ class LocalNode:
         margin_check: bool = True,
         initial_nonce: int = 0,
         signature_verifier: SignatureVerifier | None = None,
+        tx_hash_mode: str = "signer",
         tx_hasher: TxHasher | None = None,
         ws_ping_interval: float | None = 60.0,
         ws_pong_timeout: float = 30.0,
@@ -212,7 +219,9 @@ class LocalNode:
         self.batch_cap = batch_cap
         self.next_nonce_mode = next_nonce_mode
         self.signature_verifier = signature_verifier
-        self.tx_hasher: TxHasher = tx_hasher or (lambda _chain, tx: pseudo_tx_hash(tx.info_str))
+        if tx_hash_mode not in TX_HASH_MODES:
+            raise ValueError(f"tx_hash_mode must be one of {sorted(TX_HASH_MODES)}")
+        self.tx_hasher: TxHasher = tx_hasher or TX_HASH_MODES[tx_hash_mode]
         self.ws_ping_interval = ws_ping_interval
         self.ws_pong_timeout = ws_pong_timeout
         self.ws_idle_timeout = ws_idle_timeout
