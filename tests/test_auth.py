@@ -194,6 +194,20 @@ async def test_no_usable_token_and_failure_raises(
     assert token not in str(info.value) and token not in repr(info.value)
 
 
+async def test_aclose_wakes_waiting_readers(
+    provider: AuthTokenProvider, signer: FlakySigner
+) -> None:
+    signer.gate = asyncio.Event()  # the refresh never finishes on its own
+    readers = [asyncio.ensure_future(provider.get()) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    assert not any(r.done() for r in readers)
+    await asyncio.wait_for(provider.aclose(), 2)
+    for reader in readers:
+        with pytest.raises(AuthTokenUnavailable, match="closed"):
+            await asyncio.wait_for(reader, 2)
+    signer.gate.set()
+
+
 async def test_wait_timeout(signer: FlakySigner, clock: Clock) -> None:
     p = AuthTokenProvider(signer, KEY, clock=clock, wait_timeout=0.05)  # type: ignore[arg-type]
     signer.gate = asyncio.Event()  # the signer never answers

@@ -60,7 +60,7 @@ __all__ = [
 
 log = logging.getLogger("lighterfast.signing")
 
-# Names of the requests `sign_many` understands, mapped to the method that signs each.
+# Request kinds `sign_many` understands; each names a `sign_<kind>` method.
 SIGN_KINDS: Final = (
     "create_order",
     "cancel_order",
@@ -832,7 +832,8 @@ _FORKED: Final = (
 
 _worker: _SignerWorker | None = None
 _worker_users = 0
-_worker_lock = threading.Lock()
+# Reentrant: a signer finalized by the GC (`__del__`) may release while this thread acquires.
+_worker_lock = threading.RLock()
 
 
 def _acquire_worker() -> _SignerWorker:
@@ -861,7 +862,7 @@ def _after_fork_in_child() -> None:
         _worker.forked = True
     if _library is not None:
         _library_forked[0] = True
-    _worker, _worker_users, _worker_lock = None, 0, threading.Lock()
+    _worker, _worker_users, _worker_lock = None, 0, threading.RLock()
 
 
 if hasattr(os, "register_at_fork"):
