@@ -784,3 +784,21 @@ async def test_flush_cancelled_mid_send_resyncs(node: LocalNode, funded_account:
         await dealer.create_limit_order(3002.0, 0.01)
         results = await dealer.flush()
         assert results[0]["accepted"] and results[0]["nonce"] == 2  # no nonce reused
+
+
+async def test_from_config_environment_only(
+    node: LocalNode, funded_account: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIGHTER_BASE_URL", node.base_url)
+    monkeypatch.setenv("LIGHTER_ACCOUNT_INDEX", str(funded_account.account_index))
+    monkeypatch.setenv("LIGHTER_API_KEY_INDEX", str(funded_account.api_key_index))
+    monkeypatch.setenv("LIGHTER_API_KEY", funded_account.private_key)
+    async with await LighterDealer.from_config(
+        tmp_path / "absent.json", symbol="SOL", standard_account=False, use_ws=False
+    ) as dealer:
+        assert dealer.market.market_index == 2 and dealer._ws is None
+        await dealer.create_limit_order("150.125", 1)
+        assert (await dealer.flush())[0]["accepted"]
+        await eventually(lambda: len(node.state.orders) == 1)
+        order = next(iter(node.state.orders.values()))
+        assert (order["market_index"], order["base_price"], order["base_size"]) == (2, 150125, 1000)
