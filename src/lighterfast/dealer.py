@@ -101,6 +101,24 @@ _TX_TYPE = {
     ACTION_CANCEL_ALL: P.TX_TYPE_CANCEL_ALL_ORDERS,
 }
 
+def _signer_checks() -> dict[str, Any]:
+    from .signing import (
+        validate_cancel_all_orders,
+        validate_cancel_order,
+        validate_create_order,
+        validate_modify_order,
+    )
+
+    return {
+        ACTION_CREATE: validate_create_order,
+        ACTION_CANCEL: validate_cancel_order,
+        ACTION_MODIFY: validate_modify_order,
+        ACTION_CANCEL_ALL: validate_cancel_all_orders,
+    }
+
+
+_SIGNER_CHECKS = _signer_checks()
+
 _TIF_ALIASES = {
     "gtt": P.TIF_GTT,
     "gtc": P.TIF_GTT,
@@ -428,8 +446,14 @@ class LighterDealer:
     # ==========================================================================================
 
     def _enqueue(self, intents: Sequence[_Intent]) -> None:
-        """Append validated intents to the current batch buffer or the dealer queue."""
+        """Append validated intents to the current batch buffer or the dealer queue.
+
+        The signer's own rules run here too, so that nothing it would refuse at flush time
+        (after earlier chunks may have left) is ever queued.
+        """
         self._check_open()
+        for intent in intents:
+            _SIGNER_CHECKS[intent.action](**intent.kwargs)
         buffer = _batch_buffer.get()
         target = buffer if buffer is not None else self._queue
         for intent in intents:
@@ -780,6 +804,9 @@ class LighterDealer:
             intents.append(self._build_create(item[0], item[1]))
         if not intents:
             return []
+        self._check_open()
+        for intent in intents:
+            _SIGNER_CHECKS[intent.action](**intent.kwargs)
         for intent in intents:  # register creates in the live view (no queue: sent right now)
             if intent.action == ACTION_CREATE:
                 self._remember_create(intent)
