@@ -114,3 +114,16 @@ def test_selector_never_falls_back_silently() -> None:
     result = run_python(code)
     assert result.returncode != 0
     assert "ImportError" in result.stderr and "LIGHTERFAST_PURE_PYTHON=1" in result.stderr
+
+
+def test_stub_passes_mypy_stubtest(tmp_path: Path) -> None:
+    """mypy's stubtest compares `_core.pyi` with the imported extension, name for name."""
+    pytest.importorskip("mypy.stubtest")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "lighterfast._core"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
