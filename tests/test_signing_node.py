@@ -38,7 +38,8 @@ async def send(http: aiohttp.ClientSession, node: LocalNode, tx: SignedTx) -> di
     async with http.post(node.base_url + "/api/v1/sendTx", data=form) as resp:
         body: dict[str, Any] = await resp.json()
         assert resp.status == 200, body
-        return body
+    assert body["tx_hash"] == tx.tx_hash  # the node hashes exactly what was signed
+    return body
 
 
 async def next_nonce(http: aiohttp.ClientSession, node: LocalNode, acct: DevAccount) -> int:
@@ -141,7 +142,7 @@ async def test_node_accepts_a_signed_batch(
     async with http.post(node.base_url + "/api/v1/sendTxBatch", data=form) as resp:
         body = await resp.json()
         assert resp.status == 200, body
-    assert body["code"] == 200 and len(body["tx_hash"]) == 15
+    assert body["code"] == 200 and body["tx_hash"] == [tx.tx_hash for tx in signed]
     for i in range(15):
         await order_status(node, acct, 200 + i, P.STATUS_OPEN)
 
