@@ -301,10 +301,12 @@ async def test_socket_closed_reconnects_resubscribes_and_resyncs(
         await until(lambda: len(ws.coi_cache) == 2)
         conn = ws.connection
         assert conn is not None
-        await node.faults.close_all(1011)
-        await until(lambda: not ws.connected, timeout=2.0)
-        # while we are away: one order canceled, another placed (REST, not our socket)
+        # frames stop reaching us; meanwhile one order is canceled and another placed (REST)
+        node.faults.stall(True)
         await maker.send([await maker.cancel(801), await maker.limit(803, 297_000, 100, ask=False)])
+        await until(lambda: set(node_live_cois(node, maker.account.account_index)) == {802, 803})
+        assert set(ws_live_cois(ws)) == {801, 802}  # we missed both changes
+        await node.faults.close_all(1011)  # the stuck frames die with the socket
         await until(lambda: ws.connected and conn.stats.connects == 2, timeout=5.0)
         await until(lambda: set(ws_live_cois(ws)) == {802, 803})
         assert ws_live_cois(ws).keys() == node_live_cois(node, maker.account.account_index).keys()
