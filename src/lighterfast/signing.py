@@ -1234,7 +1234,8 @@ class SdkSigner:
         return result
 
     def sign_many(self, requests: Sequence[tuple[str, Mapping[str, Any]]]) -> list[SignedTx]:
-        """Sign a batch in one worker hop; all requests are validated before any is signed."""
+        """Sign a batch in one worker hop, results in request order. Every request is validated
+        before any is signed; if the library refuses one, SignerError names its index."""
         result: list[SignedTx] = self._run(self._prep_many(requests))
         return result
 
