@@ -270,3 +270,17 @@ def test_book_nonce_chain_and_pending_levels(w: World) -> None:
     w.eng.cancel_order(w.a, ETH, o.order_index, w.now())
     assert book.take_pending() == [(False, 291_000, 0)]  # deleted level is sent as zero
     assert book.nonce > n1
+
+
+def test_coi_memo_is_bounded_and_keeps_live_orders(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lighterfast.testnode.engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "MAX_COI_MEMO", 10)
+    live = w.create(w.a, ClientOrderIndex=1, Price=200_000)
+    for coi in range(2, 30):
+        w.create(w.a, ClientOrderIndex=coi, Price=200_000, TimeInForce=p.TIF_IOC)
+    memo = w.eng.by_coi_any
+    assert len(memo) <= 10
+    assert memo[(w.a.index, 1)] is live and (w.a.index, 29) in memo

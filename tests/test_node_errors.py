@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from lighterfast import protocol as p
-from lighterfast.testnode import EXPIRED_TX_CODE, DevAccount, LocalNode
+from lighterfast.testnode import EXPIRED_TX_CODE, DevAccount, LocalNode, TxError
 
 
 class Tx:
@@ -387,3 +387,23 @@ async def test_business_failures_are_accepted_then_reported(
     await _settle()
     assert node.state.order_by_coi(a, 6)["status"] == "canceled-reduce-only"
     assert node.state.order_by_coi(a, 7)["status"] == "canceled-margin-not-allowed"
+
+
+async def test_request_hook_can_refuse_with_429(
+    node: LocalNode, tx: Tx, http: aiohttp.ClientSession
+) -> None:
+    seen: list[str] = []
+
+    def hook(endpoint: str, remote: str, _request: Any) -> TxError | None:
+        seen.append(endpoint)
+        if endpoint == "sendTx":
+            return TxError(p.ERR_TOO_MANY_REQUESTS, http_status=429)
+        return None
+
+    node.request_hook = hook
+    status, body = await send(http, node, *tx.create(nonce=0))
+    assert (status, body) == (429, {"code": 23000, "message": "Too Many Requests!"})
+    async with http.get(node.base_url + "/api/v1/orderBooks?filter=spot") as r:
+        assert (await r.json())["order_books"] == []
+    assert seen == ["sendTx", "orderBooks"]
+    assert node.state.nonces[(tx.acct.account_index, 4)] == 0

@@ -244,3 +244,24 @@ async def test_forced_errors_and_readonly_socket(
     assert (await ro.expect(lambda f: f.get("id") == "x"))["error"]["code"] == 30006
     await ro.send({"type": "subscribe", "channel": "trade/0"})
     assert (await ro.expect(lambda f: f.get("type") == "subscribed/trade"))["trades"] == []
+
+
+async def test_inverted_order_mode_sends_frames_before_the_reply(
+    node: LocalNode, funded_account: DevAccount, signer: lighter.SignerClient, ws_probe: Any
+) -> None:
+    token, _ = signer.create_auth_token_with_expiry()
+    a = funded_account.account_index
+    probe = await ws_probe()
+    await probe.send({"type": "subscribe", "channel": f"account_all_orders/{a}", "auth": token})
+    await probe.expect(lambda f: f.get("type") == "subscribed/account_all_orders")
+    node.faults.invert_reply_order = True
+    await probe.send(
+        {"type": "jsonapi/sendtx", "data": {"id": "late", **_create(signer, 0, 1, 290_000)}}
+    )
+    await probe.expect(lambda f: f.get("id") == "late")
+    kinds = [
+        "reply" if f.get("id") == "late" else "order"
+        for f in probe.frames
+        if f.get("id") == "late" or f.get("type") == "update/account_all_orders"
+    ]
+    assert kinds == ["order", "reply"]

@@ -9,6 +9,7 @@ an `ae` (app error) on the tx record.
 from __future__ import annotations
 
 import bisect
+import itertools
 import random
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from .markets import MarketSpec
 SEQ_TOP = 1 << 48  # bids count down from here (§0.2 observed layout)
 RECENT_TRADES = 100
 INACTIVE_PER_ACCOUNT = 1000
+MAX_COI_MEMO = 1_000_000
 
 
 class Order:
@@ -440,9 +442,20 @@ class Engine:
             raise AppError(p.ERR_COI_EXISTS)
         order = self._new_order(acct, o, now_us)
         if coi:
-            self.by_coi_any[(acct.index, coi)] = order
+            self._remember_coi(acct.index, coi, order)
         self._admit(acct, order, now_us)
         return order
+
+    def _remember_coi(self, account_index: int, coi: int, order: Order) -> None:
+        """Latest order per (account, COI), bounded: the oldest finished entries are dropped."""
+        memo = self.by_coi_any
+        key = (account_index, coi)
+        memo.pop(key, None)  # re-insert at the end (dict order = recency)
+        memo[key] = order
+        if len(memo) > MAX_COI_MEMO:
+            for old_key in list(itertools.islice(memo, len(memo) - MAX_COI_MEMO // 2)):
+                if not memo[old_key].is_live:
+                    del memo[old_key]
 
     def _admit(self, acct: Account, order: Order, now_us: int) -> None:
         """Checks then matching for a fresh (or triggered) order."""
@@ -743,7 +756,7 @@ class Engine:
         for o in orders:
             order = self._new_order(acct, o, now_us)
             if order.coi:
-                self.by_coi_any[(acct.index, order.coi)] = order
+                self._remember_coi(acct.index, order.coi, order)
             made.append(order)
         grouping = info["GroupingType"]
         if grouping == 2 and len(made) == 2:  # OCO

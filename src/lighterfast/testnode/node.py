@@ -239,6 +239,9 @@ class LocalNode:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.dev_accounts: list[DevAccount] = []
         self._bg: set[asyncio.Future[Any]] = set()
+        # Hook for the rate-limit issue: called before every REST handler with
+        # (endpoint, remote address, request); a returned TxError is sent instead (e.g. 429).
+        self.request_hook: Callable[[str, str, Any], TxError | None] | None = None
 
     @staticmethod
     def _latency_table(value: float | Mapping[str, float] | str) -> dict[str, float]:

@@ -73,6 +73,13 @@ def build_app(node: LocalNode) -> web.Application:
     def wrap(fn: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             try:
+                hook = node.request_hook
+                if hook is not None:
+                    path = request.path
+                    endpoint = path[len("/api/v1/") :] if path.startswith("/api/v1/") else path
+                    err = hook(endpoint, request.remote or "", request)
+                    if err is not None:
+                        return _error(err)
                 return await fn(request)
             except TxError as err:
                 return _error(err)
@@ -164,12 +171,16 @@ def build_app(node: LocalNode) -> web.Application:
     # --- market data --------------------------------------------------------------------
     async def order_books(request: web.Request) -> web.StreamResponse:
         m = market_param(request.query, required=False)
+        if request.query.get("filter", "all") == "spot":  # the node serves perps only
+            return _json({"code": 200, "order_books": []})
         rows = [order_book_row(s) for i, s in eng.specs.items() if m in (p.ALL_MARKETS, i)]
         return _json({"code": 200, "order_books": rows})
 
     async def order_book_details(request: web.Request) -> web.StreamResponse:
         m = market_param(request.query, required=False)
         rows = [order_book_detail(b) for i, b in eng.books.items() if m in (p.ALL_MARKETS, i)]
+        if request.query.get("filter", "all") == "spot":
+            rows = []
         return _json({"code": 200, "order_book_details": rows, "spot_order_book_details": []})
 
     async def order_book_orders(request: web.Request) -> web.StreamResponse:
