@@ -415,14 +415,14 @@ async def test_token_refresh_reauthenticates_and_readers_never_see_expired_token
 
 async def test_dead_connection_is_detected_and_replaced(node: LocalNode, maker: Trader) -> None:
     ws = await overlay(
-        node, maker, ping_interval=0.1, connection_options={"dead_after": 2.0}, public_trades=False
+        node, maker, ping_interval=0.1, connection_options={"dead_after": 3.0}, public_trades=False
     )
     try:
         conn = ws.connection
         assert conn is not None
         node.faults.stall(True)  # the old socket stays open but nothing comes through
-        await until(lambda: conn.stats.dead_detected == 1, timeout=3.0)
-        await until(lambda: ws.connected and conn.stats.connects == 2, timeout=3.0)
+        await until(lambda: conn.stats.dead_detected >= 1, timeout=3.0)
+        await until(lambda: ws.connected and conn.stats.connects >= 2, timeout=3.0)
         await maker.send([await maker.limit(1201, 299_000, 100, ask=False)])
         assert await ws.wait_order_by_coi(1201, timeout=2.0) is not None
     finally:
