@@ -284,3 +284,24 @@ def test_coi_memo_is_bounded_and_keeps_live_orders(
     memo = w.eng.by_coi_any
     assert len(memo) <= 10
     assert memo[(w.a.index, 1)] is live and (w.a.index, 29) in memo
+
+
+def test_open_order_counts_follow_the_book(w: World) -> None:
+    def brute(acct: Any) -> int:
+        return sum(
+            1 for o in w.eng.live.values() if o.account_index == acct.index and o.status == "open"
+        )
+
+    w.create(w.a, IsAsk=1, ClientOrderIndex=1, BaseAmount=10)
+    w.create(w.a, IsAsk=1, ClientOrderIndex=2, Price=300_100, BaseAmount=10)
+    w.create(w.b, ClientOrderIndex=3, Price=290_000)
+    assert w.eng.open_counts[(w.a.index, ETH)] == brute(w.a) == 2
+    w.create(w.c, Price=300_000, BaseAmount=5, TimeInForce=p.TIF_IOC)  # partial: still open
+    assert w.eng.open_counts[(w.a.index, ETH)] == 2
+    w.create(w.c, Price=300_100, BaseAmount=15, TimeInForce=p.TIF_IOC)  # fills both
+    mod = {"MarketIndex": ETH, "Index": 3, "BaseAmount": 50, "Price": 291_000, "TriggerPrice": 0}
+    w.eng.modify_order(w.b, mod, w.now())
+    assert w.eng.open_counts[(w.a.index, ETH)] == brute(w.a) == 0
+    assert w.eng.open_counts[(w.b.index, ETH)] == brute(w.b) == 1
+    w.eng.cancel_all(w.b, {"TimeInForce": 0, "Time": 0}, w.now())
+    assert w.eng.open_counts[(w.b.index, ETH)] == 0

@@ -289,6 +289,7 @@ class Engine:
         self.inactive: dict[int, deque[Order]] = {}  # account -> recent terminal orders
         self.by_coi_any: dict[tuple[int, int], Order] = {}  # latest order per (account, coi)
         self.account_trades: dict[int, deque[TradeRecord]] = {}
+        self.open_counts: dict[tuple[int, int], int] = {}  # (account, market) -> open orders
         self.trade_id = random.randint(10**8, 10**9)
         self.block_height = 1000
         self.changes = Changes()
@@ -337,6 +338,8 @@ class Engine:
 
     def _finish(self, order: Order, status: str, now_us: int) -> None:
         """Move an order to a terminal status and out of the live indexes."""
+        if order.status == p.STATUS_OPEN:
+            self._count_open(order, -1)
         order.status = status
         order.updated_at = now_us // 1_000_000
         order.transaction_time = now_us
@@ -369,6 +372,10 @@ class Engine:
             sibling = self.live.get(order.to_cancel)
             if sibling is not None:
                 self._cancel_resting(sibling, p.STATUS_CANCELED_OCO, now_us)
+
+    def _count_open(self, order: Order, delta: int) -> None:
+        key = (order.account_index, order.market_index)
+        self.open_counts[key] = self.open_counts.get(key, 0) + delta
 
     def find_order(self, account_index: int, index: int) -> Order | None:
         """Live order by COI (< 2^48) or order_index (>= 2^48)."""
@@ -515,6 +522,7 @@ class Engine:
             self._finish(order, status, now_us)
         else:
             order.status = p.STATUS_OPEN
+            self._count_open(order, 1)
             order.block_height = self.block_height
             book.add(order, now_us)
             self._set_margin(acct, order)

@@ -161,13 +161,7 @@ def position_json(engine: Engine, acct: Account, market_index: int) -> dict[str,
     if size and mark:
         upnl = (size * mark - pos.entry_quote) * (1 if pos.size > 0 else -1) * spec.quote_to_usdc
     imf = engine.imf(acct, market_index)
-    open_count = sum(
-        1
-        for o in engine.live.values()
-        if o.account_index == acct.index
-        and o.market_index == market_index
-        and o.status == p.STATUS_OPEN
-    )
+    open_count = engine.open_counts.get((acct.index, market_index), 0)
     pending_count = sum(1 for o in book.pending_triggers if o.account_index == acct.index)
     return {
         "market_id": market_index,
