@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 import lighter
@@ -73,3 +74,17 @@ async def test_house_liquidity_and_custom_markets() -> None:
             async with s.get(node.base_url + "/api/v1/orderBookDetails") as r:
                 detail = (await r.json())["order_book_details"][0]
         assert detail["symbol"] == "DOGE" and detail["price_decimals"] == 5
+
+
+async def test_simulated_flow_makes_books_and_trades(ws_probe: Any) -> None:
+    async with LocalNode(
+        exec_latency_ms=0, simulate_flow=True, flow_interval_ms=10, flow_seed=7
+    ) as node:
+        probe = await ws_probe(target=node)
+        await probe.send({"type": "subscribe", "channel": "order_book/0"})
+        await probe.send({"type": "subscribe", "channel": "trade/1"})
+        await probe.expect(lambda f: f.get("type") == "update/trade", timeout=5)
+        await probe.expect(lambda f: f.get("type") == "update/order_book", timeout=5)
+        book = node.state.books[0]
+        assert book["bids"] and book["asks"]
+        assert book["bids"][0][0] < book["asks"][0][0]  # never crossed

@@ -71,6 +71,7 @@ async def _run_node(args: argparse.Namespace) -> int:
         batch_cap=args.batch_cap,
         house_liquidity_levels=args.house_liquidity,
         tx_hash_mode=args.tx_hash,
+        simulate_flow=args.simulate_flow,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -101,7 +102,7 @@ async def _run_node(args: argparse.Namespace) -> int:
             _write_private(Path(args.write_config), _node_config(node, accounts))
             print(f"  config     {args.write_config}", flush=True)
         if args.simulate_flow:
-            print("  note: --simulate-flow is accepted but not implemented yet", flush=True)
+            print("  flow       simulated maker/taker activity on every market", flush=True)
         print("ready (Ctrl-C to stop)", flush=True)
         if args.duration is not None:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -130,7 +131,9 @@ def _add_node(sub: Any) -> None:
     p.add_argument("--accounts", type=int, default=0, help="dev accounts to create at start")
     p.add_argument("--collateral", type=float, default=100_000, help="USDC per dev account")
     p.add_argument("--write-config", metavar="PATH", help="write a config.json for the accounts")
-    p.add_argument("--simulate-flow", action="store_true", help="simulated market flow (later)")
+    p.add_argument(
+        "--simulate-flow", action="store_true", help="house maker/taker activity on every market"
+    )
     p.add_argument(
         "--markets", default="", help="SYMBOL:SIZE_DEC:PRICE_DEC list, e.g. ETH:4:2,BTC:5:1"
     )

@@ -203,6 +203,9 @@ class LocalNode:
         ws_pong_timeout: float = 30.0,
         ws_idle_timeout: float | None = p.WS_IDLE_TIMEOUT_S,
         house_liquidity_levels: int = 0,
+        simulate_flow: bool = False,
+        flow_interval_ms: float = 250.0,
+        flow_seed: int | None = None,
     ) -> None:
         if next_nonce_mode not in ("executed", "accepted"):
             raise ValueError("next_nonce_mode must be 'executed' or 'accepted'")
@@ -226,6 +229,9 @@ class LocalNode:
         self.ws_pong_timeout = ws_pong_timeout
         self.ws_idle_timeout = ws_idle_timeout
         self.house_liquidity_levels = house_liquidity_levels
+        self.simulate_flow = simulate_flow
+        self.flow_interval_ms = flow_interval_ms
+        self.flow_seed = flow_seed
         self.accounts = AccountRegistry(initial_nonce)
         self.engine = Engine(self.markets, self.accounts, margin_check=margin_check)
         self.hub = StreamHub(self.engine, self.check_auth)
@@ -289,6 +295,8 @@ class LocalNode:
         self._tasks.append(asyncio.create_task(self._ws_watchdog()))
         if self.house_liquidity_levels:
             self._seed_house_liquidity(self.house_liquidity_levels)
+        if self.simulate_flow:
+            self._tasks.append(asyncio.create_task(self._flow_loop()))
 
     async def stop(self) -> None:
         """Close every socket, stop timers, release the port."""
@@ -578,6 +586,11 @@ class LocalNode:
                 eng.changes.txs.append(rec)
             if lane is not None and tx.attributes.get(p.ATTR_SKIP_NONCE) != 1:
                 lane.executed = max(lane.executed, tx.nonce + 1)
+        self.publish_engine_changes(now_us)
+
+    def publish_engine_changes(self, now_us: int) -> None:
+        """Fire triggers hit by new trades, then send the frames for everything that changed."""
+        eng = self.engine
         changes = eng.take_changes()
         if changes.trades:
             for m in {t.market_index for t in changes.trades}:
@@ -620,6 +633,15 @@ class LocalNode:
             self.hub.flush_all_books()
             if n % 2 == 0:
                 self.hub.publish_height()
+
+    async def _flow_loop(self) -> None:
+        """Simulated market activity (house maker and taker) every `flow_interval_ms`."""
+        from .flow import MarketFlow
+
+        flow = MarketFlow(self, self.flow_seed)
+        while True:
+            await asyncio.sleep(self.flow_interval_ms / 1000)
+            flow.step()
 
     async def _ws_watchdog(self) -> None:
         """Server pings, `no pong` closes (1008) and idle closes (1000)."""
