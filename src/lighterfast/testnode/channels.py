@@ -126,7 +126,7 @@ class StreamHub:
             s.send(err)
             return
         assert key is not None
-        if family in p.PRIVATE_CHANNELS or (auth is not None and family in _ACCOUNT_CHANNELS):
+        if family in p.PRIVATE_CHANNELS:  # an unneeded `auth` elsewhere is ignored (§4.4)
             if not isinstance(auth, str) or not auth:
                 s.send(
                     error_frame(

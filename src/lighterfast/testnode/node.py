@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -56,6 +57,7 @@ TIER_LATENCY_MS: dict[str, dict[str, float]] = {
 }
 TxHasher = Callable[[int, ParsedTx], str]
 MAX_TX_RECORDS = 200_000
+log = logging.getLogger("lighterfast.testnode")
 # "signer": the real signed message hash (Poseidon2, ~0.4 ms per tx in pure Python), so
 # replies carry the hash the signer printed, as on the venue. "fast": a 40-byte BLAKE2b of
 # the tx_info text (not the venue's hash) for throughput benchmarks.
@@ -555,7 +557,10 @@ class LocalNode:
         q = lane.queue
         while q and q[0].exec_at <= now:
             item = q.popleft()
-            self.execute(item.txs)
+            try:
+                self.execute(item.txs)
+            except Exception:  # keep the lane alive; the failure is a node bug, logged
+                log.exception("testnode: execution failed")
         if q:
             lane.handle = loop.call_at(q[0].exec_at, self._run_lane, key)
 

@@ -7,6 +7,7 @@ Handlers translate between the wire and `LocalNode`; every reply is JSON with a 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .node import LocalNode
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger("lighterfast.testnode")
 _PONG = orjson.dumps({"type": "pong"})
 
 
@@ -118,9 +120,11 @@ def build_app(node: LocalNode) -> web.Application:
             accepted.schedule()
             await asyncio.sleep(0.01 + max(node.latency.values()) / 1000)
             return resp
-        await resp.prepare(request)
-        await resp.write_eof()
-        accepted.schedule()
+        try:
+            await resp.prepare(request)
+            await resp.write_eof()
+        finally:
+            accepted.schedule()  # accepted means executed, even if the client went away
         return resp
 
     async def send_tx(request: web.Request) -> web.StreamResponse:
@@ -387,7 +391,7 @@ def build_app(node: LocalNode) -> web.Application:
             }
         )
 
-    async def not_found(_: web.Request) -> web.StreamResponse:
+    async def not_found(_: web.Request) -> web.StreamResponse:  # JSON 404 like the venue
         return _json({"code": p.ERR_NOT_FOUND, "message": "not found"}, 404)
 
     # --- websocket ----------------------------------------------------------------------
@@ -402,7 +406,11 @@ def build_app(node: LocalNode) -> web.Application:
         try:
             async for msg in ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    handle_ws(s, msg.data)
+                    try:
+                        handle_ws(s, msg.data)
+                    except Exception:  # a node bug must not kill the socket silently
+                        log.exception("testnode: error handling a WebSocket frame")
+                        s.send(error_frame(p.ERR_INTERNAL))
                 elif msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                     break
         finally:
