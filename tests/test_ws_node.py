@@ -638,3 +638,33 @@ async def test_symbol_resolution_asks_the_node_for_unlisted_markets() -> None:
             t for t in asyncio.all_tasks() - before if not t.done() and not _node_side(t)
         } == set()
     markets.clear_cache()
+
+
+async def test_refused_private_subscriptions_are_reported(
+    node: LocalNode, maker: Trader, taker: Trader, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token of another account: the node refuses (20013, no channel in the frame); WsInfo
+    notices the missing snapshots, says which channels, and keeps the public stream."""
+    from lighterfast.auth import AuthTokenProvider
+
+    wrong = AuthTokenProvider(taker.signer, taker.account.api_key_index)
+    ws = WsInfo(
+        base_url=node.base_url,
+        account_index=maker.account.account_index,
+        market_id=ETH,
+        public_trades=True,
+        token_provider=wrong,
+        subscribe_timeout=0.5,
+    )
+    try:
+        with caplog.at_level("WARNING", logger="lighterfast.ws"):
+            await ws.start(timeout=5.0)
+        assert ws.connected and ws.stats.error_frames == 2
+        assert f"account_all_orders/{maker.account.account_index}" in caplog.text
+        assert "20013" in caplog.text
+        await maker.send([await maker.limit(2001, 300_000, 100, ask=True)])
+        await taker.send([await taker.limit(2101, 300_000, 100, ask=False, tif=P.TIF_IOC)])
+        await until(lambda: ws.get_ltp() == 3000.0)
+    finally:
+        await ws.aclose()
+        await wrong.aclose()

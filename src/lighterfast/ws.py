@@ -195,6 +195,7 @@ class WsInfo:
         tape_size: int = DEFAULT_TAPE_SIZE,
         ping_interval: float = P.WS_DEFAULT_PING_INTERVAL_S,
         connection_options: Mapping[str, Any] | None = None,
+        subscribe_timeout: float = 5.0,
     ) -> None:
         if (
             type(coi_cache_size) is bool
@@ -235,6 +236,9 @@ class WsInfo:
         self._books: dict[int, OrderBook] = {}
         self._books_by_channel: dict[str, OrderBook] = {}
         self._resyncing: set[str] = set()
+        self._awaiting_acks: dict[str, str] = {}  # frame channel -> subscribe key
+        self._acks_done = asyncio.Event()
+        self._subscribe_timeout = float(subscribe_timeout)
 
         # Subscriptions: subscribe key → needs auth.
         self._subscriptions: dict[str, bool] = {}
@@ -277,7 +281,7 @@ class WsInfo:
             "update/account_orders": self._on_orders,
             "subscribed/account_orders": self._on_orders_snapshot_market,
             "update/account_all_trades": self._on_own_trades,
-            "subscribed/account_all_trades": self._on_own_trades,
+            "subscribed/account_all_trades": self._on_own_trades_snapshot,
             P.WS_MSG_SEND_TX: self._on_tx_reply,
             P.WS_MSG_SEND_TX_BATCH: self._on_tx_reply,
             "error": self._on_error_frame,
@@ -688,6 +692,12 @@ class WsInfo:
                 "ws: ignored frame type=%r channel=%r", msg.get("type"), msg.get("channel")
             )
 
+    def _ack(self, msg: dict[str, Any]) -> None:
+        """A `subscribed/*` frame: its channel's subscription is live."""
+        awaiting = self._awaiting_acks
+        if awaiting and awaiting.pop(msg.get("channel", ""), None) is not None and not awaiting:
+            self._acks_done.set()
+
     # order book ----------------------------------------------------------------------------------
     def _add_book(self, market: int) -> OrderBook:
         book = self._books.get(market)
@@ -725,6 +735,7 @@ class WsInfo:
         self._resync_book(channel, book, "begin_nonce gap or crossed book")
 
     def _on_book_snapshot(self, msg: dict[str, Any]) -> None:
+        self._ack(msg)
         channel = msg["channel"]
         book = self._books_by_channel.get(channel)
         if book is None:
@@ -765,6 +776,7 @@ class WsInfo:
         self._public(msg, snapshot=False)
 
     def _on_public_trades_snapshot(self, msg: dict[str, Any]) -> None:
+        self._ack(msg)
         self._public(msg, snapshot=True)
 
     def _public(self, msg: dict[str, Any], snapshot: bool) -> None:
@@ -795,6 +807,10 @@ class WsInfo:
         if hook is not None:
             self._call_hook(hook, trades)
 
+    def _on_own_trades_snapshot(self, msg: dict[str, Any]) -> None:
+        self._ack(msg)
+        self._on_own_trades(msg)
+
     def _on_own_trades(self, msg: dict[str, Any]) -> None:
         trades = _flatten(msg.get("trades"))
         if not trades:
@@ -807,12 +823,14 @@ class WsInfo:
     # orders ------------------------------------------------------------------------------------
     def _on_orders_snapshot(self, msg: dict[str, Any]) -> None:
         """Snapshot = every live order of the account: it replaces the cache (resync)."""
+        self._ack(msg)
         orders = _flatten(msg.get("orders"))
         self._replace_orders(orders, None)
         self._orders_arrived(orders)
 
     def _on_orders_snapshot_market(self, msg: dict[str, Any]) -> None:
         """Per-market snapshot: replaces that market's orders only."""
+        self._ack(msg)
         orders = _flatten(msg.get("orders"))
         family_args = str(msg.get("channel", "")).split(":")
         market = int(family_args[1]) if len(family_args) > 1 else None
@@ -971,10 +989,23 @@ class WsInfo:
             token = await self._token()
         if reconnect and self._resync_rest and self.account_index is not None and token:
             await self._resync_orders_rest(token)
+        self._awaiting_acks = {to_frame_channel(key): key for key in self._subscriptions}
+        self._acks_done.clear()
         for key, private in self._subscriptions.items():
             conn.send_raw(encode_subscribe(key, token if private else None))
             if P.CH_ORDER_BOOK + "/" in key:
                 self._resyncing.add(to_frame_channel(key))
+        # Ready when every channel has sent its snapshot (errors carry no channel, §4.3).
+        if self._awaiting_acks:
+            try:
+                await asyncio.wait_for(self._acks_done.wait(), self._subscribe_timeout)
+            except asyncio.TimeoutError:
+                logger.warning(
+                    "ws: no snapshot within %.1f s for %s; continuing without it",
+                    self._subscribe_timeout,
+                    sorted(self._awaiting_acks.values()),
+                )
+                self._awaiting_acks = {}
 
     async def _resync_orders_rest(self, token: str) -> None:
         """Open orders via REST `accountActiveOrders` once after a reconnect (auth header)."""
