@@ -305,3 +305,83 @@ def test_open_order_counts_follow_the_book(w: World) -> None:
     assert w.eng.open_counts[(w.b.index, ETH)] == brute(w.b) == 1
     w.eng.cancel_all(w.b, {"TimeInForce": 0, "Time": 0}, w.now())
     assert w.eng.open_counts[(w.b.index, ETH)] == 0
+
+
+def _grouped(grouping: int, *orders: dict[str, Any]) -> dict[str, Any]:
+    return {"GroupingType": grouping, "Orders": list(orders)}
+
+
+def _trigger_leg(order_type: int, trigger: int, is_ask: int = 1, **kw: Any) -> dict[str, Any]:
+    leg = _order(
+        Type=order_type,
+        TimeInForce=p.TIF_IOC,
+        TriggerPrice=trigger,
+        Price=trigger,
+        IsAsk=is_ask,
+        ReduceOnly=1,
+        BaseAmount=0,
+    )
+    leg["OrderExpiry"] = int(time.time() * 1000) + DAY_MS
+    leg.update(kw)
+    return leg
+
+
+def test_oto_child_waits_for_parent_fill_then_protects_position(w: World) -> None:
+    w.eng.create_grouped(
+        w.b,
+        _grouped(
+            1,
+            _order(ClientOrderIndex=10, Price=300_000, BaseAmount=20),
+            _trigger_leg(p.ORDER_TYPE_STOP_LOSS, 290_000, ClientOrderIndex=11, Price=250_000),
+        ),
+        w.now(),
+    )
+    parent = w.eng.find_order(w.b.index, 10)
+    child = w.eng.find_order(w.b.index, 11)
+    assert parent is not None and child is not None
+    assert parent.status == p.STATUS_OPEN and child.status == p.STATUS_PENDING
+    assert child.trigger_status == "parent-order" and child.parent_order_index == parent.order_index
+    w.create(w.a, IsAsk=1, Price=300_000, BaseAmount=20, TimeInForce=p.TIF_IOC)  # fills parent
+    assert parent.status == p.STATUS_FILLED and child.trigger_status == "mark-price"
+    w.create(w.c, Price=289_000, BaseAmount=50)
+    w.create(w.a, IsAsk=1, Price=289_000, BaseAmount=5, TimeInForce=p.TIF_IOC)  # trade at 2890
+    w.eng.run_triggers(ETH, w.now())
+    assert child.status == p.STATUS_FILLED and child.filled_base == 20
+    assert w.b.positions[ETH].size == 0
+
+
+def test_oto_child_is_canceled_with_its_parent(w: World) -> None:
+    w.eng.create_grouped(
+        w.b,
+        _grouped(
+            1,
+            _order(ClientOrderIndex=20, Price=300_000, BaseAmount=20),
+            _trigger_leg(p.ORDER_TYPE_TAKE_PROFIT, 320_000, ClientOrderIndex=21),
+        ),
+        w.now(),
+    )
+    w.eng.cancel_order(w.b, ETH, 20, w.now())
+    child = w.eng.by_coi_any[(w.b.index, 21)]
+    assert child.status == p.STATUS_CANCELED_CHILD and w.eng.find_order(w.b.index, 21) is None
+
+
+def test_oco_one_leg_triggers_the_other_is_canceled(w: World) -> None:
+    w.create(w.a, IsAsk=1, Price=300_000, BaseAmount=20)
+    w.create(w.b, Price=300_000, BaseAmount=20, TimeInForce=p.TIF_IOC)  # b long 20
+    w.eng.create_grouped(
+        w.b,
+        _grouped(
+            2,
+            _trigger_leg(p.ORDER_TYPE_TAKE_PROFIT, 310_000, ClientOrderIndex=31, BaseAmount=20),
+            _trigger_leg(p.ORDER_TYPE_STOP_LOSS, 290_000, ClientOrderIndex=32, BaseAmount=20),
+        ),
+        w.now(),
+    )
+    tp = w.eng.find_order(w.b.index, 31)
+    sl = w.eng.find_order(w.b.index, 32)
+    assert tp is not None and sl is not None and tp.status == sl.status == p.STATUS_PENDING
+    w.create(w.c, Price=311_000, BaseAmount=40)
+    w.create(w.a, IsAsk=1, Price=311_000, BaseAmount=5, TimeInForce=p.TIF_IOC)  # trade at 3110
+    w.eng.run_triggers(ETH, w.now())
+    assert tp.status == p.STATUS_FILLED and sl.status == p.STATUS_CANCELED_OCO
+    assert w.b.positions[ETH].size == 0

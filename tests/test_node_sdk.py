@@ -368,3 +368,31 @@ async def test_order_shows_on_book_orders_and_trades_channels(
     finally:
         await ca.close()
         await cb.close()
+
+
+async def test_sdk_grouped_otoco(
+    node: LocalNode, funded_account: DevAccount, client: lighter.SignerClient
+) -> None:
+    from lighter.signer_client import CreateOrderTxReq
+
+    a = funded_account.account_index
+    expiry = int(time.time() * 1000) + 7 * 86_400_000
+    orders = [
+        CreateOrderTxReq(ETH, 41, 100, 300_000, 0, 0, 1, 0, 0, expiry),
+        CreateOrderTxReq(ETH, 42, 0, 290_000, 1, 2, 0, 1, 290_000, expiry),
+        CreateOrderTxReq(ETH, 43, 0, 310_000, 1, 4, 0, 1, 310_000, expiry),
+    ]
+    _, resp, err = await client.create_grouped_orders(3, orders)
+    assert err is None and resp.code == 200
+    await _wait_until(lambda: node.state.order_by_coi(a, 43) is not None)
+    parent = node.state.order_by_coi(a, 41)
+    sl, tp = node.state.order_by_coi(a, 42), node.state.order_by_coi(a, 43)
+    assert parent["status"] == "open"
+    assert (sl["status"], sl["type"], sl["trigger_status"]) == (
+        "pending",
+        "stop-loss",
+        "parent-order",
+    )
+    assert (tp["type"], tp["trigger_price"]) == ("take-profit", "3100.00")
+    assert sl["parent_order_index"] == parent["order_index"]
+    assert sl["to_cancel_order_id_0"] == str(tp["order_index"])

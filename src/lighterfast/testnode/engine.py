@@ -9,6 +9,7 @@ an `ae` (app error) on the tx record.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import random
 import time
@@ -290,6 +291,7 @@ class Engine:
         self.by_coi_any: dict[tuple[int, int], Order] = {}  # latest order per (account, coi)
         self.account_trades: dict[int, deque[TradeRecord]] = {}
         self.open_counts: dict[tuple[int, int], int] = {}  # (account, market) -> open orders
+        self.waiting_children: dict[int, list[Order]] = {}  # OTO parent index -> children
         self.trade_id = random.randint(10**8, 10**9)
         self.block_height = 1000
         self.changes = Changes()
@@ -363,6 +365,8 @@ class Engine:
         q.append(order)
         self.changes.order(order)
         self.changes.positions.add((order.account_index, order.market_index))
+        if self.waiting_children and order.order_index in self.waiting_children:
+            self._release_children(order, now_us)
 
     def _cancel_resting(self, order: Order, status: str, now_us: int) -> None:
         if order.status == p.STATUS_OPEN:
@@ -776,11 +780,38 @@ class Engine:
             if len(made) == 3:
                 made[1].to_cancel = made[2].order_index
                 made[2].to_cancel = made[1].order_index
-        for order in made:
-            try:
-                self._admit(acct, order, now_us)
-            except AppError:
+        if grouping == 2 or len(made) == 1:
+            for order in made:
+                with contextlib.suppress(AppError):
+                    self._admit(acct, order, now_us)
+            return
+        # OTO / OTOCO: children wait for the parent to fill (trigger status "parent-order").
+        parent, children = made[0], made[1:]
+        for child in children:
+            child.status = p.STATUS_PENDING
+            child.trigger_status = "parent-order"
+            self.live[child.order_index] = child
+            if child.coi:
+                self.live_by_coi[(acct.index, child.coi)] = child
+            self.changes.order(child)
+        self.waiting_children[parent.order_index] = children
+        with contextlib.suppress(AppError):
+            self._admit(acct, parent, now_us)
+
+    def _release_children(self, parent: Order, now_us: int) -> None:
+        """Parent finished: filled activates its children's triggers, otherwise cancels them."""
+        children = self.waiting_children.pop(parent.order_index, None)
+        if not children:
+            return
+        for child in children:
+            if not child.is_live:
                 continue
+            if parent.status == p.STATUS_FILLED:
+                child.trigger_status = "mark-price"
+                self.books[child.market_index].pending_triggers.append(child)
+                self.changes.order(child)
+            else:
+                self._finish(child, p.STATUS_CANCELED_CHILD, now_us)
 
     # --- timers ---------------------------------------------------------------------------
     def sweep(self, now_ms: int) -> None:
@@ -824,7 +855,8 @@ class Engine:
                 self._admit(acct, o, now_us)
             except AppError:
                 pass
-            if o.to_cancel and o.status == p.STATUS_FILLED:
+            if o.to_cancel:  # one triggered: the other leg of the pair is cancelled
                 sibling = self.live.get(o.to_cancel)
                 if sibling is not None:
+                    sibling.to_cancel = 0
                     self._cancel_resting(sibling, p.STATUS_CANCELED_OCO, now_us)
