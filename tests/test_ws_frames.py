@@ -265,10 +265,37 @@ def test_orders_enter_and_leave_the_coi_cache() -> None:
 
 def test_orders_snapshot_replaces_the_cache() -> None:
     ws = WsInfo.replay(market_id=ETH)
+    resynced: list[list[int]] = []
+    ws.on_orders_resync = lambda live: resynced.append(
+        sorted(o["client_order_index"] for o in live)
+    )
     ws.feed_raw(orders_frame("update", 7, [order(1), order(2), order(3)]))
     # after a reconnect the snapshot is the truth: 1 and 3 finished while we were away
     ws.feed_raw(orders_frame("subscribed", 7, [order(2), order(4)]))
     assert sorted(o["client_order_index"] for o in ws.coi_cache.values()) == [2, 4]
+    assert resynced == [[2, 4]]
+    # a malformed snapshot changes nothing
+    bad = order(9)
+    del bad["status"]
+    ws.feed_raw(orders_frame("subscribed", 7, [order(5), bad]))
+    assert ws.stats.malformed == 1
+    assert sorted(o["client_order_index"] for o in ws.coi_cache.values()) == [2, 4]
+
+
+def test_per_market_orders_snapshot_replaces_only_that_market() -> None:
+    ws = WsInfo.replay(market_id=ETH)
+    ws.feed_raw(orders_frame("update", 7, [order(1), order(2, market=1), order(3)]))
+    snapshot = orjson.dumps(
+        {
+            "account": 7,
+            "channel": "account_orders:0",
+            "nonce": 5,
+            "orders": {"0": [order(3), order(6)]},
+            "type": "subscribed/account_orders",
+        }
+    )
+    ws.feed_raw(snapshot)
+    assert sorted(o["client_order_index"] for o in ws.coi_cache.values()) == [2, 3, 6]
 
 
 def test_coi_zero_is_not_cached_and_cache_is_bounded() -> None:

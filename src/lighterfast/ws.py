@@ -222,6 +222,9 @@ class WsInfo:
         self.on_public_trades: Hook | None = None
         self.on_order_book: Hook | None = None
         self.on_tx_reply: Hook | None = None
+        # Called with every live order after a snapshot replaced the COI cache (reconnect,
+        # re-auth): orders absent from it finished while we were not listening.
+        self.on_orders_resync: Hook | None = None
         self.on_error: Hook | None = None
 
         self._coi = CoiCache(coi_cache_size)
@@ -838,16 +841,19 @@ class WsInfo:
         self._orders_arrived(orders)
 
     def _replace_orders(self, orders: list[dict[str, Any]], market: int | None) -> None:
+        """Make the cache equal a snapshot of live orders (all markets, or one market)."""
+        CoiCache(1).apply_orders(orders)  # validates before the cache is touched
         cache = self._coi
         if market is None:
-            probe = CoiCache(1)
-            probe.apply_orders(orders)  # validates before the cache is touched
             cache.clear()
         else:
             for order in cache.values():
                 if order.get("market_index") == market:
                     cache.pop(order.get("client_order_index"))
         cache.apply_orders(orders)
+        hook = self.on_orders_resync
+        if hook is not None:
+            self._call_hook(hook, cache.values())
 
     def _on_orders(self, msg: dict[str, Any]) -> None:
         orders = _flatten(msg.get("orders"))
