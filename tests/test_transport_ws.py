@@ -306,3 +306,52 @@ async def test_close_leaves_no_tasks(server: ScriptServer) -> None:
     assert {t for t in asyncio.all_tasks() - before if not t.done()} == set()
     with pytest.raises(WsClosed):
         await conn.start()
+
+
+async def test_socket_lost_while_waiting_for_snapshots_reconnects_at_once(
+    server: ScriptServer,
+) -> None:
+    from lighterfast.ws import WsInfo
+
+    ws = WsInfo(
+        base_url=f"http://127.0.0.1:{server.port}",
+        market_id=0,
+        public_trades=True,
+        subscribe_timeout=30.0,
+        connection_options={"backoff_initial": 0.05},
+    )
+    loop = asyncio.get_running_loop()
+    started = asyncio.ensure_future(ws.start(timeout=10.0))
+    try:
+        await until(lambda: len(server.clients) == 1 and len(server.received) == 1)
+        t0 = loop.time()
+        server.last().disconnect(graceful=False)  # dropped before any snapshot came
+        await until(lambda: len(server.clients) == 2 and len(server.received) == 2)
+        server.last().send(
+            WSMsgType.TEXT, b'{"type":"subscribed/trade","channel":"trade:0","trades":[]}'
+        )
+        await asyncio.wait_for(started, 5.0)
+        assert loop.time() - t0 < 3.0 and ws.connected
+    finally:
+        t1 = loop.time()
+        await ws.aclose()
+        assert loop.time() - t1 < 2.0
+
+
+async def test_close_while_waiting_for_snapshots_is_prompt(server: ScriptServer) -> None:
+    from lighterfast.ws import WsInfo
+
+    ws = WsInfo(
+        base_url=f"http://127.0.0.1:{server.port}",
+        market_id=0,
+        public_trades=True,
+        subscribe_timeout=30.0,
+    )
+    started = asyncio.ensure_future(ws.start(timeout=20.0))
+    await until(lambda: len(server.received) == 1)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await ws.aclose()
+    assert loop.time() - t0 < 2.0
+    with pytest.raises(WsClosed):
+        await started

@@ -27,6 +27,7 @@ import itertools
 import logging
 import os
 import time
+from asyncio import FIRST_COMPLETED
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
@@ -1003,15 +1004,22 @@ class WsInfo:
                 self._resyncing.add(to_frame_channel(key))
         # Ready when every channel has sent its snapshot (errors carry no channel, §4.3).
         if self._awaiting_acks:
+            acked = asyncio.ensure_future(self._acks_done.wait())
+            lost = asyncio.ensure_future(conn.wait_socket_lost())
             try:
-                await asyncio.wait_for(self._acks_done.wait(), self._subscribe_timeout)
-            except asyncio.TimeoutError:
+                await asyncio.wait(
+                    {acked, lost}, timeout=self._subscribe_timeout, return_when=FIRST_COMPLETED
+                )
+            finally:
+                acked.cancel()
+                lost.cancel()
+            if self._awaiting_acks and not lost.done():
                 logger.warning(
                     "ws: no snapshot within %.1f s for %s; continuing without it",
                     self._subscribe_timeout,
                     sorted(self._awaiting_acks.values()),
                 )
-                self._awaiting_acks = {}
+            self._awaiting_acks = {}
 
     async def _resync_orders_rest(self, token: str) -> None:
         """Open orders via REST `accountActiveOrders` once after a reconnect (auth header)."""

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -177,6 +178,8 @@ class WsConnection:
         self.stats = WsStats()
         self._transport: WSTransport | None = None
         self._connected = asyncio.Event()
+        self._socket_lost = asyncio.Event()
+        self._closing_event = asyncio.Event()
         self._closing = False
         self._closed = False
         self._run_task: asyncio.Task[None] | None = None
@@ -217,11 +220,18 @@ class WsConnection:
             return True
         if self._closing:
             return False
+        connected = asyncio.ensure_future(self._connected.wait())
+        closing = asyncio.ensure_future(self._closing_event.wait())
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return self._connected.is_set()
+            await asyncio.wait({connected, closing}, timeout=timeout, return_when=FIRST_COMPLETED)
+        finally:
+            connected.cancel()
+            closing.cancel()
+        return self._connected.is_set() and not self._closing
+
+    async def wait_socket_lost(self) -> None:
+        """Return when the current socket closes (for owners waiting inside `on_connected`)."""
+        await self._socket_lost.wait()
 
     def reconnect(self, reason: str = "requested") -> None:
         """Drop the current socket now and reconnect without backoff."""
@@ -237,6 +247,7 @@ class WsConnection:
         if self._closed:
             return
         self._closing = True
+        self._closing_event.set()
         if self._shutdown_handle is not None:
             self._shutdown_handle.cancel()
             self._shutdown_handle = None
@@ -247,7 +258,7 @@ class WsConnection:
             transport.disconnect(graceful=True)
         task = self._run_task
         if task is not None and not task.done():
-            if transport is not None:
+            if transport is not None and self._connected.is_set():
                 # Give the close handshake a moment, then cut.
                 done, _ = await asyncio.wait({task}, timeout=1.0)
                 if not done:
@@ -367,6 +378,7 @@ class WsConnection:
     def _on_socket_closed(self, transport: WSTransport) -> None:
         if transport is self._transport:
             self._connected.clear()
+            self._socket_lost.set()
 
     def _fail_pending(self, why: str) -> None:
         pending, self._pending = self._pending, {}
@@ -442,6 +454,7 @@ class WsConnection:
                 transport.disconnect(graceful=True)
                 break
             self._transport = transport
+            self._socket_lost.clear()
             self.stats.connects += 1
             started = loop.time()
             keepalive = loop.create_task(
