@@ -50,7 +50,7 @@ def test_compiled_module_is_an_extension() -> None:
 
 def test_stub_lists_every_class() -> None:
     assert set(stub_classes()) == set(CLASSES)
-    assert set(_core.__all__) == set(_core_py.__all__) == set(CLASSES)
+    assert set(_core.__all__) == set(_core_py.__all__) == {*CLASSES, "order_book_market"}
 
 
 @pytest.mark.parametrize("module", [_core, _core_py], ids=["compiled", "pure"])

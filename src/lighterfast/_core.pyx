@@ -7,6 +7,7 @@ identical results (values, errors and messages) for the same operations.
 
 cimport cython
 from cpython.bool cimport PyBool_Check
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Check, PyDict_GetItemWithError
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
 from cpython.list cimport PyList_Check
@@ -28,7 +29,7 @@ cdef extern from "Python.h":
     char* PyOS_double_to_string(double val, char format_code, int precision, int flags,
                                 int* ptype) except NULL
 
-__all__ = ["CoiCache", "OrderBook", "Scale", "WeightLimiter"]
+__all__ = ["CoiCache", "OrderBook", "Scale", "WeightLimiter", "order_book_market"]
 
 cdef enum:
     MAX_DECIMALS = 18
@@ -1026,6 +1027,194 @@ cdef int64_t _nonce_field(dict frame, object key, str name) except -1:
     raise ValueError(f"order_book.{name} must be an int in 0..{_INT64_MAX}, got {value!r}")
 
 
+# ---------------------------------------------------------------------------------------------
+# Raw `update/order_book` frames: a strict scanner over the JSON bytes (no Python objects).
+# It accepts a conservative subset of JSON (ASCII, no escapes, no duplicate keys of interest,
+# plain integers for nonces); anything else returns NULL / -1 so the caller takes the generic
+# orjson path, which stays the single place where odd frames are judged.
+
+ctypedef const unsigned char* cptr
+
+
+cdef inline cptr _skip_ws(cptr p, cptr end) noexcept nogil:
+    while p < end and (p[0] == 32 or p[0] == 10 or p[0] == 13 or p[0] == 9):
+        p += 1
+    return p
+
+
+cdef inline cptr _string_end(cptr p, cptr end) noexcept nogil:
+    """p at an opening quote: just past the closing quote, or NULL (escape, control, non-ASCII)."""
+    cdef unsigned char c
+    p += 1
+    while p < end:
+        c = p[0]
+        if c == 34:
+            return p + 1
+        if c == 92 or c < 32 or c >= 128:
+            return NULL
+        p += 1
+    return NULL
+
+
+cdef cptr _number_end(cptr p, cptr end) noexcept nogil:
+    """A JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?"""
+    if p < end and p[0] == 45:
+        p += 1
+    if p >= end or not (48 <= p[0] <= 57):
+        return NULL
+    if p[0] == 48:
+        p += 1
+    else:
+        while p < end and 48 <= p[0] <= 57:
+            p += 1
+    if p < end and p[0] == 46:
+        p += 1
+        if p >= end or not (48 <= p[0] <= 57):
+            return NULL
+        while p < end and 48 <= p[0] <= 57:
+            p += 1
+    if p < end and (p[0] == 101 or p[0] == 69):
+        p += 1
+        if p < end and (p[0] == 43 or p[0] == 45):
+            p += 1
+        if p >= end or not (48 <= p[0] <= 57):
+            return NULL
+        while p < end and 48 <= p[0] <= 57:
+            p += 1
+    return p
+
+
+cdef inline bint _literal(cptr p, cptr end, const char* word, Py_ssize_t length) noexcept nogil:
+    cdef Py_ssize_t i
+    if end - p < length:
+        return False
+    for i in range(length):
+        if p[i] != <unsigned char>word[i]:
+            return False
+    return True
+
+
+cdef cptr _skip_value(cptr p, cptr end, int depth) noexcept nogil:
+    """Skip one JSON value starting at p (whitespace allowed before it); NULL if not accepted."""
+    cdef unsigned char c, close
+    cdef bint is_object
+    p = _skip_ws(p, end)
+    if p >= end:
+        return NULL
+    c = p[0]
+    if c == 34:
+        return _string_end(p, end)
+    if c == 123 or c == 91:
+        if depth >= 32:
+            return NULL
+        is_object = c == 123
+        close = 125 if is_object else 93
+        p = _skip_ws(p + 1, end)
+        if p < end and p[0] == close:
+            return p + 1
+        while True:
+            if is_object:
+                p = _skip_ws(p, end)
+                if p >= end or p[0] != 34:
+                    return NULL
+                p = _string_end(p, end)
+                if p is NULL:
+                    return NULL
+                p = _skip_ws(p, end)
+                if p >= end or p[0] != 58:
+                    return NULL
+                p += 1
+            p = _skip_value(p, end, depth + 1)
+            if p is NULL:
+                return NULL
+            p = _skip_ws(p, end)
+            if p >= end:
+                return NULL
+            if p[0] == 44:
+                p += 1
+                continue
+            if p[0] == close:
+                return p + 1
+            return NULL
+    if c == 45 or 48 <= c <= 57:
+        return _number_end(p, end)
+    if c == 116 and _literal(p, end, b"true", 4):
+        return p + 4
+    if c == 102 and _literal(p, end, b"false", 5):
+        return p + 5
+    if c == 110 and _literal(p, end, b"null", 4):
+        return p + 4
+    return NULL
+
+
+cdef inline bint _key_is(cptr key, Py_ssize_t length, const char* word, Py_ssize_t word_length
+                         ) noexcept nogil:
+    return length == word_length and _literal(key, key + length, word, word_length)
+
+
+cdef cptr _uint_value(cptr p, cptr end, int64_t* out) noexcept nogil:
+    """A plain non-negative JSON integer that fits int64; NULL for floats, negatives, overflow."""
+    cdef uint64_t value = 0
+    cdef int digits = 0
+    cdef cptr start = p
+    while p < end and 48 <= p[0] <= 57:
+        if digits >= 19:
+            return NULL
+        value = value * 10 + (p[0] - 48)
+        digits += 1
+        p += 1
+    if digits == 0 or (digits > 1 and start[0] == 48) or value > <uint64_t>INT64_MAX_C:
+        return NULL
+    if p < end and (p[0] == 46 or p[0] == 101 or p[0] == 69):
+        return NULL
+    out[0] = <int64_t>value
+    return p
+
+
+cdef inline cptr _next_member(cptr p, cptr end, bint* done) noexcept nogil:
+    """After a member value: ',' continues, '}' (or ']') ends; NULL otherwise."""
+    p = _skip_ws(p, end)
+    if p >= end:
+        return NULL
+    if p[0] == 44:
+        done[0] = False
+        return p + 1
+    if p[0] == 125 or p[0] == 93:
+        done[0] = True
+        return p + 1
+    return NULL
+
+
+cdef cptr _open_object(cptr p, cptr end, bint* empty) noexcept nogil:
+    """p at '{' (after whitespace): position of the first key, or past '}' when empty."""
+    p = _skip_ws(p, end)
+    if p >= end or p[0] != 123:
+        return NULL
+    p = _skip_ws(p + 1, end)
+    if p < end and p[0] == 125:
+        empty[0] = True
+        return p + 1
+    empty[0] = False
+    return p
+
+
+cdef cptr _read_key(cptr p, cptr end, cptr* key, Py_ssize_t* length) noexcept nogil:
+    """p at a key's opening quote: the key bytes, and the position after its ':'."""
+    cdef cptr after
+    p = _skip_ws(p, end)
+    if p >= end or p[0] != 34:
+        return NULL
+    after = _string_end(p, end)
+    if after is NULL:
+        return NULL
+    key[0] = p + 1
+    length[0] = after - p - 2
+    p = _skip_ws(after, end)
+    if p >= end or p[0] != 58:
+        return NULL
+    return p + 1
+
+
 @cython.final
 cdef class OrderBook:
     """L2 book of one market keyed by integer price, fed by order_book snapshots and deltas.
@@ -1043,6 +1232,7 @@ cdef class OrderBook:
     cdef Side _asks
     cdef Level* _scratch  # parsed (price, size) of one frame: asks first, then bids
     cdef Py_ssize_t _scratch_capacity
+    cdef bytes _channel  # b"order_book:<market_index>", for raw frames
 
     def __cinit__(self, *args, **kwargs):
         self._bids.levels = NULL
@@ -1069,6 +1259,7 @@ cdef class OrderBook:
         self.price_decimals = _check_decimals("price_decimals", price_decimals)
         self.size_decimals = _check_decimals("size_decimals", size_decimals)
         self.market_index = market_index
+        self._channel = f"order_book:{market_index}".encode()
 
     @property
     def nonce(self):
@@ -1225,6 +1416,207 @@ cdef class OrderBook:
             return False
         return True
 
+    cdef int _scratch_push(self, Py_ssize_t index, int64_t price, int64_t size) except -1:
+        cdef Level* grown
+        cdef Py_ssize_t capacity
+        if index >= self._scratch_capacity:
+            capacity = self._scratch_capacity * 2 if self._scratch_capacity else 64
+            grown = <Level*>PyMem_Realloc(self._scratch, capacity * sizeof(Level))
+            if grown is NULL:
+                raise MemoryError()
+            self._scratch = grown
+            self._scratch_capacity = capacity
+        self._scratch[index].key = price
+        self._scratch[index].size = size
+        return 0
+
+    cdef cptr _raw_levels(self, cptr p, cptr end, Py_ssize_t* used) except? NULL:
+        """Parse `[{"price": "...", "size": "..."}, ...]` (or null) into the scratch buffer."""
+        cdef cptr key, price_text, size_text, value_end
+        cdef Py_ssize_t key_length, price_length, size_length
+        cdef bint done, empty
+        cdef int64_t price, size
+        p = _skip_ws(p, end)
+        if p < end and p[0] == 110 and _literal(p, end, b"null", 4):
+            return p + 4
+        if p >= end or p[0] != 91:
+            return NULL
+        p = _skip_ws(p + 1, end)
+        if p < end and p[0] == 93:
+            return p + 1
+        while True:
+            p = _open_object(p, end, &empty)
+            if p is NULL or empty:
+                return NULL
+            price_text = NULL
+            size_text = NULL
+            price_length = size_length = 0
+            done = False
+            while not done:
+                p = _read_key(p, end, &key, &key_length)
+                if p is NULL:
+                    return NULL
+                p = _skip_ws(p, end)
+                if _key_is(key, key_length, b"price", 5) or _key_is(key, key_length, b"size", 4):
+                    if p >= end or p[0] != 34:
+                        return NULL
+                    value_end = _string_end(p, end)
+                    if value_end is NULL:
+                        return NULL
+                    if key_length == 5:
+                        if price_text is not NULL:
+                            return NULL
+                        price_text = p + 1
+                        price_length = value_end - p - 2
+                    else:
+                        if size_text is not NULL:
+                            return NULL
+                        size_text = p + 1
+                        size_length = value_end - p - 2
+                    p = value_end
+                else:
+                    p = _skip_value(p, end, 2)
+                    if p is NULL:
+                        return NULL
+                p = _next_member(p, end, &done)
+                if p is NULL or (done and (p - 1)[0] != 125):
+                    return NULL
+            if price_text is NULL or size_text is NULL:
+                return NULL
+            if _parse_wire_c(<const char*>price_text, price_length, self.price_decimals,
+                             &price) != OK or price == 0:
+                return NULL
+            if _parse_wire_c(<const char*>size_text, size_length, self.size_decimals,
+                             &size) != OK:
+                return NULL
+            self._scratch_push(used[0], price, size)
+            used[0] += 1
+            p = _next_member(p, end, &done)
+            if p is NULL:
+                return NULL
+            if done:
+                return p if (p - 1)[0] == 93 else NULL
+
+    cdef int _raw_update(self, cptr p, Py_ssize_t n) except -2:
+        """Scan one update/order_book frame and apply it; -1 when it needs the generic path."""
+        cdef cptr end = p + n, key, inner
+        cdef Py_ssize_t key_length, used = 0, first_end = 0, asks_start = 0, asks_end = 0
+        cdef Py_ssize_t bids_start = 0, bids_end = 0, channel_length, i
+        cdef bint done, empty, seen_type = False, seen_channel = False, seen_book = False
+        cdef bint seen_nonce, seen_begin, seen_asks, seen_bids
+        cdef int64_t nonce = 0, begin_nonce = 0
+        cdef const char* channel = self._channel
+        channel_length = len(self._channel)
+        p = _open_object(p, end, &empty)
+        if p is NULL or empty:
+            return -1
+        done = False
+        while not done:
+            p = _read_key(p, end, &key, &key_length)
+            if p is NULL:
+                return -1
+            p = _skip_ws(p, end)
+            if _key_is(key, key_length, b"type", 4):
+                if seen_type or not _literal(p, end, b'"update/order_book"', 19):
+                    return -1
+                seen_type = True
+                p += 19
+            elif _key_is(key, key_length, b"channel", 7):
+                if (seen_channel or end - p < channel_length + 2 or p[0] != 34
+                        or not _literal(p + 1, end, channel, channel_length)
+                        or p[channel_length + 1] != 34):
+                    return -1
+                seen_channel = True
+                p += channel_length + 2
+            elif _key_is(key, key_length, b"order_book", 10):
+                if seen_book:
+                    return -1
+                seen_book = True
+                seen_nonce = seen_begin = seen_asks = seen_bids = False
+                p = _open_object(p, end, &empty)
+                if p is NULL or empty:
+                    return -1
+                inner = p
+                done = False
+                while not done:
+                    p = _read_key(p, end, &key, &key_length)
+                    if p is NULL:
+                        return -1
+                    p = _skip_ws(p, end)
+                    if _key_is(key, key_length, b"nonce", 5):
+                        if seen_nonce:
+                            return -1
+                        seen_nonce = True
+                        p = _uint_value(p, end, &nonce)
+                    elif _key_is(key, key_length, b"begin_nonce", 11):
+                        if seen_begin:
+                            return -1
+                        seen_begin = True
+                        p = _uint_value(p, end, &begin_nonce)
+                    elif _key_is(key, key_length, b"asks", 4):
+                        if seen_asks:
+                            return -1
+                        seen_asks = True
+                        asks_start = used
+                        p = self._raw_levels(p, end, &used)
+                        asks_end = used
+                    elif _key_is(key, key_length, b"bids", 4):
+                        if seen_bids:
+                            return -1
+                        seen_bids = True
+                        bids_start = used
+                        p = self._raw_levels(p, end, &used)
+                        bids_end = used
+                    else:
+                        p = _skip_value(p, end, 1)
+                    if p is NULL:
+                        return -1
+                    p = _next_member(p, end, &done)
+                    if p is NULL or (done and (p - 1)[0] != 125):
+                        return -1
+                if not (seen_nonce and seen_begin):
+                    return -1
+                done = False
+            else:
+                p = _skip_value(p, end, 1)
+                if p is NULL:
+                    return -1
+            p = _next_member(p, end, &done)
+            if p is NULL or (done and (p - 1)[0] != 125):
+                return -1
+        if _skip_ws(p, end) != end or not (seen_type and seen_channel and seen_book):
+            return -1
+        # Same decisions as WsInfo's generic path: stale -> 0, replay -> 2, then apply_update.
+        if self._stale:
+            return 0
+        if nonce <= self._nonce:
+            return 2
+        if begin_nonce != self._nonce:
+            self._stale = True
+            return 0
+        for i in range(asks_start, asks_end):
+            _side_set(&self._asks, -self._scratch[i].key, self._scratch[i].size)
+        for i in range(bids_start, bids_end):
+            _side_set(&self._bids, self._scratch[i].key, self._scratch[i].size)
+        self._nonce = nonce
+        if self._crossed():
+            self._stale = True
+            return 0
+        return 1
+
+    def apply_update_raw(self, payload):
+        """Apply an `update/order_book` frame straight from its JSON bytes (no dicts).
+
+        Returns 1 applied, 0 not applied (stale, gap or crossed, as `apply_update` False),
+        2 a replay (nonce <= book nonce; nothing changed), or -1: not handled here (another
+        channel, or JSON outside the scanner's strict subset) -- use the generic path.
+        """
+        if PyBytes_Check(payload):
+            return self._raw_update(<cptr>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+        if PyUnicode_Check(payload) and PyUnicode_IS_ASCII(payload):
+            return self._raw_update(<cptr>PyUnicode_DATA(payload), PyUnicode_GET_LENGTH(payload))
+        return -1
+
     cdef inline tuple _float_level(self, int64_t price, int64_t size):
         return (_int_to_float(price, self.price_decimals), _int_to_float(size, self.size_decimals))
 
@@ -1312,3 +1704,61 @@ cdef Py_ssize_t _check_depth(object n) except -1:
     if n > 2**62:
         return 2**62
     return n
+
+
+def order_book_market(payload):
+    """Market index of an `update/order_book` frame from its JSON bytes, else -1 (routing hint).
+
+    Reads the top-level `type` and `channel` only; `OrderBook.apply_update_raw` re-checks both.
+    """
+    cdef cptr p, end, key
+    cdef Py_ssize_t key_length, n
+    cdef bint done = False, empty, typed = False
+    cdef int64_t market = -1, value
+    cdef int digits
+    if PyBytes_Check(payload):
+        p = <cptr>PyBytes_AS_STRING(payload)
+        n = PyBytes_GET_SIZE(payload)
+    elif PyUnicode_Check(payload) and PyUnicode_IS_ASCII(payload):
+        p = <cptr>PyUnicode_DATA(payload)
+        n = PyUnicode_GET_LENGTH(payload)
+    else:
+        return -1
+    end = p + n
+    p = _open_object(p, end, &empty)
+    if p is NULL or empty:
+        return -1
+    while not done:
+        p = _read_key(p, end, &key, &key_length)
+        if p is NULL:
+            return -1
+        p = _skip_ws(p, end)
+        if _key_is(key, key_length, b"type", 4):
+            if not _literal(p, end, b'"update/order_book"', 19):
+                return -1
+            typed = True
+            p += 19
+        elif _key_is(key, key_length, b"channel", 7):
+            if not _literal(p, end, b'"order_book:', 12):
+                return -1
+            p += 12
+            value = 0
+            digits = 0
+            while p < end and 48 <= p[0] <= 57 and digits < 18:
+                value = value * 10 + (p[0] - 48)
+                digits += 1
+                p += 1
+            if digits == 0 or p >= end or p[0] != 34:
+                return -1
+            market = value
+            p += 1
+        else:
+            p = _skip_value(p, end, 1)
+            if p is NULL:
+                return -1
+        if typed and market >= 0:
+            return market
+        p = _next_member(p, end, &done)
+        if p is NULL or (done and (p - 1)[0] != 125):
+            return -1
+    return -1

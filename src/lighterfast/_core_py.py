@@ -30,9 +30,11 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from lighterfast.protocol import MAX_BASE_AMOUNT, MAX_PRICE, is_terminal_status
 
-__all__ = ["CoiCache", "OrderBook", "Scale", "WeightLimiter"]
+__all__ = ["CoiCache", "OrderBook", "Scale", "WeightLimiter", "order_book_market"]
 
 MAX_DECIMALS = 18
 INT64_MAX = 2**63 - 1
@@ -644,6 +646,38 @@ class OrderBook:
             return False
         return True
 
+    def apply_update_raw(self, payload: bytes | str) -> int:
+        """Apply an `update/order_book` frame from its JSON text (the compiled twin scans bytes).
+
+        Returns 1 applied, 0 not applied (stale, gap or crossed, as `apply_update` False),
+        2 a replay (nonce <= book nonce; nothing changed), or -1: not handled here (another
+        channel, or not a well-formed frame) -- use the generic path.
+        """
+        try:
+            msg = orjson.loads(payload)
+        except (orjson.JSONDecodeError, TypeError):
+            return -1
+        if (
+            type(msg) is not dict
+            or msg.get("type") != "update/order_book"
+            or msg.get("channel") != f"order_book:{self._market_index}"
+            or type(msg.get("order_book")) is not dict
+        ):
+            return -1
+        frame = msg["order_book"]
+        try:
+            _check_nonce(frame, "begin_nonce")
+            nonce = _check_nonce(frame, "nonce")
+            _parse_levels(frame, "asks", self._scale)
+            _parse_levels(frame, "bids", self._scale)
+        except ValueError:
+            return -1
+        if self._stale:
+            return 0
+        if nonce <= self._nonce:
+            return 2
+        return 1 if self.apply_update(frame) else 0
+
     def _float_level(self, price: int, size: int) -> tuple[float, float]:
         return price / self._scale.price_scale, size / self._scale.size_scale
 
@@ -710,3 +744,24 @@ def _check_depth(n: object) -> int:
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     return int(n)
+
+
+def order_book_market(payload: bytes | str) -> int:
+    """Market index of an `update/order_book` frame from its JSON text, else -1 (routing hint).
+
+    The compiled twin reads only the top-level `type` and `channel` (first occurrence) and
+    does not validate the rest; `OrderBook.apply_update_raw` re-checks both.
+    """
+    try:
+        msg = orjson.loads(payload)
+    except (orjson.JSONDecodeError, TypeError):
+        return -1
+    if type(msg) is not dict or msg.get("type") != "update/order_book":
+        return -1
+    channel = msg.get("channel")
+    if type(channel) is not str or not channel.startswith("order_book:"):
+        return -1
+    digits = channel[len("order_book:") :]
+    if not digits or len(digits) > 18 or not (digits.isascii() and digits.isdigit()):
+        return -1
+    return int(digits)

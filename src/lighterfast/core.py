@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 _PURE = os.environ.get("LIGHTERFAST_PURE_PYTHON", "").strip().lower() in ("1", "true", "yes", "on")
 
 if TYPE_CHECKING:  # type checkers see the compiled API (`_core.pyi`); the twin matches it
-    from lighterfast._core import CoiCache, OrderBook, Scale, WeightLimiter
+    from lighterfast._core import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
 elif _PURE:
-    from lighterfast._core_py import CoiCache, OrderBook, Scale, WeightLimiter
+    from lighterfast._core_py import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
 else:
     try:
-        from lighterfast._core import CoiCache, OrderBook, Scale, WeightLimiter
+        from lighterfast._core import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
     except ImportError as exc:
         raise ImportError(
             "lighterfast's compiled core (lighterfast._core) is missing or outdated: rebuild it "
@@ -29,4 +29,11 @@ else:
 IMPLEMENTATION: str = "pure" if _PURE else "compiled"
 """Which core is in use: "compiled" or "pure"."""
 
-__all__ = ["IMPLEMENTATION", "CoiCache", "OrderBook", "Scale", "WeightLimiter"]
+__all__ = [
+    "IMPLEMENTATION",
+    "CoiCache",
+    "OrderBook",
+    "Scale",
+    "WeightLimiter",
+    "order_book_market",
+]
