@@ -2,7 +2,8 @@
 
 `OrderBook.apply_update` is fed a realistic chain from `frames.py` (ETH-like: price 2 / size 4
 decimals, 200 levels per side, ~6 changed levels per frame, valid begin_nonce chain, already
-parsed dicts); `extra_info["us_per_frame"]` is the mean time per frame.
+parsed dicts); `extra_info["us_per_frame"]` is the mean time per frame. The "from JSON bytes"
+group feeds the same deltas as bytes: `apply_update_raw` (scanner) vs orjson + `apply_update`.
 
     python -m pytest benchmarks/bench_core.py --benchmark-only \
         --benchmark-columns=min,median,mean,rounds --benchmark-group-by=group
@@ -14,14 +15,16 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
+import orjson
 import pytest
 
-from frames import make_book_frames
+from frames import frame_bytes, make_book_frames
 from lighterfast import _core, _core_py
 
 IMPLS = [pytest.param(_core, id="compiled"), pytest.param(_core_py, id="pure")]
 FRAMES = make_book_frames(levels=200, updates=2000, changes=6, seed=3)
 DEEP = make_book_frames(levels=3000, updates=1, seed=4)
+PAYLOADS = frame_bytes(FRAMES)[1:]  # the same deltas as JSON bytes (~440 B each)
 ORDERS = [
     {"client_order_index": 1_000 + i, "status": status, "order_index": 2**48 + i}
     for i, status in enumerate(["open", "open", "filled"])
@@ -57,6 +60,56 @@ def test_book_apply_update(benchmark: Any, m: ModuleType) -> None:
     if stats is not None:
         benchmark.extra_info["us_per_frame"] = round(stats.stats.mean / len(updates) * 1e6, 4)
         benchmark.extra_info["us_per_frame_min"] = round(stats.stats.min / len(updates) * 1e6, 4)
+
+
+def _frame_rounds(benchmark: Any, book: Any, run: Any, rounds: int) -> None:
+    """Time `run` over the 2000-frame chain, re-seeding the book before each round."""
+
+    def setup() -> None:
+        book.apply_snapshot(FRAMES.inner_snapshot)
+
+    benchmark.pedantic(run, setup=setup, rounds=rounds, iterations=1)
+    assert not book.is_stale and book.nonce == FRAMES.updates[-1]["order_book"]["nonce"]
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:
+        benchmark.extra_info["us_per_frame"] = round(stats.stats.mean / len(PAYLOADS) * 1e6, 4)
+
+
+@pytest.mark.parametrize("m", IMPLS)
+@pytest.mark.benchmark(group="book from JSON bytes (2000 frames, parse included)")
+def test_book_apply_update_raw(benchmark: Any, m: ModuleType) -> None:
+    book = m.OrderBook(0, FRAMES.price_decimals, FRAMES.size_decimals)
+
+    def run() -> None:
+        apply = book.apply_update_raw
+        for payload in PAYLOADS:
+            apply(payload)
+
+    _frame_rounds(benchmark, book, run, 60 if m is _core else 8)
+
+
+@pytest.mark.benchmark(group="book from JSON bytes (2000 frames, parse included)")
+def test_book_orjson_then_apply_update(benchmark: Any) -> None:
+    book = _core.OrderBook(0, FRAMES.price_decimals, FRAMES.size_decimals)
+    loads = orjson.loads
+
+    def run() -> None:
+        apply = book.apply_update
+        for payload in PAYLOADS:
+            apply(loads(payload)["order_book"])
+
+    _frame_rounds(benchmark, book, run, 60)
+
+
+@pytest.mark.benchmark(group="book from JSON bytes (2000 frames, parse included)")
+def test_orjson_loads_only(benchmark: Any) -> None:
+    loads = orjson.loads
+
+    def run() -> None:
+        for payload in PAYLOADS:
+            loads(payload)
+
+    benchmark.pedantic(run, rounds=60, iterations=1)
 
 
 @pytest.mark.parametrize("m", IMPLS)
