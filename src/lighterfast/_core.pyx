@@ -17,7 +17,7 @@ from cpython.ref cimport PyObject
 from cpython.unicode cimport PyUnicode_Check, PyUnicode_DATA, PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport qsort
-from libc.string cimport memmove
+from libc.string cimport memcmp, memmove
 
 import time
 from decimal import Decimal
@@ -1042,17 +1042,18 @@ cdef inline cptr _skip_ws(cptr p, cptr end) noexcept nogil:
     return p
 
 
+cdef unsigned char[256] STRING_STOP  # bytes that end a plain string run: " \\ controls non-ASCII
+for _p in range(256):
+    STRING_STOP[_p] = _p == 34 or _p == 92 or _p < 32 or _p >= 128
+
+
 cdef inline cptr _string_end(cptr p, cptr end) noexcept nogil:
     """p at an opening quote: just past the closing quote, or NULL (escape, control, non-ASCII)."""
-    cdef unsigned char c
     p += 1
-    while p < end:
-        c = p[0]
-        if c == 34:
-            return p + 1
-        if c == 92 or c < 32 or c >= 128:
-            return NULL
+    while p < end and not STRING_STOP[p[0]]:
         p += 1
+    if p < end and p[0] == 34:
+        return p + 1
     return NULL
 
 
@@ -1085,13 +1086,7 @@ cdef cptr _number_end(cptr p, cptr end) noexcept nogil:
 
 
 cdef inline bint _literal(cptr p, cptr end, const char* word, Py_ssize_t length) noexcept nogil:
-    cdef Py_ssize_t i
-    if end - p < length:
-        return False
-    for i in range(length):
-        if p[i] != <unsigned char>word[i]:
-            return False
-    return True
+    return end - p >= length and memcmp(p, word, length) == 0
 
 
 cdef cptr _skip_value(cptr p, cptr end, int depth) noexcept nogil:
