@@ -480,6 +480,10 @@ class StreamHub:
         for a, orders in ch.orders.items():
             key = f"account_all_orders:{a}"
             want_all = key in subscribers
+            if not want_all and not any(
+                f"account_orders:{o.market_index}:{a}" in subscribers for o in orders.values()
+            ):
+                continue  # nobody listens: do not build the order objects
             per_market: dict[int, list[dict[str, Any]]] = {}
             for o in orders.values():
                 per_market.setdefault(o.market_index, []).append(
