@@ -265,3 +265,25 @@ async def test_inverted_order_mode_sends_frames_before_the_reply(
         if f.get("id") == "late" or f.get("type") == "update/account_all_orders"
     ]
     assert kinds == ["order", "reply"]
+
+
+async def test_stall_holds_frames_and_duplicate_delta(
+    node: LocalNode, signer: lighter.SignerClient, ws_probe: Any
+) -> None:
+    probe = await ws_probe()
+    await probe.send({"type": "subscribe", "channel": "order_book/0"})
+    await probe.expect(lambda f: f.get("type") == "subscribed/order_book")
+    node.faults.duplicate_next_book_delta(0)
+    await probe.send(
+        {"type": "jsonapi/sendtx", "data": {"id": "d", **_create(signer, 0, 1, 290_000)}}
+    )
+    await probe.expect(lambda f: f.get("type") == "update/order_book")
+    await asyncio.sleep(0.12)
+    deltas = [f for f in probe.frames if f.get("type") == "update/order_book"]
+    assert len(deltas) == 2 and deltas[0] == deltas[1]
+    node.faults.stall(True)
+    await probe.send({"type": "ping"})
+    await asyncio.sleep(0.1)
+    assert not any(f.get("type") == "pong" for f in probe.frames)
+    node.faults.stall(False)
+    await probe.expect(lambda f: f.get("type") == "pong")
