@@ -493,7 +493,7 @@ class WsInfo:
                 **options,
             )
         await self._conn.start(wait=True, timeout=timeout)
-        if self._token_provider is not None and self._reauth_on_refresh:
+        if self._token_provider is not None and self._reauth_on_refresh and not self._tasks:
             self._spawn(self._reauth_loop(), "reauth")
 
     async def aclose(self) -> None:
