@@ -19,7 +19,9 @@ from lighterfast import protocol as p
 
 from .channels import WsSession, error_frame
 from .shapes import (
+    asset_detail_json,
     detailed_account_json,
+    exchange_stats_row,
     order_book_detail,
     order_book_row,
     order_json,
@@ -239,6 +241,37 @@ def build_app(node: LocalNode) -> web.Application:
         source.sort(key=lambda t: t.trade_id, reverse=q.get("sort_dir", "desc") != "asc")
         out = [trade_json(t, eng.specs[t.market_index]) for t in source[:limit]]
         return _json({"code": 200, "next_cursor": "", "trades": out})
+
+    async def asset_details(_: web.Request) -> web.StreamResponse:
+        assets = [asset_detail_json(3, "USDC", 6)]
+        assets += [
+            asset_detail_json(s.base_asset_id, s.symbol, 8) for s in node.markets if s.base_asset_id
+        ]
+        return _json({"code": 200, "asset_details": assets})
+
+    async def current_height(_: web.Request) -> web.StreamResponse:
+        return _json({"code": 200, "height": eng.block_height})
+
+    async def exchange_stats(_: web.Request) -> web.StreamResponse:
+        rows = [exchange_stats_row(b) for b in eng.books.values()]
+        volume = sum(r["daily_quote_token_volume"] for r in rows)
+        trades = sum(r["daily_trades_count"] for r in rows)
+        return _json(
+            {
+                "code": 200,
+                "total": len(rows),
+                "order_book_stats": rows,
+                "daily_usd_volume": volume,
+                "daily_trades_count": trades,
+            }
+        )
+
+    async def funding_rates(_: web.Request) -> web.StreamResponse:
+        rows = [
+            {"market_id": s.market_index, "exchange": "lighter", "symbol": s.symbol, "rate": 0.0}
+            for s in node.markets
+        ]
+        return _json({"code": 200, "funding_rates": rows})
 
     # --- accounts -----------------------------------------------------------------------
     async def account(request: web.Request) -> web.StreamResponse:
@@ -492,6 +525,10 @@ def build_app(node: LocalNode) -> web.Application:
     r.add_get(v1 + "orderBookOrders", wrap(order_book_orders))
     r.add_get(v1 + "recentTrades", wrap(recent_trades))
     r.add_get(v1 + "trades", wrap(trades))
+    r.add_get(v1 + "assetDetails", wrap(asset_details))
+    r.add_get(v1 + "currentHeight", wrap(current_height))
+    r.add_get(v1 + "exchangeStats", wrap(exchange_stats))
+    r.add_get(v1 + "funding-rates", wrap(funding_rates))
     r.add_get(v1 + "account", wrap(account))
     r.add_get(v1 + "apikeys", wrap(apikeys))
     r.add_get(v1 + "accountActiveOrders", wrap(active_orders))

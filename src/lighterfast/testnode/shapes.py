@@ -390,3 +390,40 @@ def levels_json(levels: list[tuple[int, int]], spec: MarketSpec) -> list[dict[st
     """Book levels as [{"price","size"}] strings."""
     fp, fs = spec.format_price, spec.format_size
     return [{"price": fp(px), "size": fs(sz)} for px, sz in levels]
+
+
+def asset_detail_json(asset_id: int, symbol: str, decimals: int) -> dict[str, Any]:
+    """Asset row of `assetDetails`."""
+    return {
+        "asset_id": asset_id,
+        "symbol": symbol,
+        "l1_decimals": decimals,
+        "decimals": decimals,
+        "min_transfer_amount": "1.000000" if symbol == "USDC" else "0",
+        "min_withdrawal_amount": "1.000000" if symbol == "USDC" else "0",
+        "margin_mode": "enabled" if symbol == "USDC" else "disabled",
+        "index_price": "1.000000" if symbol == "USDC" else "0",
+        "l1_address": "0x0000000000000000000000000000000000000000",
+        "global_supply_cap": "0",
+        "liquidation_fee": "0",
+        "liquidation_threshold": "0",
+        "loan_to_value": "0",
+        "price_decimals": 6,
+        "total_supplied": "0",
+        "user_supply_cap": "0",
+        "liquidation_factor": "0",
+        "multiplier": "1",
+    }
+
+
+def exchange_stats_row(book: MarketBook) -> dict[str, Any]:
+    """OrderBookStats row of `exchangeStats` (numbers)."""
+    spec = book.spec
+    return {
+        "symbol": spec.symbol,
+        "last_trade_price": _last_price(book),
+        "daily_trades_count": book.daily_trades,
+        "daily_base_token_volume": book.daily_base_volume / 10**spec.size_decimals,
+        "daily_quote_token_volume": book.daily_quote_volume / 10**spec.quote_decimals,
+        "daily_price_change": 0.0,
+    }
