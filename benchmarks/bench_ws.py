@@ -178,6 +178,14 @@ def test_lighter_sdk_wsclient_on_message(benchmark: Any) -> None:
     assert len(client.order_book_states[str(MARKET)]["asks"]) > LEVELS // 2
 
 
+@pytest.mark.benchmark(group="ws-frame-path")
+def test_orjson_loads_only_ceiling(benchmark: Any) -> None:
+    """Context, not a peer: the JSON parse alone, the floor of any parse-once frame path."""
+    loads = orjson.loads
+    benchmark.extra_info["frames"] = len(FRAMES)
+    benchmark.pedantic(_run_all, args=(loads, FRAMES), rounds=30, iterations=1)
+
+
 class _CcxtClient:
     """The two methods ccxt's handlers call on a client (no socket)."""
 

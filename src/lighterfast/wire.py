@@ -160,9 +160,7 @@ def sendtx_batch_form(
     if max_batch is not None and n > max_batch:
         raise ValueError(f"tx_types: batch of {n} exceeds max_batch={max_batch}")
     types = [_check_tx_type(t, f"tx_types[{i}]") for i, t in enumerate(tx_types)]
-    infos = [
-        _tx_info_bytes(info, f"tx_infos[{i}]").decode() for i, info in enumerate(tx_infos)
-    ]
+    infos = [_tx_info_bytes(info, f"tx_infos[{i}]").decode() for i, info in enumerate(tx_infos)]
     return {"tx_types": orjson.dumps(types).decode(), "tx_infos": orjson.dumps(infos).decode()}
 
 
