@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from lighterfast import protocol as p
 
@@ -128,8 +127,3 @@ def _generate_key_pair() -> tuple[str, str]:
 async def generate_key_pair() -> tuple[str, str]:
     """Key pair made on a worker thread (the Go library must not run on the loop thread)."""
     return await asyncio.to_thread(_generate_key_pair)
-
-
-def account_summary(acct: Account) -> dict[str, Any]:
-    """Public facts of an account for the dev route (no secrets)."""
-    return {"account_index": acct.index, "l1_address": acct.l1_address}

@@ -25,7 +25,6 @@ from lighterfast import protocol as p
 
 from .accounts import (
     DEFAULT_DEV_API_KEY_INDEX,
-    Account,
     AccountRegistry,
     DevAccount,
     KeyNonce,
@@ -676,8 +675,3 @@ class LocalNode:
         task = asyncio.ensure_future(coro)
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
-
-    # --- dev helpers ----------------------------------------------------------------------
-    def account_of(self, account_index: int) -> Account | None:
-        """Internal account record (for the server module)."""
-        return self.accounts.get(account_index)
