@@ -287,3 +287,20 @@ async def test_stall_holds_frames_and_duplicate_delta(
     assert not any(f.get("type") == "pong" for f in probe.frames)
     node.faults.stall(False)
     await probe.expect(lambda f: f.get("type") == "pong")
+
+
+async def test_ws_hook_can_refuse_frames(node: LocalNode, ws_probe: Any) -> None:
+    from lighterfast.testnode import TxError
+
+    def hook(_session: Any, frame: dict[str, Any]) -> TxError | None:
+        if frame.get("type") == "subscribe":
+            return TxError(30009, "Too Many Websocket Messages!")
+        return None
+
+    node.ws_hook = hook
+    probe = await ws_probe()
+    await probe.send({"type": "subscribe", "channel": "trade/0"})
+    err = await probe.expect(lambda f: "error" in f)
+    assert err == {"error": {"code": 30009, "message": "Too Many Websocket Messages!"}}
+    await probe.send({"type": "ping"})
+    await probe.expect(lambda f: f.get("type") == "pong")

@@ -249,6 +249,8 @@ class LocalNode:
         # Hook for the rate-limit issue: called before every REST handler with
         # (endpoint, remote address, request); a returned TxError is sent instead (e.g. 429).
         self.request_hook: Callable[[str, str, Any], TxError | None] | None = None
+        # Same for every WebSocket client frame: (session, decoded frame) -> error frame or None.
+        self.ws_hook: Callable[[Any, dict[str, Any]], TxError | None] | None = None
 
     @staticmethod
     def _latency_table(value: float | Mapping[str, float] | str) -> dict[str, float]:

@@ -465,6 +465,14 @@ def build_app(node: LocalNode) -> web.Application:
             s.send(error_frame(p.ERR_INVALID_JSON))
             return
         t = obj.get("type")
+        hook = node.ws_hook
+        if hook is not None:
+            err = hook(s, obj)
+            if err is not None:
+                data = obj.get("data")
+                req_id = data.get("id") if isinstance(data, dict) else None
+                s.send(error_frame(err.code, err.message, req_id))
+                return
         if t == p.WS_MSG_SEND_TX or t == p.WS_MSG_SEND_TX_BATCH:
             ws_tx(s, t, obj.get("data"))
         elif t == "ping":
