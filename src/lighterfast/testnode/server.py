@@ -469,8 +469,8 @@ def build_app(node: LocalNode) -> web.Application:
         if hook is not None:
             err = hook(s, obj)
             if err is not None:
-                data = obj.get("data")
-                req_id = data.get("id") if isinstance(data, dict) else None
+                body = obj.get("data")
+                req_id = body.get("id") if isinstance(body, dict) else None
                 s.send(error_frame(err.code, err.message, req_id))
                 return
         if t == p.WS_MSG_SEND_TX or t == p.WS_MSG_SEND_TX_BATCH:
