@@ -505,8 +505,8 @@ class LocalNode:
                 "committed_at": 0,
                 "verified_at": 0,
             }
-        if len(records) > MAX_TX_RECORDS:
-            for old in list(records)[: len(records) - MAX_TX_RECORDS]:
+        if len(records) > MAX_TX_RECORDS + MAX_TX_RECORDS // 10:  # trim in chunks, oldest first
+            for old in list(itertools.islice(records, MAX_TX_RECORDS // 10)):
                 del records[old]
         delay = max(self._latency_of(tx) for tx in txs)
         key = (acct.index, first.api_key_index)
