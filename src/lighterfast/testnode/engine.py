@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import heapq
 import itertools
 import random
 import time
@@ -292,6 +293,7 @@ class Engine:
         self.account_trades: dict[int, deque[TradeRecord]] = {}
         self.open_counts: dict[tuple[int, int], int] = {}  # (account, market) -> open orders
         self.waiting_children: dict[int, list[Order]] = {}  # OTO parent index -> children
+        self.expiries: list[tuple[int, int]] = []  # heap of (OrderExpiry ms, order_index)
         self.trade_id = random.randint(10**8, 10**9)
         self.block_height = 1000
         self.changes = Changes()
@@ -474,6 +476,8 @@ class Engine:
         if order.coi:
             self.live_by_coi[(acct.index, order.coi)] = order
         self.live[order.order_index] = order
+        if order.expiry:
+            heapq.heappush(self.expiries, (order.expiry, order.order_index))
         if (
             order.order_type
             in (
@@ -791,6 +795,8 @@ class Engine:
             child.status = p.STATUS_PENDING
             child.trigger_status = "parent-order"
             self.live[child.order_index] = child
+            if child.expiry:
+                heapq.heappush(self.expiries, (child.expiry, child.order_index))
             if child.coi:
                 self.live_by_coi[(acct.index, child.coi)] = child
             self.changes.order(child)
@@ -817,9 +823,14 @@ class Engine:
     def sweep(self, now_ms: int) -> None:
         """Expire GTT orders past their OrderExpiry and run due scheduled cancel-alls."""
         now_us = now_ms * 1000
-        expired = [o for o in self.live.values() if o.expiry and o.expiry <= now_ms]
-        for o in expired:
-            if o.is_live:
+        heap = self.expiries
+        if len(heap) > 2 * len(self.live) + 10_000:  # drop entries of finished orders
+            heap = self.expiries = [(o.expiry, i) for i, o in self.live.items() if o.expiry]
+            heapq.heapify(heap)
+        while heap and heap[0][0] <= now_ms:
+            expiry, order_index = heapq.heappop(heap)
+            o = self.live.get(order_index)
+            if o is not None and o.expiry == expiry and o.is_live:
                 self._cancel_resting(o, p.STATUS_CANCELED_EXPIRED, now_us)
         for acct in self.accounts.accounts.values():
             if acct.cancel_all_time and acct.cancel_all_time <= now_ms:
