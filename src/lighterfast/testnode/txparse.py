@@ -91,7 +91,7 @@ class ParsedTx:
 
 
 def pseudo_tx_hash(info_str: str | bytes) -> str:
-    """80-hex stand-in for the signed message hash (no native Poseidon2 hasher yet)."""
+    """80-hex stand-in for the signed message hash (the node's `tx_hash_mode="fast"`)."""
     data = info_str.encode() if isinstance(info_str, str) else info_str
     return hashlib.blake2b(data, digest_size=40).hexdigest()
 
