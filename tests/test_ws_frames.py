@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Any
 
 import orjson
@@ -520,3 +521,101 @@ def test_random_bytes_never_raise(payload: bytes) -> None:
     ws = WsInfo.replay(market_id=ETH)
     ws.feed_raw(payload)
     assert ws.stats.malformed + ws.stats.unknown + ws.stats.error_frames <= 1
+
+
+# --- raw-bytes book path vs the generic path ------------------------------------------------------
+def _random_session(seed: int, n: int = 300) -> list[bytes]:
+    rng = random.Random(seed)
+    asks = {300_001 + 2 * i: rng.randint(1, 9999) for i in range(50)}
+    bids = {299_999 - 2 * i: rng.randint(1, 9999) for i in range(50)}
+
+    def levels(side: dict[int, int]) -> list[tuple[str, str]]:
+        return [(f"{p / 100:.2f}", f"{s / 10_000:.4f}") for p, s in side.items()]
+
+    frames = [book_frame("subscribed", ETH, asks=levels(asks), bids=levels(bids), nonce=100)]
+    nonce = 100
+    for i in range(n):
+        a_changes: dict[int, int] = {}
+        b_changes: dict[int, int] = {}
+        for _ in range(rng.randint(0, 8)):
+            is_ask = rng.random() < 0.5
+            side, changes = (asks, a_changes) if is_ask else (bids, b_changes)
+            slot = rng.randint(0, 80)
+            price = 300_001 + 2 * slot if is_ask else 299_999 - 2 * slot
+            size = 0 if (price in side and rng.random() < 0.4) else rng.randint(1, 9999)
+            if size:
+                side[price] = size
+            else:
+                side.pop(price, None)
+            changes[price] = size
+        begin, nonce = nonce, nonce + rng.randint(1, 9)
+        frame = book_frame(
+            "update",
+            ETH,
+            asks=levels(a_changes),
+            bids=levels(b_changes),
+            nonce=nonce,
+            begin_nonce=begin,
+        )
+        frames.append(frame)
+        if i % 50 == 7:
+            frames.append(frame)  # a duplicated delta
+        if i % 97 == 13:
+            frames.append(frame.replace(b'"type":"update', b'"type" : "update'))  # odd spelling
+    return frames
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_raw_and_generic_book_paths_agree(seed: int) -> None:
+    frames = _random_session(seed)
+    raw = WsInfo.replay(market_id=ETH)
+    generic = WsInfo.replay(market_id=ETH)
+    generic._raw_path, generic._raw_books = False, ()
+    from lighterfast.core import IMPLEMENTATION
+
+    assert bool(raw._raw_books) == (IMPLEMENTATION == "compiled")
+    for frame in frames:
+        raw.feed_raw(frame)
+        generic.feed_raw(frame)
+        a, b = raw.get_order_book(), generic.get_order_book()
+        assert a is not None and b is not None
+        assert (a.bids_int(200), a.asks_int(200), a.nonce) == (
+            b.bids_int(200),
+            b.asks_int(200),
+            b.nonce,
+        )
+    assert raw.stats.as_dict() == generic.stats.as_dict()
+    assert raw.stats.book_duplicates >= 5 and raw.stats.book_gaps == 0
+    # a gap through either path marks the book stale, counted once
+    gap = book_frame(
+        "update", ETH, asks=[("3500.00", "1.0000")], nonce=10**9, begin_nonce=10**9 - 1
+    )
+    for ws in (raw, generic):
+        ws.feed_raw(gap)
+        ws.feed_raw(gap)
+        assert ws.get_order_book().is_stale and ws.stats.book_gaps == 1  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("n_books", [2, 6])
+def test_raw_path_routes_deltas_to_the_right_book(n_books: int) -> None:
+    markets = list(range(n_books))
+    ws = WsInfo.replay(
+        market_id=markets,
+        price_decimals=dict.fromkeys(markets, 2),
+        size_decimals=dict.fromkeys(markets, 4),
+    )
+    for m in markets:
+        ws.feed_raw(book_frame("subscribed", m, asks=[("3001.00", "1.0000")], nonce=10))
+    for m in markets:
+        bid = f"{2000 + m}.00"
+        ws.feed_raw(book_frame("update", m, bids=[(bid, "1.0000")], nonce=20, begin_nonce=10))
+    for m in markets:
+        book = ws.get_order_book(m)
+        assert book is not None and book.best_bid() == (2000.0 + m, 1.0) and book.nonce == 20
+    # a delta for a market without a book is ignored, not misapplied
+    ws.feed_raw(book_frame("update", 50, bids=[("1.00", "1.0000")], nonce=20, begin_nonce=10))
+    assert ws.stats.unknown == 1 and ws.stats.book_gaps == 0 and ws.stats.malformed == 0
+    # a gap on one market leaves the others alone
+    ws.feed_raw(book_frame("update", 1, bids=[("1.00", "1.0000")], nonce=99, begin_nonce=98))
+    assert ws.get_order_book(1).is_stale and not ws.get_order_book(0).is_stale  # type: ignore[union-attr]
+    assert ws.stats.book_gaps == 1
