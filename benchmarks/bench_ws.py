@@ -3,7 +3,8 @@
 Same frames for all three, built once: an ETH-like book (price 2 / size 4 decimals) with 200
 levels per side, then a chain of `update/order_book` frames with ~6 level changes each
 (changes, inserts, zero-size deletes; begin_nonce chained). lighterfast is timed through
-`WsInfo.feed_raw` (orjson parse, routing, compiled book with gap checking); lighter-sdk through
+`WsInfo.feed_raw` (compiled raw-bytes book scanner with gap checking; also timed with the
+scanner off: orjson parse, routing, `apply_update`); lighter-sdk through
 `WsClient.on_message` (constructed without connecting); ccxt through `lighter().handle_message`
 after `json.loads` (what its client does per frame), with the book primed by the snapshot.
 
@@ -144,6 +145,18 @@ def test_frames_are_a_valid_chain() -> None:
 @pytest.mark.benchmark(group="ws-frame-path")
 def test_lighterfast_feed_raw(benchmark: Any) -> None:
     feed, ws = _lighterfast()
+    benchmark.extra_info["frames"] = len(FRAMES)
+    benchmark.pedantic(
+        _run_all, args=(feed, FRAMES), setup=lambda: _reset_lighterfast(ws), rounds=30, iterations=1
+    )
+    assert ws.stats.book_gaps == 0 and not ws.get_order_book(MARKET).is_stale
+
+
+@pytest.mark.benchmark(group="ws-frame-path")
+def test_lighterfast_feed_raw_generic_path(benchmark: Any) -> None:
+    """The same, with the raw-bytes book scanner off: orjson parse + routing + apply_update."""
+    feed, ws = _lighterfast()
+    ws._raw_path, ws._raw_books = False, ()
     benchmark.extra_info["frames"] = len(FRAMES)
     benchmark.pedantic(
         _run_all, args=(feed, FRAMES), setup=lambda: _reset_lighterfast(ws), rounds=30, iterations=1
