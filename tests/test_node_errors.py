@@ -407,3 +407,16 @@ async def test_request_hook_can_refuse_with_429(
         assert (await r.json())["order_books"] == []
     assert seen == ["sendTx", "orderBooks"]
     assert node.state.nonces[(tx.acct.account_index, 4)] == 0
+
+
+async def test_ws_malformed_frames(ws_probe: Any) -> None:
+    probe = await ws_probe()
+    await probe.ws.send_str("{not json")
+    await probe.ws.send_str("[1, 2]")
+    await probe.send({"type": "subscribe"})
+    await probe.send({"type": "jsonapi/sendtx", "data": "nope"})
+    await probe.send({"type": "ping"})
+    await probe.expect(lambda f: f.get("type") == "pong")
+    codes = [f["error"]["code"] for f in probe.frames if "error" in f]
+    assert codes == [30000, 30000, 30005, 21501]
+    assert not probe.ws.closed  # errors never close the socket
