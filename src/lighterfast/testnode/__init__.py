@@ -13,7 +13,9 @@ flush after every execution), `batch_cap` (15; 50 = documented cap), `next_nonce
 ("executed" lags by the latency, "accepted"), `margin_check`, `initial_nonce`,
 `signature_verifier` (hook, off), `tx_hash_mode` ("signer" = the real signed hash, "fast"),
 `ws_ping_interval` / `ws_pong_timeout` / `ws_idle_timeout`, `house_liquidity_levels`,
-`simulate_flow`. Hooks: `node.request_hook` (REST, for rate limits), `node.faults`.
+`simulate_flow`. Hooks: `node.request_hook` (REST) and `node.ws_hook` (WebSocket frames) for
+rate limits, `node.faults`. `NodeThread(**options)` serves a node from its own loop thread for
+synchronous callers.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .accounts import DEFAULT_DEV_API_KEY_INDEX, DevAccount
 from .faults import Faults
 from .markets import DEFAULT_MARKETS, MarketSpec
 from .node import TIER_LATENCY_MS, TX_HASH_MODES, LocalNode, NodeState, SignatureVerifier
+from .threaded import NodeThread
 from .txparse import EXPIRED_TX_CODE, TxError
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "LocalNode",
     "MarketSpec",
     "NodeState",
+    "NodeThread",
     "SignatureVerifier",
     "TxError",
 ]
