@@ -668,3 +668,38 @@ async def test_refused_private_subscriptions_are_reported(
     finally:
         await ws.aclose()
         await wrong.aclose()
+
+
+async def test_overlay_with_a_shared_signer_and_bad_options_leak_nothing(
+    node: LocalNode, maker: Trader
+) -> None:
+    import threading
+
+    acct = maker.account
+    threads = threading.active_count()
+    with pytest.raises(ValueError, match="coi_cache_size"):
+        await WsInfo.run_overlay(
+            acct.account_index,
+            acct.api_key_index,
+            acct.private_key,
+            market_id=ETH,
+            base_url=node.base_url,
+            coi_cache_size=0,
+        )
+    await asyncio.sleep(0.1)
+    assert threading.active_count() <= threads  # the signer made for it was closed
+    # a caller's signer is used, not closed
+    ws = await WsInfo.run_overlay(
+        acct.account_index,
+        acct.api_key_index,
+        "",
+        market_id=ETH,
+        base_url=node.base_url,
+        signer=maker.signer,
+    )
+    try:
+        await maker.send([await maker.limit(2201, 299_000, 100, ask=False)])
+        assert await ws.wait_order_by_coi(2201, timeout=2.0) is not None
+    finally:
+        await ws.aclose()
+    assert await maker.signer.acreate_auth_token(int(time.time()) + 600, acct.api_key_index)

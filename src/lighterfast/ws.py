@@ -382,7 +382,13 @@ class WsInfo:
         """
         _check_index("account_index", account_index, P.MAX_ACCOUNT_INDEX)
         _check_index("api_key_index", api_key_index, P.MAX_API_KEY_INDEX)
-        if not isinstance(api_key_private_key, str) or not api_key_private_key:
+        token_provider = opts.pop("token_provider", None)
+        signer = opts.pop("signer", None)
+        if (
+            token_provider is None
+            and signer is None
+            and (not isinstance(api_key_private_key, str) or not api_key_private_key)
+        ):
             raise ConfigError("api_key_private_key: missing")
         market, decimals = await _resolve_market(symbol, market_id, base_url)
         book_markets = list(books or [])
@@ -390,34 +396,46 @@ class WsInfo:
             book_markets.append(market)
         all_decimals = await _resolve_decimals(book_markets, base_url, decimals)
 
-        from .auth import AuthTokenProvider
-        from .signing import SdkSigner
+        # Helpers made here are owned (closed by aclose); ones passed in stay the caller's.
+        owned: list[Callable[[], Awaitable[Any]]] = []
+        if token_provider is None:
+            from .auth import AuthTokenProvider
 
-        signer = SdkSigner(
-            account_index,
-            {api_key_index: api_key_private_key},
-            chain_id=chain_id,
-            base_url=base_url,
-        )
-        provider = AuthTokenProvider(
-            signer, api_key_index, lifetime=token_lifetime, refresh_margin=token_refresh_margin
-        )
-        info = cls(
-            base_url=base_url,
-            account_index=account_index,
-            api_key_index=api_key_index,
-            market_id=market,
-            public_trades=public_trades and market is not None,
-            books=book_markets,
-            decimals=all_decimals,
-            token_provider=provider,
-            ping_interval=ping_interval,
-            **opts,
-        )
-        info._owned_closers.append(provider.aclose)
-        info._owned_closers.append(_as_async(signer.close))
+            if signer is None:
+                from .signing import SdkSigner
+
+                signer = SdkSigner(
+                    account_index,
+                    {api_key_index: api_key_private_key},
+                    chain_id=chain_id,
+                    base_url=base_url,
+                )
+                owned.append(_as_async(signer.close))
+            token_provider = AuthTokenProvider(
+                signer, api_key_index, lifetime=token_lifetime, refresh_margin=token_refresh_margin
+            )
+            owned.insert(0, token_provider.aclose)
         try:
-            provider.start()
+            info = cls(
+                base_url=base_url,
+                account_index=account_index,
+                api_key_index=api_key_index,
+                market_id=market,
+                public_trades=public_trades and market is not None,
+                books=book_markets,
+                decimals=all_decimals,
+                token_provider=token_provider,
+                ping_interval=ping_interval,
+                **opts,
+            )
+        except BaseException:
+            for closer in owned:
+                await closer()
+            raise
+        info._owned_closers.extend(owned)
+        try:
+            if owned:
+                token_provider.start()
             await info.start(timeout=connect_timeout)
         except BaseException:
             await info.aclose()
