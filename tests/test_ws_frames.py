@@ -427,6 +427,12 @@ async def test_wait_order_by_coi_resolves_on_arrival_and_times_out() -> None:
     ws.feed_raw(orders_frame("update", 7, [order(44, "filled")]))
     done = await ws.wait_order_by_coi(44, timeout=0.01)
     assert done is not None and done["status"] == "filled"
+    # a finished COI that is used again: its old ending is forgotten
+    ws.feed_raw(orders_frame("update", 7, [order(44)]))
+    assert 44 not in ws._finished
+    assert (await ws.wait_order_by_coi(44, timeout=0.01))["status"] == "open"  # type: ignore[index]
+    ws.feed_raw(orders_frame("update", 7, [order(44, "canceled")]))
+    assert ws.get_order_by_coi(44) is None and 44 in ws._finished
     # several waiters for the same COI all resolve
     waits = [asyncio.ensure_future(ws.wait_order_by_coi(45, timeout=2.0)) for _ in range(3)]
     await asyncio.sleep(0)

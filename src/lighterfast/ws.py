@@ -932,15 +932,20 @@ class WsInfo:
         self._orders_arrived(orders)
 
     def _orders_arrived(self, orders: list[dict[str, Any]]) -> None:
+        """Remember finished orders, wake COI waiters, run the on_orders hook."""
         finished = self._finished
         for order in orders:
+            coi = order.get("client_order_index")
+            if not coi:
+                continue
             status = order.get("status")
             if type(status) is str and _is_terminal(status):
-                coi = order.get("client_order_index")
-                if coi:
-                    finished[coi] = order
-                    if len(finished) > RECENT_FINISHED_SIZE:
-                        finished.popitem(last=False)
+                finished[coi] = order
+                finished.move_to_end(coi)
+                if len(finished) > RECENT_FINISHED_SIZE:
+                    finished.popitem(last=False)
+            elif finished:
+                finished.pop(coi, None)  # the COI is live again: forget its old ending
         waiters = self._coi_waiters
         if waiters:
             for order in orders:
