@@ -396,3 +396,22 @@ async def test_sdk_grouped_otoco(
     assert (tp["type"], tp["trigger_price"]) == ("take-profit", "3100.00")
     assert sl["parent_order_index"] == parent["order_index"]
     assert sl["to_cancel_order_id_0"] == str(tp["order_index"])
+
+
+async def test_sdk_nonce_manager_recovers_from_invalid_nonce(
+    node: LocalNode, funded_account: DevAccount, client: lighter.SignerClient
+) -> None:
+    a = funded_account.account_index
+    args = dict(market_index=ETH, base_amount=100, price=290_000, is_ask=False, order_type=0,
+                time_in_force=1)  # fmt: skip
+    _, resp, err = await client.create_order(client_order_index=1, **args)
+    assert err is None
+    node.faults.force_next_tx_error(p.ERR_INVALID_NONCE)
+    _, resp, err = await client.create_order(client_order_index=2, **args)
+    assert resp is None and err is not None and "invalid nonce" in err
+    # The SDK re-read nextNonce and continues on the node's lane without a gap.
+    _, resp, err = await client.create_order(client_order_index=3, **args)
+    assert err is None and resp.code == 200
+    await _wait_until(lambda: node.state.order_by_coi(a, 3) is not None)
+    assert node.state.order_by_coi(a, 2) is None
+    assert node.state.nonces[(a, 4)] == 2
