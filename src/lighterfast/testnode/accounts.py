@@ -118,7 +118,7 @@ def _generate_key_pair() -> tuple[str, str]:
     """New (private, public) API key pair from lighter-sdk's Go key generator (blocking)."""
     from lighter.signer_client import create_api_key
 
-    private_key, public_key, err = create_api_key()
+    private_key, public_key, err = create_api_key()  # type: ignore[no-untyped-call]
     if err or not private_key or not public_key:
         raise RuntimeError(f"lighter-sdk key generation failed: {err}")
     return private_key, public_key

@@ -41,7 +41,7 @@ class MarketSpec:
     @property
     def quote_to_usdc(self) -> int:
         """Factor turning size_int * price_int into USDC micro-units (1e6)."""
-        return 10 ** (6 - self.quote_decimals)
+        return int(10 ** (6 - self.quote_decimals))
 
     @property
     def min_base_int(self) -> int:

@@ -306,7 +306,7 @@ def _last_price(book: MarketBook) -> float:
     spec = book.spec
     px = book.last_trade_price
     if px:
-        return px / 10**spec.price_decimals
+        return float(px / 10**spec.price_decimals)
     return float(spec.start_price)
 
 
