@@ -57,6 +57,11 @@ def test_cli_node_writes_config_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert lighter["base_url"] == rest
         assert lighter["api_keys"][0]["api_key_index"] == 4
         assert len(lighter["api_keys"][0]["api_key_private_key"]) >= 80
+        from lighterfast.config import load_lighter_config
+
+        loaded = load_lighter_config(cfg, env={})  # the project's own loader reads it
+        assert loaded["base_url"] == rest and loaded["account_index"] == lighter["account_index"]
+        assert loaded["api_key_index"] == 4
         accounts = data["LocalNode"]["accounts"]
         assert len(accounts) == 2 and accounts[0]["account_index"] != accounts[1]["account_index"]
         with urllib.request.urlopen(rest + "/", timeout=5) as r:
