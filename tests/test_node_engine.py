@@ -385,3 +385,20 @@ def test_oco_one_leg_triggers_the_other_is_canceled(w: World) -> None:
     w.eng.run_triggers(ETH, w.now())
     assert tp.status == p.STATUS_FILLED and sl.status == p.STATUS_CANCELED_OCO
     assert w.b.positions[ETH].size == 0
+
+
+@pytest.mark.parametrize(
+    ("mode", "maker_status", "taker_status"),
+    [
+        (0, p.STATUS_CANCELED_SELF_TRADE, p.STATUS_FILLED),
+        (1, p.STATUS_OPEN, p.STATUS_CANCELED_SELF_TRADE),
+        (2, p.STATUS_CANCELED_SELF_TRADE, p.STATUS_CANCELED_SELF_TRADE),
+    ],
+)
+def test_self_trade_modes(w: World, mode: int, maker_status: str, taker_status: str) -> None:
+    own = w.create(w.a, IsAsk=1, Price=300_000, BaseAmount=10)
+    other = w.create(w.b, IsAsk=1, Price=300_100, BaseAmount=10)
+    attrs = {p.ATTR_SELF_TRADE_BEHAVIOUR: mode} if mode else None
+    taker = w.create(w.a, Price=300_100, BaseAmount=10, L2TxAttributes=attrs)
+    assert (own.status, taker.status) == (maker_status, taker_status)
+    assert other.status == (p.STATUS_FILLED if mode == 0 else p.STATUS_OPEN)

@@ -51,6 +51,7 @@ class Order:
         "price",
         "reduce_only",
         "remaining_base",
+        "self_trade_mode",
         "seq",
         "status",
         "tif",
@@ -105,6 +106,7 @@ class Order:
         self.parent_order_index = 0
         self.to_cancel = 0
         self.margin = 0
+        self.self_trade_mode = 0  # attribute "6": 0 expire maker, 1 expire taker, 2 both
 
     @property
     def is_live(self) -> bool:
@@ -454,6 +456,9 @@ class Engine:
         if coi and (acct.index, coi) in self.live_by_coi:
             raise AppError(p.ERR_COI_EXISTS)
         order = self._new_order(acct, o, now_us)
+        attrs = o.get("L2TxAttributes")
+        if attrs:
+            order.self_trade_mode = attrs.get(p.ATTR_SELF_TRADE_BEHAVIOUR, 0)
         if coi:
             self._remember_coi(acct.index, coi, order)
         self._admit(acct, order, now_us)
@@ -514,8 +519,9 @@ class Engine:
         if order.tif == p.TIF_POST_ONLY and self._crosses(order, book):
             self._finish(order, p.STATUS_CANCELED_POST_ONLY, now_us)
             return
-        self._match(acct, order, book, now_us)
-        if order.remaining_base == 0:
+        if self._match(acct, order, book, now_us):
+            self._finish(order, p.STATUS_CANCELED_SELF_TRADE, now_us)
+        elif order.remaining_base == 0:
             self._finish(order, p.STATUS_FILLED, now_us)
         elif order.order_type == p.ORDER_TYPE_MARKET or order.tif == p.TIF_IOC:
             if order.order_type == p.ORDER_TYPE_MARKET and order.filled_base == 0:
@@ -545,8 +551,12 @@ class Engine:
         best = book.best_ask()
         return best is not None and best <= order.price
 
-    def _match(self, acct: Account, taker: Order, book: MarketBook, now_us: int) -> None:
-        """Cross `taker` against the opposite side while prices allow (self-trade: expire maker)."""
+    def _match(self, acct: Account, taker: Order, book: MarketBook, now_us: int) -> bool:
+        """Cross `taker` against the opposite side while prices allow.
+
+        On meeting its own account's order the taker's self-trade mode decides: 0 (and 3)
+        expire the maker, 1 expires the taker, 2 both. True = the taker must be expired.
+        """
         side = book.bids if taker.is_ask else book.asks
         while taker.remaining_base > 0:
             best = book.best_bid() if taker.is_ask else book.best_ask()
@@ -555,10 +565,15 @@ class Engine:
             level = side[best]
             maker = level[0]
             if maker.account_index == taker.account_index:
-                self._cancel_resting(maker, p.STATUS_CANCELED_SELF_TRADE, now_us)
+                mode = taker.self_trade_mode
+                if mode in (0, 2, 3):
+                    self._cancel_resting(maker, p.STATUS_CANCELED_SELF_TRADE, now_us)
+                if mode in (1, 2):
+                    return True
                 continue
             qty = min(taker.remaining_base, maker.remaining_base)
             self._fill(taker, maker, qty, best, book, now_us)
+        return False
 
     def _fill(
         self, taker: Order, maker: Order, qty: int, price: int, book: MarketBook, now_us: int
@@ -725,7 +740,9 @@ class Engine:
         if order.tif == p.TIF_POST_ONLY and self._crosses(order, book):
             self._finish(order, p.STATUS_CANCELED_POST_ONLY, now_us)
             return
-        self._match(acct, order, book, now_us)
+        if self._match(acct, order, book, now_us):
+            self._finish(order, p.STATUS_CANCELED_SELF_TRADE, now_us)
+            return
         if order.remaining_base == 0:
             self._finish(order, p.STATUS_FILLED, now_us)
             return
