@@ -17,8 +17,8 @@ import pytest
 
 from lighterfast import DealerConfig, LighterDealer
 from lighterfast.core import WeightLimiter
-from lighterfast.dealer import CoiAllocator
-from lighterfast.errors import LighterError, MarketNotFound, OrderNotFoundByCoi
+from lighterfast.dealer import COI_EPOCH_S, COI_PER_SECOND, CoiAllocator
+from lighterfast.errors import ConfigError, LighterError, MarketNotFound, OrderNotFoundByCoi
 from lighterfast.testnode import LocalNode
 
 pytestmark = pytest.mark.timeout(60)
@@ -588,13 +588,60 @@ async def test_interop_logger_object(node: LocalNode, funded_account: Any) -> No
 
 
 def test_coi_allocator_unique_monotonic_and_restart_safe() -> None:
-    clock = [1_800_000_000_000]
+    clock = [COI_EPOCH_S + 86_400 * 700]
     alloc = CoiAllocator(lambda: clock[0])
-    cois = [alloc.next() for _ in range(2000)]  # 2000 in the same millisecond
-    assert cois == sorted(set(cois)) and all(0 < c < 2**48 for c in cois)
-    clock[0] += 1000  # a restart one second later starts above everything issued
+    cois = [alloc.next() for _ in range(5000)]  # more than one second's 4096 COIs
+    assert cois == sorted(set(cois))
+    assert cois[-1] - cois[0] == 4999  # borrowed from the next second, still monotonic
+    clock[0] += 2  # a restart two seconds later starts above everything issued
     restarted = CoiAllocator(lambda: clock[0])
-    assert restarted.next() > cois[-1]
+    first = restarted.next()
+    assert first > cois[-1] and first == (clock[0] - COI_EPOCH_S) * COI_PER_SECOND
+
+
+def test_coi_allocators_made_one_after_another_never_collide() -> None:
+    a = CoiAllocator()
+    issued = [a.next() for _ in range(3)]
+    b = CoiAllocator()  # same process, same second: the shared high-water mark keeps order
+    issued += [b.next() for _ in range(3)]
+    issued += [a.next()]
+    assert issued == sorted(set(issued))
+    # the observed-accepted band (lighter-protocol §2.11): above 2^31, below 2^39 for years
+    assert 2**31 < issued[0] < issued[-1] < 2**39
+
+
+def test_coi_allocator_counter_mode_and_bad_start() -> None:
+    alloc = CoiAllocator(start=1000)
+    assert [alloc.next() for _ in range(3)] == [1000, 1001, 1002]
+    top = CoiAllocator(start=2**48 - 1)
+    assert top.next() == 2**48 - 1
+    with pytest.raises(LighterError, match="coi_start too high"):
+        top.next()
+    for bad in (0, 2**48, True, "7", 1.5):
+        with pytest.raises((TypeError, ValueError)):
+            CoiAllocator(start=bad)  # type: ignore[arg-type]
+
+
+async def test_coi_start_and_coi_allocator_config(node: LocalNode, funded_account: Any) -> None:
+    acc = funded_account.account_index
+    async with await make_dealer(node, funded_account, coi_start=77_000) as dealer:
+        cois = [
+            (await dealer.create_limit_order(3000.0, 0.01))["client_order_index"] for _ in range(2)
+        ]
+        assert cois == [77_000, 77_001]
+        results = await dealer.flush()
+        assert all(r["accepted"] for r in results)
+        await eventually(lambda: node.state.order_by_coi(acc, 77_001))
+    fixed = iter([91_001, 0])
+    async with await make_dealer(node, funded_account, coi_allocator=lambda: next(fixed)) as d:
+        assert (await d.create_limit_order(3000.0, 0.01))["client_order_index"] == 91_001
+        with pytest.raises(ValueError, match="client_order_index"):
+            await d.create_limit_order(3000.0, 0.01)  # allocator gave 0: refused, not queued
+        assert d.queued == 1
+    with pytest.raises(ConfigError, match="coi_start"):
+        config_for(node, funded_account, coi_start=0)
+    with pytest.raises(ConfigError, match="coi_allocator"):
+        config_for(node, funded_account, coi_allocator=12)
 
 
 # --- order options and price sources -----------------------------------------------------------

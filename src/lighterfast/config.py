@@ -262,7 +262,10 @@ class DealerConfig:
     values with more decimals than the market); `market_slippage` (fraction added to the best
     price for market orders without avg_execution_price); `price_source` (a WsInfo or any
     object with get_order_book(market)/get_ltp(); else one REST orderBookOrders read);
-    `coi_cache_size` (live-order view capacity); `rate_limit_per_minute` (override the tier's
+    `coi_cache_size` (live-order view capacity); `coi_start` (issue COIs start, start+1, …
+    instead of the time-based allocator; the caller keeps them unique across runs);
+    `coi_allocator` (any zero-argument callable returning a fresh COI; wins over coi_start);
+    `rate_limit_per_minute` (override the tier's
     budget); `request_timeout` (s); `max_retries` (after HTTP 429 / code 23000).
     `prefer_high_level` is accepted for seed compatibility and has no effect (one send path).
     """
@@ -291,6 +294,8 @@ class DealerConfig:
     market_slippage: float = 0.01
     price_source: Any = None
     coi_cache_size: int = 65536
+    coi_start: int | None = None
+    coi_allocator: Any = None
     rate_limit_per_minute: int | None = None
     request_timeout: float = 10.0
     max_retries: int = 3
@@ -330,6 +335,10 @@ class DealerConfig:
             raise ConfigError(f"max_ws_batch: expected 1..{P.MAX_BATCH_DOCUMENTED}")
         if not 0 <= self.market_slippage < 1:
             raise ConfigError("market_slippage: expected a fraction in [0, 1)")
+        if self.coi_start is not None:
+            self.coi_start = _as_int(self.coi_start, "coi_start", P.MIN_COI, P.MAX_COI)
+        if self.coi_allocator is not None and not callable(self.coi_allocator):
+            raise ConfigError("coi_allocator: expected a callable returning a fresh COI")
         if self.rate_limit_per_minute is not None and self.rate_limit_per_minute < 1:
             raise ConfigError("rate_limit_per_minute: expected a positive integer")
 

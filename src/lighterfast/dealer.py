@@ -24,7 +24,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -52,29 +52,68 @@ __all__ = ["CoiAllocator", "DealerConfig", "LighterDealer"]
 
 # --- client order indexes ----------------------------------------------------------------------
 
-# COI = ((ms since COI_EPOCH) << COI_COUNTER_BITS) + counter, made monotonic. 512 COIs per ms
-# of headroom; the value stays below 2^48 until 2042. A restart resumes above every COI issued
-# before it as long as the process did not run more than (restart gap) ahead of the clock.
-COI_EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
-COI_COUNTER_BITS = 9
+# COI = max(last + 1, seconds since COI_EPOCH × COI_PER_SECOND). Live captures only show COIs
+# up to ~4.2e11 accepted and a third party reports 21727 above 2^31 (lighter-protocol §2.11), so
+# the allocator stays in the observed band: ≈2.5e11 in late 2026, 4.2e11 in 2028, 2^39 in 2029.
+# Sustained > COI_PER_SECOND orders/s borrows COIs from future seconds; a process restarted
+# sooner than that lead (or after the clock stepped back) may reissue a COI the node still
+# knows (21728 duplicate). Allocators on the wall clock share one process-wide high-water mark.
+COI_EPOCH_S = 1_735_689_600  # 2025-01-01T00:00:00Z
+COI_PER_SECOND = 4096
+
+
+class _HighWater:
+    """The highest COI issued by the allocators sharing this mark (lock-guarded)."""
+
+    __slots__ = ("lock", "value")
+
+    def __init__(self, value: int = 0) -> None:
+        self.lock = threading.Lock()
+        self.value = value
+
+
+_WALL_CLOCK_MARK = _HighWater()
+
+
+def _clock_s() -> int:
+    return time.time_ns() // 1_000_000_000
 
 
 class CoiAllocator:
-    """Process-wide monotonic COI source: time-based plus a counter, unique across restarts."""
+    """Monotonic COI source: time-based (unique across restarts) or a plain counter.
 
-    def __init__(self, clock_ms: Any = None) -> None:
-        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
-        self._last = 0
-        self._lock = threading.Lock()
+    `start=None`: `max(last + 1, (now - 2025-01-01) s × 4096)`; allocators on the wall clock
+    (no `clock_s`) share the process's last COI. `start=N`: N, N+1, … for this allocator only
+    (the caller keeps COIs unique across runs).
+    """
+
+    def __init__(
+        self, clock_s: Callable[[], int] | None = None, *, start: int | None = None
+    ) -> None:
+        self._clock_s = clock_s or _clock_s
+        if start is None:
+            self._mark = _WALL_CLOCK_MARK if clock_s is None else _HighWater()
+            self._counter = False
+        else:
+            self._mark = _HighWater(_coi(start) - 1)
+            self._counter = True
+
+    def __call__(self) -> int:
+        return self.next()
 
     def next(self) -> int:
         """A fresh COI in 1..2^48-1, larger than every COI this allocator issued before."""
-        base = (self._clock_ms() - COI_EPOCH_MS) << COI_COUNTER_BITS
-        with self._lock:
-            coi = max(base, self._last + 1)
-            self._last = coi
-        if not P.MIN_COI <= coi <= P.MAX_COI:
-            raise LighterError("COI allocator exhausted the 48-bit range (clock far ahead?)")
+        mark = self._mark
+        with mark.lock:
+            coi = mark.value + 1
+            if not self._counter:
+                coi = max(coi, (int(self._clock_s()) - COI_EPOCH_S) * COI_PER_SECOND)
+            if coi > P.MAX_COI:
+                raise LighterError(
+                    f"COI allocator passed {P.MAX_COI}"
+                    + (" (coi_start too high)" if self._counter else " (clock far ahead?)")
+                )
+            mark.value = coi
         return coi
 
 
@@ -100,6 +139,7 @@ _TX_TYPE = {
     ACTION_MODIFY: P.TX_TYPE_MODIFY_ORDER,
     ACTION_CANCEL_ALL: P.TX_TYPE_CANCEL_ALL_ORDERS,
 }
+
 
 def _signer_checks() -> dict[str, Any]:
     from .signing import (
@@ -261,6 +301,13 @@ class LighterDealer:
         self._queue: list[_Intent] = []
         # COI → what we know of the order: our intent, then WS/REST updates.
         self._orders = CoiCache(config.coi_cache_size)
+        self._next_coi: Callable[[], int] = (
+            config.coi_allocator
+            if config.coi_allocator is not None
+            else _COI_ALLOCATOR
+            if config.coi_start is None
+            else CoiAllocator(start=config.coi_start)
+        )
         self._finished = CoiCache(config.coi_cache_size)  # COI → final status
         self.price_source: Any = config.price_source
         self._ws: Any = None
@@ -506,7 +553,7 @@ class LighterDealer:
         else:
             order_expiry = -1 if expiry is None else _expiry_ms(expiry)
         self._check_minimums(base_amount, price_int, tif, order_type)
-        coi = _COI_ALLOCATOR.next() if client_order_index is None else _coi(client_order_index)
+        coi = _coi(self._next_coi() if client_order_index is None else client_order_index)
         kwargs = {
             "market_index": self.market.market_index,
             "client_order_index": coi,
