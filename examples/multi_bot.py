@@ -18,6 +18,7 @@ async def main():
         )
         dealer = await LighterDealer.from_config(CONFIG, symbol=sym)
         ws.on_orders = dealer.feed_ws_orders
+        ws.on_orders_resync = dealer.resync_ws_orders  # 切断中に終わった注文を反映
         # 各Bot専用の戦略タスクを起動...
         bots.append((sym, ws, dealer))
     for sym, ws, dealer in bots:

@@ -22,6 +22,7 @@ async def main():
 
     dealer = await LighterDealer.from_config(CONFIG, symbol="ETH")
     ws.on_orders = dealer.feed_ws_orders  # COI→OID解決のウォームアップ
+    ws.on_orders_resync = dealer.resync_ws_orders  # 切断中に終わった注文を反映
 
     async with dealer:
         res = await dealer.create_limit_order(price=3000.05, size=+0.005)

@@ -15,6 +15,7 @@ async def main():
     )
     dealer = await LighterDealer.from_config(CONFIG, symbol="ETH")
     ws.on_orders = dealer.feed_ws_orders
+    ws.on_orders_resync = dealer.resync_ws_orders  # 切断中に終わった注文を反映
     async with dealer:
         coi = (await dealer.create_limit_order(3000.0, +0.005))["client_order_index"]
         await dealer.flush()

@@ -20,6 +20,7 @@ from lighterfast.core import WeightLimiter
 from lighterfast.dealer import COI_EPOCH_S, COI_PER_SECOND, CoiAllocator
 from lighterfast.errors import ConfigError, LighterError, MarketNotFound, OrderNotFoundByCoi
 from lighterfast.testnode import LocalNode
+from lighterfast.ws import WsInfo
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -356,6 +357,70 @@ async def test_feed_ws_orders_tracks_finished_and_foreign_orders(
         assert [r["accepted"] for r in results] == [True, True]
         await eventually(lambda: node.state.order_by_coi(acc, coi2)["status"] == "canceled")
         assert node.state.order_by_coi(acc, coi2)["base_price"] == 290100
+
+
+async def test_orders_resync_drops_an_order_canceled_while_the_socket_was_down(
+    node: LocalNode, funded_account: Any
+) -> None:
+    acc = funded_account.account_index
+    ws = await WsInfo.run_overlay(
+        acc,
+        funded_account.api_key_index,
+        funded_account.private_key,
+        market_id=0,
+        base_url=node.base_url,
+        public_trades=False,
+        connection_options={"backoff_initial": 0.05},
+    )
+    dealer = await make_dealer(node, funded_account, use_ws=False)  # REST: unaffected by stall
+    ws.on_orders = dealer.feed_ws_orders
+    ws.on_orders_resync = dealer.resync_ws_orders
+    try:
+        gone = (await dealer.create_limit_order(3000.0, 0.01))["client_order_index"]
+        kept = (await dealer.create_limit_order(2990.0, 0.01))["client_order_index"]
+        await dealer.flush()
+        await eventually(
+            lambda: all((dealer.get_order_by_coi(c) or {}).get("order_index") for c in (gone, kept))
+        )
+        node.faults.stall(True)  # the order frames of the cancel never reach this socket
+        await dealer.cancel_order_by_coi(gone)
+        assert [r["accepted"] for r in await dealer.flush()] == [True]
+        await eventually(lambda: node.state.order_by_coi(acc, gone)["status"] == "canceled")
+        assert dealer.get_order_by_coi(gone)["status"] == "open"  # the stream missed it
+        queued = (await dealer.create_limit_order(2980.0, 0.01))["client_order_index"]
+        await node.faults.close_all(1011)  # the stalled frames die with the socket
+        await eventually(lambda: ws.stats.reconnects >= 1 and ws.connected)
+        await eventually(lambda: dealer.get_order_by_coi(gone) is None)
+        with pytest.raises(OrderNotFoundByCoi, match="finished while disconnected"):
+            await dealer.cancel_order_by_coi(gone)
+        assert dealer.get_order_by_coi(kept)["status"] == "open"
+        assert dealer.get_order_by_coi(queued)["status"] == "queued"  # not sent: kept
+        assert ws.stats.hook_errors == 0
+    finally:
+        await dealer.aclose()
+        await ws.aclose()
+    assert node.state.order_by_coi(acc, queued)["status"] == "open"  # flushed on close
+
+
+async def test_resync_ws_orders_refuses_garbage_and_keeps_the_view(
+    node: LocalNode, funded_account: Any
+) -> None:
+    async with await make_dealer(node, funded_account, use_ws=False) as dealer:
+        coi = (await dealer.create_limit_order(3000.0, 0.01))["client_order_index"]
+        for bad in (
+            None,
+            "orders",
+            {"client_order_index": 5},
+            [1, 2],
+            [{"client_order_index": "x"}],
+        ):
+            with pytest.raises((TypeError, ValueError)):
+                dealer.resync_ws_orders(bad)
+            with pytest.raises((TypeError, ValueError)):
+                dealer.feed_ws_orders(bad)
+        assert dealer.get_order_by_coi(coi)["status"] == "queued"
+        assert dealer.resync_ws_orders([]) == 0  # a queued create is not yet live anywhere
+        assert dealer.get_order_by_coi(coi) is not None
 
 
 async def test_reads(node: LocalNode) -> None:

@@ -191,6 +191,11 @@ _batch_buffer: contextvars.ContextVar[list[_Intent] | None] = contextvars.Contex
 
 _RATE_RETRY_BASE_S = 0.25
 
+# Statuses of a COI the dealer issued that a stream snapshot may not show yet.
+_NOT_YET_LIVE = frozenset({"queued", "accepted", "unknown"})
+# Final status of an order that vanished from the live set while the stream was down.
+STATUS_GONE = "finished while disconnected"
+
 
 def _split_signed(value: Any, name: str) -> tuple[bool, Any]:
     """(is_ask, magnitude) of a signed human size: + buys, − sells; 0, NaN, bool rejected."""
@@ -1278,12 +1283,18 @@ class LighterDealer:
             orders = flat
         if not isinstance(orders, (list, tuple)):
             raise TypeError(f"orders must be a list of order dicts, got {type(orders).__name__}")
+        for position, order in enumerate(orders):  # all checked before the view changes
+            if not isinstance(order, Mapping):
+                raise TypeError(f"orders[{position}] must be a dict, got {type(order).__name__}")
+            coi = order.get("client_order_index")
+            if coi not in (None, 0) and (
+                isinstance(coi, bool) or not isinstance(coi, int) or not 0 < coi <= P.MAX_COI
+            ):
+                raise ValueError(f"orders[{position}]: bad client_order_index {coi!r}")
         changed = 0
         for order in orders:
-            if not isinstance(order, Mapping):
-                continue
             coi = order.get("client_order_index")
-            if isinstance(coi, bool) or not isinstance(coi, int) or coi <= 0:
+            if not coi:  # an order placed without a COI: not in a COI view
                 continue
             status = str(order.get("status", ""))
             if P.is_terminal_status(status):
@@ -1324,6 +1335,33 @@ class LighterDealer:
             self._orders.put(coi, record)
             changed += 1
         return changed
+
+    def resync_ws_orders(self, live_orders: Any) -> int:
+        """Make the view match a full list of the account's live orders; returns COIs dropped.
+
+        For `ws.on_orders_resync` (called after a reconnect's snapshot): an order the view saw
+        live that is absent finished while the socket was down. Queued creates and accepted
+        creates never seen on a stream yet are kept (the snapshot may predate them).
+        """
+        if isinstance(live_orders, (str, bytes, Mapping)) or not isinstance(live_orders, Iterable):
+            raise TypeError(
+                f"live_orders must be a list of order dicts, got {type(live_orders).__name__}"
+            )
+        live = list(live_orders)
+        self.feed_ws_orders(live)  # validates every entry first
+        present = {order.get("client_order_index") for order in live}
+        dropped = 0
+        for coi, record in self._orders.items():
+            if coi in present:
+                continue
+            if record.get("order_index") is None and record.get("status") in _NOT_YET_LIVE:
+                continue
+            self._orders.pop(coi)
+            self._finished.put(coi, STATUS_GONE)
+            dropped += 1
+        if dropped:
+            self.log.info("order resync: %d order(s) finished while the stream was down", dropped)
+        return dropped
 
     def get_order_by_coi(self, coi: int) -> dict[str, Any] | None:
         """The dealer's current view of one COI (None when unknown or finished)."""
