@@ -17,6 +17,10 @@ And a batch of 10 orders: lighterfast (10 × create + one flush) vs the SDK (10 
 `extra_info` and printed; run:
 
     python -m pytest benchmarks/bench_dealer.py --benchmark-only -s
+
+Every figure is taken twice, against a node in `tx_hash_mode="fast"` (a stand-in hash: the
+node's own hashing is not in the client's figure; the headline) and in the default "signer"
+mode (the node re-hashes each tx as the venue would). Groups are suffixed with the mode.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import asyncio, json, sys
 from lighterfast.testnode import LocalNode
 
 async def main():
-    async with LocalNode(port=0, exec_latency_ms=0) as node:
+    async with LocalNode(port=0, exec_latency_ms=0, tx_hash_mode=sys.argv[1]) as node:
         accounts = []
         for _ in range(6):
             a = await node.create_account(collateral=100_000_000)
@@ -54,11 +58,11 @@ asyncio.run(main())
 """
 
 
-@pytest.fixture(scope="module")
-def node_info() -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="module", params=["fast", "signer"])
+def node_info(request: Any) -> Iterator[dict[str, Any]]:
     """A LocalNode in its own process (so its work does not share the clients' loop)."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", _NODE_SCRIPT],
+        [sys.executable, "-c", _NODE_SCRIPT, request.param],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -67,6 +71,7 @@ def node_info() -> Iterator[dict[str, Any]]:
     line = proc.stdout.readline()
     try:
         info = json.loads(line)
+        info["tx_hash_mode"] = request.param
         yield info
     finally:
         proc.stdin.close()
@@ -100,9 +105,12 @@ def _run(
     loop: asyncio.AbstractEventLoop,
     op: Callable[[], Awaitable[Any]],
     rounds: int,
+    mode: str,
     per: int = 1,
 ) -> None:
     """Benchmark one async op per round; record p50/p99 in µs (per order when `per` > 1)."""
+    benchmark.group = f"{benchmark.group}-{mode}-hash"
+    benchmark.extra_info["tx_hash_mode"] = mode
     if getattr(benchmark, "disabled", False):  # smoke run (--benchmark-disable): once
         benchmark.pedantic(lambda: loop.run_until_complete(op()), rounds=1, iterations=1)
         return
@@ -116,7 +124,7 @@ def _run(
     if per > 1:
         benchmark.extra_info.update(per_order_p50_us=round(p50 / per, 1))
     print(
-        f"\n{benchmark.name}: p50 {p50:.0f} us, p99 {p99:.0f} us"
+        f"\n{benchmark.name} [{mode} hash]: p50 {p50:.0f} us, p99 {p99:.0f} us"
         + (f", per order {p50 / per:.0f} us" if per > 1 else "")
     )
 
@@ -160,7 +168,7 @@ def test_lighterfast_one_order(
         assert results[0]["accepted"], results
 
     try:
-        _run(benchmark, loop, one, ROUNDS)
+        _run(benchmark, loop, one, ROUNDS, node_info["tx_hash_mode"])
     finally:
         loop.run_until_complete(dealer.aclose())
 
@@ -179,7 +187,7 @@ def test_lighterfast_batch_of_10(
         assert len(results) == 10 and all(r["accepted"] for r in results)
 
     try:
-        _run(benchmark, loop, ten, BATCH_ROUNDS, per=10)
+        _run(benchmark, loop, ten, BATCH_ROUNDS, node_info["tx_hash_mode"], per=10)
     finally:
         loop.run_until_complete(dealer.aclose())
 
@@ -220,7 +228,7 @@ def test_sdk_one_order(
         assert err is None and resp.code == 200, err
 
     try:
-        _run(benchmark, loop, one, ROUNDS)
+        _run(benchmark, loop, one, ROUNDS, node_info["tx_hash_mode"])
     finally:
         loop.run_until_complete(client.close())
 
@@ -265,7 +273,7 @@ def test_sdk_batch_of_10(
         assert resp.code == 200 and len(resp.tx_hash) == 10
 
     try:
-        _run(benchmark, loop, ten, BATCH_ROUNDS, per=10)
+        _run(benchmark, loop, ten, BATCH_ROUNDS, node_info["tx_hash_mode"], per=10)
     finally:
         loop.run_until_complete(client.close())
 
@@ -350,7 +358,7 @@ def test_ccxt_one_order(
 
     try:
         loop.run_until_complete(ex.load_markets())
-        _run(benchmark, loop, one, ROUNDS)
+        _run(benchmark, loop, one, ROUNDS, node_info["tx_hash_mode"])
     finally:
         loop.run_until_complete(ex.close())
 
