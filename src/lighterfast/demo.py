@@ -1,0 +1,669 @@
+"""`lighterfast demo`: one small quoting bot per symbol against a Lighter node.
+
+Each bot reads its market from a `WsInfo` (book, public trades, its own orders and fills) and
+requotes one bid and one ask with `LighterDealer.batch_cancel_and_create` (COI-first: the
+previous quotes are cancelled by client order index, no order-index lookup, one send).
+Without `--base-url` it starts a `LocalNode` in-process with simulated market flow and one
+funded account per bot, so nonce lanes never collide. Against a mainnet URL it only prints
+what it would send unless `live=True`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+from urllib.parse import urlparse
+
+from . import protocol as P
+from .errors import ConfigError, LighterError, OrderNotFoundByCoi
+
+DEFAULT_SYMBOLS = ("ETH", "BTC", "SOL")
+DEMO_COLLATERAL = 100_000  # USDC per bot account on the local node
+LATENCY_WINDOW = 500  # acceptances kept for p50/p99
+RATE_HEADROOM = 0.8  # share of the tier's budget the bots spend (WsInfo reads use the rest)
+SHUTDOWN_READS = 3  # REST calls kept in reserve for the final cancel + reads
+MAINNET_HOSTS = frozenset({urlparse(P.MAINNET_URL).hostname})
+
+
+@dataclass(kw_only=True)
+class DemoOptions:
+    """What `lighterfast demo` was asked to do (every field has the CLI's default)."""
+
+    symbols: Sequence[str] = DEFAULT_SYMBOLS
+    duration: float | None = 20.0  # seconds; None = until Ctrl-C
+    base_url: str | None = None  # None: start a LocalNode in-process
+    config: str | None = None  # config.json for --base-url (keys, account)
+    live: bool = False  # allow sending to mainnet
+    premium: bool = False  # pace as a premium account (24 000 weight/min) instead of standard
+    size_lots: int = 2  # quote size in multiples of the market's minimum size
+    half_spread_bps: float = 1.0  # quotes at fair ± this many basis points
+    skew_bps: float = 0.5  # fair moves this many bp against each lot of inventory
+    max_lots: int = 10  # stop quoting the side that would grow inventory past this
+    min_interval: float = 0.25  # seconds between two requotes of one bot
+    node_latency: str = "premium"  # execution latency tier of the in-process node
+
+
+@dataclass
+class BotStats:
+    """Counters of one bot, all from its own sends and its own fills on the stream."""
+
+    batches: int = 0
+    txs_accepted: int = 0
+    txs_rejected: int = 0
+    quotes: int = 0
+    fills: int = 0
+    bought: float = 0.0
+    sold: float = 0.0
+    cash: float = 0.0  # quote currency paid (−) / received (+) by the fills
+    latencies_us: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+    last_error: str | None = None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile of `values` (None when empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def is_mainnet(url: str) -> bool:
+    """True when `url` points at Lighter's mainnet API host."""
+    return (urlparse(url).hostname or "").lower() in MAINNET_HOSTS
+
+
+class QuoteBot:
+    """A one-symbol market maker: a bid and an ask around the book's mid, skewed by inventory.
+
+    `dealer` is None in dry-run mode: the bot then only records what it would send.
+    """
+
+    def __init__(
+        self,
+        symbol: str,
+        ws: Any,
+        dealer: Any,
+        market: Any,
+        options: DemoOptions,
+        *,
+        account_index: int | None,
+        interval: float,
+        on_dry_run: Callable[[str], None] | None = None,
+    ) -> None:
+        self.symbol = symbol
+        self.ws = ws
+        self.dealer = dealer
+        self.market = market
+        self.options = options
+        self.account_index = account_index
+        self.interval = interval
+        self.on_dry_run = on_dry_run
+        self.stats = BotStats()
+        self.tick = Decimal(1).scaleb(-market.price_decimals)
+        self.size = Decimal(market.min_base_amount or "0").scaleb(0) * options.size_lots
+        if self.size <= 0:
+            self.size = Decimal(1).scaleb(-market.size_decimals) * options.size_lots
+        self.start_position = 0.0
+        self.quotes: dict[int, tuple[str, float]] = {}  # live COI → (side, price)
+        self.issued: set[int] = set()  # every COI this bot created (its fills are these)
+        self.target: tuple[float, float] | None = None
+        self.would_send: str = ""
+        self._seen_trades: set[int] = set()
+        self.started = time.monotonic()
+        self.stopped: float | None = None
+
+    # --- stream hooks ---------------------------------------------------------------------------
+    def on_trades(self, trades: list[dict[str, Any]]) -> None:
+        """Count fills of this bot's own orders (by COI), once per trade id."""
+        for trade in trades:
+            if trade.get("market_id") != self.market.market_index:
+                continue
+            trade_id = trade.get("trade_id")
+            if trade_id in self._seen_trades:
+                continue
+            side = self._my_side(trade)
+            if side is None:
+                continue
+            self._seen_trades.add(trade_id)
+            size = float(trade["size"])
+            price = float(trade["price"])
+            self.stats.fills += 1
+            if side == "buy":
+                self.stats.bought += size
+                self.stats.cash -= size * price
+            else:
+                self.stats.sold += size
+                self.stats.cash += size * price
+
+    def _my_side(self, trade: dict[str, Any]) -> str | None:
+        """'buy'/'sell' when one side of the trade is an order this bot issued."""
+        if self.account_index is None:
+            return None
+        if trade.get("bid_account_id") == self.account_index:
+            if trade.get("bid_client_id") in self.issued:
+                return "buy"
+        if trade.get("ask_account_id") == self.account_index:
+            if trade.get("ask_client_id") in self.issued:
+                return "sell"
+        return None
+
+    # --- views ----------------------------------------------------------------------------------
+    @property
+    def position(self) -> float:
+        """Position in base units: the start position plus this bot's fills."""
+        return self.start_position + self.stats.bought - self.stats.sold
+
+    def book_top(self) -> tuple[float | None, float | None]:
+        """(best bid, best ask) prices from the WebSocket book (None when empty or stale)."""
+        book = self.ws.get_order_book(self.market.market_index)
+        if book is None or book.is_stale:
+            return None, None
+        bid, ask = book.best_bid(), book.best_ask()
+        return (bid[0] if bid else None), (ask[0] if ask else None)
+
+    def mid(self) -> float | None:
+        """Mid of the book, else the last traded price."""
+        bid, ask = self.book_top()
+        if bid is not None and ask is not None:
+            return (bid + ask) / 2.0
+        ltp: float | None = self.ws.get_ltp()
+        return ltp
+
+    def pnl(self) -> float | None:
+        """Mark-to-mid PnL of this bot's fills (fees are 0 on the local node)."""
+        mid = self.mid()
+        if mid is None:
+            return None
+        return self.stats.cash + (self.stats.bought - self.stats.sold) * mid
+
+    def elapsed(self) -> float:
+        """Seconds since the bot started (frozen once it stopped)."""
+        end = self.stopped if self.stopped is not None else time.monotonic()
+        return max(end - self.started, 1e-9)
+
+    def budget(self) -> tuple[int, int] | None:
+        """(left, capacity) of the limiter that governs this bot's tx sends."""
+        if self.dealer is None:
+            return None
+        # Premium accounts send txs from their own bucket (RestClient.tx_limiter).
+        limiter = self.dealer._rest.tx_limiter or self.dealer.limiter
+        return int(limiter.available()), int(limiter.capacity)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the live view and the summary show for this symbol (no secrets)."""
+        s = self.stats
+        bid, ask = self.book_top()
+        lat = list(s.latencies_us)
+        p50, p99 = percentile(lat, 50), percentile(lat, 99)
+        own = sorted(self.quotes.values())
+        budget = self.budget()
+        return {
+            "symbol": self.symbol,
+            "market_index": self.market.market_index,
+            "account_index": self.account_index,
+            "price_decimals": self.market.price_decimals,
+            "size_decimals": self.market.size_decimals,
+            "best_bid": bid,
+            "best_ask": ask,
+            "ltp": self.ws.get_ltp(),
+            "own_bid": next((p for side, p in own if side == "buy"), None),
+            "own_ask": next((p for side, p in own if side == "sell"), None),
+            "fills": s.fills,
+            "bought": round(s.bought, 12),
+            "sold": round(s.sold, 12),
+            "position": round(self.position, 12),
+            "pnl": None if (v := self.pnl()) is None else round(v, 6),
+            "batches": s.batches,
+            "txs_accepted": s.txs_accepted,
+            "txs_rejected": s.txs_rejected,
+            "quotes_sent": s.quotes,
+            "orders_per_s": round(s.txs_accepted / self.elapsed(), 3),
+            "latency_p50_ms": None if p50 is None else round(p50 / 1000.0, 3),
+            "latency_p99_ms": None if p99 is None else round(p99 / 1000.0, 3),
+            "budget_left": None if budget is None else budget[0],
+            "budget_capacity": None if budget is None else budget[1],
+            "last_error": s.last_error,
+            "would_send": self.would_send,
+        }
+
+    # --- the loop -------------------------------------------------------------------------------
+    def targets(self) -> tuple[float | None, float | None] | None:
+        """(bid, ask) prices to quote now; a side is None when inventory is at its limit."""
+        mid = self.mid()
+        if mid is None or mid <= 0:
+            return None
+        o = self.options
+        lots = float(Decimal(str(self.position)) / self.size) if self.size else 0.0
+        fair = mid * (1.0 - o.skew_bps * lots / 1e4)
+        half = max(mid * o.half_spread_bps / 1e4, float(self.tick))
+        bid = Decimal(repr(fair - half)).quantize(self.tick, rounding=ROUND_FLOOR)
+        ask = Decimal(repr(fair + half)).quantize(self.tick, rounding=ROUND_CEILING)
+        if ask <= bid:
+            ask = bid + self.tick
+        return (
+            float(bid) if lots < o.max_lots and bid > 0 else None,
+            float(ask) if lots > -o.max_lots else None,
+        )
+
+    def _live_quotes(self) -> dict[int, tuple[str, float]]:
+        """Forget quotes the order stream reported finished (filled, cancelled, expired)."""
+        if self.dealer is not None:
+            for coi in [c for c in self.quotes if self.dealer.get_order_by_coi(c) is None]:
+                del self.quotes[coi]
+        return self.quotes
+
+    async def step(self) -> None:
+        """Requote once if the wanted prices differ from the live quotes."""
+        wanted = self.targets()
+        if wanted is None:
+            return
+        live = self._live_quotes()
+        have = {side: price for side, price in live.values()}
+        want = {
+            side: price
+            for side, price in zip(("buy", "sell"), wanted, strict=True)
+            if price is not None
+        }
+        if have == want and len(live) == len(want):
+            return
+        size = float(self.size)
+        new = [(price, size if side == "buy" else -size) for side, price in want.items()]
+        if self.dealer is None:
+            text = f"{self.symbol}: cancel {sorted(live)} create " + ", ".join(
+                f"{'buy' if q > 0 else 'sell'} {abs(q)} @ {p}" for p, q in new
+            )
+            self.would_send = text
+            if self.target != wanted and self.on_dry_run is not None:
+                self.on_dry_run(text)
+            self.target = wanted
+            return
+        if not self._can_send():
+            return  # keep what the shutdown needs; requote once the window rolls
+        await self._send(list(live), new)
+
+    def _can_send(self) -> bool:
+        """True when a tx batch fits the budget with the shutdown's reads still in reserve."""
+        rest = self.dealer._rest
+        batch = rest.cost("sendTxBatch")
+        if rest.tx_limiter is not None:  # premium: txs have their own bucket
+            return bool(rest.tx_limiter.available() >= batch)
+        return bool(rest.limiter.available() >= batch + SHUTDOWN_READS * rest.cost("account"))
+
+    async def _send(self, cancels: list[int], new: list[tuple[float, float]]) -> None:
+        """One batch: cancel `cancels` by COI, create `new`; record latency and results."""
+        started = time.perf_counter_ns()
+        try:
+            results = await self.dealer.batch_cancel_and_create(
+                cancel_client_order_indices=cancels, new_limit_orders=new
+            )
+        except OrderNotFoundByCoi:
+            self._live_quotes()
+            return
+        except (LighterError, ValueError) as exc:
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            return
+        elapsed_us = (time.perf_counter_ns() - started) / 1000.0
+        self.stats.batches += 1
+        accepted = [r for r in results if r.get("accepted")]
+        self.stats.txs_accepted += len(accepted)
+        self.stats.txs_rejected += len(results) - len(accepted)
+        if accepted:
+            self.stats.latencies_us.append(elapsed_us)
+        for coi in cancels:
+            self.quotes.pop(coi, None)
+        for result in results:
+            if result.get("action") != "create":
+                continue
+            coi = int(result["client_order_index"])
+            self.issued.add(coi)
+            if result.get("accepted") or result.get("status") == "unknown":
+                self.quotes[coi] = (result["side"], float(result["price"]))
+                self.stats.quotes += 1
+            elif result.get("message"):
+                self.stats.last_error = str(result["message"])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Requote every `interval` seconds until `stop` is set."""
+        while not stop.is_set():
+            try:
+                await self.step()
+            except Exception as exc:  # a demo keeps going; the view shows the last error
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval)
+
+    async def shutdown(self, timeout: float = 5.0) -> dict[str, Any]:
+        """Cancel the bot's live quotes, wait until the stream confirms, read the node's truth."""
+        self.stopped = time.monotonic()
+        final: dict[str, Any] = {}
+        if self.dealer is None:
+            return final
+        live = list(self._live_quotes())
+        if live:
+            with contextlib.suppress(OrderNotFoundByCoi):
+                await self.dealer.batch_cancel_and_create(
+                    cancel_client_order_indices=live, new_limit_orders=[]
+                )
+        deadline = time.monotonic() + timeout
+        while self._live_quotes() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        try:
+            open_orders = await asyncio.wait_for(self.dealer.fetch_open_orders(), timeout)
+            mine = [o for o in open_orders if o["client_order_index"] in self.issued]
+            final["open_orders_end"] = len(mine)
+            position = await asyncio.wait_for(self.dealer.fetch_my_position(), timeout)
+            final["position_node"] = position["size"]
+            # Fills whose frames were still in flight when the quotes were cancelled.
+            while abs(position["size"] - self.position) > 1e-12 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        except (LighterError, asyncio.TimeoutError) as exc:
+            final["final_read_error"] = f"{type(exc).__name__}: {exc}"
+        return final
+
+
+# --- setting the bots up ------------------------------------------------------------------------
+
+
+@dataclass
+class _Bot:
+    bot: QuoteBot
+    closers: list[Callable[[], Any]]
+
+
+def _pacing(options: DemoOptions, n_bots: int) -> tuple[int | None, float]:
+    """(per-bot rate_limit_per_minute or None for premium, requote interval in seconds)."""
+    if options.premium:
+        return None, options.min_interval
+    per_bot = max(SHUTDOWN_READS + 1, int(P.STANDARD_REQUESTS_PER_MINUTE * RATE_HEADROOM) // n_bots)
+    return per_bot, max(options.min_interval, P.RATE_WINDOW_S / per_bot)
+
+
+async def _make_bot(
+    symbol: str,
+    options: DemoOptions,
+    *,
+    base_url: str,
+    account_index: int,
+    api_key_index: int,
+    private_key: str,
+    rate_limit: int | None,
+    interval: float,
+    dealer_kwargs: dict[str, Any] | None = None,
+    share_with: Any = None,
+) -> _Bot:
+    """WsInfo (book, trades, own orders) + LighterDealer for one symbol, wired together."""
+    from .dealer import DealerConfig, LighterDealer
+    from .ws import WsInfo
+
+    closers: list[Callable[[], Any]] = []
+    ws = await WsInfo.run_overlay(
+        account_index,
+        api_key_index,
+        private_key,
+        symbol=symbol,
+        base_url=base_url,
+        order_book=True,
+    )
+    closers.append(ws.aclose)
+    try:
+        cfg = DealerConfig(
+            base_url=base_url,
+            account_index=account_index,
+            api_key_index=api_key_index,
+            api_key_private_key=private_key,
+            symbol=symbol,
+            price_source=ws,
+            standard_account=not options.premium,
+            rate_limit_per_minute=rate_limit,
+            **(dealer_kwargs or {}),
+        )
+        signer = share_with._signer if share_with is not None else None
+        dealer = await LighterDealer.create(cfg, signer=signer)
+        if share_with is not None:
+            _share_nonce_lanes(share_with, dealer)
+        closers.insert(0, dealer.aclose)
+    except BaseException:
+        await ws.aclose()
+        raise
+    bot = QuoteBot(
+        symbol, ws, dealer, dealer.market, options, account_index=account_index, interval=interval
+    )
+    ws.on_orders = dealer.feed_ws_orders
+    ws.on_trades = bot.on_trades
+    with contextlib.suppress(LighterError, asyncio.TimeoutError):
+        bot.start_position = (await dealer.fetch_my_position())["size"]
+    return _Bot(bot, closers)
+
+
+def _share_nonce_lanes(leader: Any, follower: Any) -> None:
+    """Make `follower` take nonces from `leader`'s lanes (same account and key).
+
+    Two dealers on one API key must never count nonces separately (they would collide); the
+    dealer has no public option for a shared lane yet, so the demo hands over the manager.
+    """
+    follower._nonces = leader._nonces
+
+
+async def _local_bots(
+    options: DemoOptions, node: Any, interval: float, rate_limit: int | None
+) -> list[_Bot]:
+    """One funded account (own key, own nonce lane) per symbol on the local node."""
+    bots: list[_Bot] = []
+    try:
+        for symbol in options.symbols:
+            dev = await node.create_account(collateral=DEMO_COLLATERAL)
+            bots.append(
+                await _make_bot(
+                    symbol,
+                    options,
+                    base_url=node.base_url,
+                    account_index=dev.account_index,
+                    api_key_index=dev.api_key_index,
+                    private_key=dev.private_key,
+                    rate_limit=rate_limit,
+                    interval=interval,
+                    dealer_kwargs={"chain_id": node.chain_id},
+                )
+            )
+    except BaseException:
+        await _close_all(bots)
+        raise
+    return bots
+
+
+async def _config_bots(
+    options: DemoOptions, base_url: str, cfg: dict[str, Any], interval: float, rl: int | None
+) -> list[_Bot]:
+    """Bots of the config's account: one API key each when there are enough, else shared."""
+    keys = cfg["api_keys"]
+    bots: list[_Bot] = []
+    leaders: dict[int, Any] = {}
+    try:
+        for n, symbol in enumerate(options.symbols):
+            key = keys[n % len(keys)]
+            index = key["api_key_index"]
+            made = await _make_bot(
+                symbol,
+                options,
+                base_url=base_url,
+                account_index=cfg["account_index"],
+                api_key_index=index,
+                private_key=key["api_key_private_key"],
+                rate_limit=rl,
+                interval=interval,
+                share_with=leaders.get(index),
+            )
+            leaders.setdefault(index, made.bot.dealer)
+            bots.append(made)
+    except BaseException:
+        await _close_all(bots)
+        raise
+    return bots
+
+
+async def _dry_run_bots(
+    options: DemoOptions, base_url: str, interval: float, report: Callable[[str], None]
+) -> list[_Bot]:
+    """Public book + trades only (no keys, no dealer): the bots print what they would send."""
+    from .markets import resolve_market
+    from .ws import WsInfo
+
+    bots: list[_Bot] = []
+    try:
+        for symbol in options.symbols:
+            ws = await WsInfo.run_public_trades_simple(
+                symbol=symbol, base_url=base_url, order_book=True
+            )
+            try:
+                market = await resolve_market(symbol=symbol, base_url=base_url)
+            except BaseException:
+                await ws.aclose()
+                raise
+            bot = QuoteBot(
+                symbol,
+                ws,
+                None,
+                market,
+                options,
+                account_index=None,
+                interval=interval,
+                on_dry_run=report,
+            )
+            bots.append(_Bot(bot, [ws.aclose]))
+    except BaseException:
+        await _close_all(bots)
+        raise
+    return bots
+
+
+async def _close_all(bots: Sequence[_Bot]) -> None:
+    for made in bots:
+        for closer in made.closers:
+            with contextlib.suppress(Exception):
+                await closer()
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+@dataclass
+class DemoResult:
+    """The final summary: per-symbol snapshots plus how the run went."""
+
+    mode: str  # "local", "remote" or "dry-run"
+    base_url: str
+    duration_s: float
+    symbols: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no secrets: account indexes and figures only)."""
+        return {
+            "mode": self.mode,
+            "base_url": self.base_url,
+            "duration_s": round(self.duration_s, 3),
+            "symbols": self.symbols,
+        }
+
+
+def _validate(options: DemoOptions) -> list[str]:
+    symbols = [s.strip().upper() for s in options.symbols if s.strip()]
+    if not symbols:
+        raise ConfigError("--symbols: give at least one symbol, e.g. ETH,BTC,SOL")
+    if len(set(symbols)) != len(symbols):
+        raise ConfigError("--symbols: a symbol appears twice")
+    if options.duration is not None and not options.duration > 0:
+        raise ConfigError("--duration must be > 0 seconds")
+    if options.size_lots < 1 or options.max_lots < 1:
+        raise ConfigError("size and inventory limits must be >= 1 lot")
+    if not options.half_spread_bps > 0:
+        raise ConfigError("--spread-bps must be > 0")
+    return symbols
+
+
+async def run_demo(
+    options: DemoOptions,
+    *,
+    node: Any = None,
+    view: Any = None,
+    stop: asyncio.Event | None = None,
+) -> DemoResult:
+    """Run the bots for `options.duration` (or until `stop` is set) and return the summary.
+
+    `node`: an already running LocalNode to trade on (tests); otherwise one is started here
+    when `options.base_url` is None. `view`: an object with `start(bots)`, `update(bots)`,
+    `message(text)` and `stop()` (see `demo_view`); None runs silently.
+    """
+    from .config import load_lighter_config
+
+    options.symbols = _validate(options)
+    stop = stop or asyncio.Event()
+    say: Callable[[str], None] = view.message if view is not None else (lambda _text: None)
+    own_node = None
+    if options.base_url is None and node is None:
+        from .testnode import LocalNode
+
+        own_node = LocalNode(port=0, simulate_flow=True, exec_latency_ms=options.node_latency)
+        await own_node.start()
+        node = own_node
+        say(f"local node on {node.base_url} (simulated market flow)")
+    bots: list[_Bot] = []
+    try:
+        rate_limit, interval = _pacing(options, len(options.symbols))
+        if node is not None:
+            mode, base_url = "local", node.base_url
+            bots = await _local_bots(options, node, interval, rate_limit)
+        else:
+            assert options.base_url is not None
+            base_url = options.base_url.rstrip("/")
+            if is_mainnet(base_url) and not options.live:
+                mode = "dry-run"
+                say(f"{base_url} is mainnet: dry run (pass --live to send orders)")
+                bots = await _dry_run_bots(options, base_url, interval, say)
+            else:
+                mode = "remote"
+                cfg = load_lighter_config(options.config, {"base_url": base_url})
+                if len(cfg["api_keys"]) < len(options.symbols):
+                    say(
+                        f"{len(cfg['api_keys'])} API key(s) for {len(options.symbols)} bots: "
+                        "bots on the same key share its nonce lane"
+                    )
+                bots = await _config_bots(options, base_url, cfg, interval, rate_limit)
+        started = time.monotonic()
+        tasks = [asyncio.create_task(b.bot.run(stop), name=f"bot-{b.bot.symbol}") for b in bots]
+        if view is not None:
+            view.start([b.bot for b in bots])
+        try:
+            end = None if options.duration is None else started + options.duration
+            while not stop.is_set():
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.25 if left is None else min(0.25, left))
+                if view is not None:
+                    view.update([b.bot for b in bots])
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        duration = time.monotonic() - started
+        finals = await asyncio.gather(*(b.bot.shutdown() for b in bots))
+        rows = []
+        for made, final in zip(bots, finals, strict=True):
+            row = made.bot.snapshot()
+            row.update(final)
+            rows.append(row)
+        if view is not None:
+            view.stop()
+        return DemoResult(mode, base_url, duration, rows)
+    finally:
+        await _close_all(bots)
+        if own_node is not None:
+            await own_node.stop()
