@@ -161,11 +161,84 @@ def _add_node(sub: Any) -> None:
     p.set_defaults(func=lambda a: _run(_run_node(a)))
 
 
+def _run_demo_cmd(args: argparse.Namespace) -> int:
+    """`lighterfast demo`: run the bots, show the view, print (and optionally save) the summary."""
+    from lighterfast.demo import DemoOptions, run_demo
+    from lighterfast.demo_view import LiveView, ProgressView, render_summary
+
+    if args.config and not args.base_url:
+        from lighterfast.config import load_lighter_config
+
+        args.base_url = load_lighter_config(args.config)["base_url"]
+    options = DemoOptions(
+        symbols=[s for s in args.symbols.split(",") if s.strip()],
+        duration=args.duration if args.duration > 0 else None,
+        base_url=args.base_url,
+        config=args.config or "config.json",
+        live=args.live,
+        premium=args.premium,
+        size_lots=args.size_lots,
+        half_spread_bps=args.spread_bps,
+        node_latency=args.node_latency,
+    )
+    title = "lighterfast demo" + ("" if args.base_url else " (local node)")
+    view: Any = ProgressView() if args.headless else LiveView(title, options.duration)
+
+    async def main() -> Any:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        return await run_demo(options, view=view, stop=stop)
+
+    result = _run(main())
+    summary = result.as_dict()
+    print(render_summary(summary), flush=True)
+    if args.json_summary:
+        Path(args.json_summary).write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def _add_demo(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run one quoting bot per symbol (against an in-process local node by default)",
+        description="Run a small market-making bot per symbol: WsInfo for the book and own "
+        "orders, LighterDealer.batch_cancel_and_create to requote. Without --base-url a local "
+        "node with simulated market flow runs in-process. Mainnet URLs are a dry run unless "
+        "--live is given.",
+    )
+    p.add_argument("--symbols", default="ETH,BTC,SOL", help="comma-separated (default ETH,BTC,SOL)")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds to run (0 = until Ctrl-C)")
+    p.add_argument("--base-url", default=None, help="a node's REST URL (default: local node)")
+    p.add_argument("--config", default=None, help="config.json with account and API keys")
+    p.add_argument("--live", action="store_true", help="allow sending orders to mainnet")
+    p.add_argument(
+        "--premium",
+        action="store_true",
+        help="pace as a premium account (24 000 weight/min) instead of standard (60/min)",
+    )
+    p.add_argument("--size-lots", type=int, default=2, help="quote size in minimum sizes")
+    p.add_argument("--spread-bps", type=float, default=1.0, help="half spread in basis points")
+    p.add_argument(
+        "--node-latency",
+        default="premium",
+        help="execution latency tier of the in-process node (standard, premium, plus, zero)",
+    )
+    p.add_argument(
+        "--headless", action="store_true", help="progress lines instead of the live table"
+    )
+    p.add_argument("--json-summary", metavar="PATH", help="also write the summary as JSON")
+    p.set_defaults(func=_run_demo_cmd)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="lighterfast", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_node(sub)
+    _add_demo(sub)
     # Further subcommands (demo, bench) register here with their own _add_<name>(sub).
     return parser
 
