@@ -509,21 +509,8 @@ class LighterDealer:
         buffer = _batch_buffer.get()
         target = buffer if buffer is not None else self._queue
         for intent in intents:
-            if intent.action == ACTION_CREATE and intent.coi is not None:
-                self._orders.put(
-                    intent.coi,
-                    {
-                        "client_order_index": intent.coi,
-                        "market_index": intent.market_index,
-                        "is_ask": bool(intent.kwargs["is_ask"]),
-                        "price_int": intent.kwargs["price"],
-                        "base_amount_int": intent.kwargs["base_amount"],
-                        "trigger_price_int": intent.kwargs["trigger_price"],
-                        "status": "queued",
-                        "order_index": None,
-                        "api_key_index": None,
-                    },
-                )
+            if intent.action == ACTION_CREATE:
+                self._remember_create(intent)
             target.append(intent)
 
     def _build_create(
@@ -723,24 +710,29 @@ class LighterDealer:
 
     async def cancel_order_by_coi(self, coi: int) -> dict[str, Any]:
         """Queue a cancel of the order with this COI (sent as `Index`, no lookup needed)."""
+        intent = self._build_cancel(coi)
+        self._enqueue([intent])
+        return dict(intent.summary)
+
+    def _build_cancel(self, coi: Any) -> _Intent:
+        """A cancel of a known COI, sent as `Index` on the key that sent its create."""
         record = self._known_order(coi)
+        coi = record["client_order_index"]
         market = record.get("market_index")
         market = self.market.market_index if market is None else market
-        intent = _Intent(
+        return _Intent(
             ACTION_CANCEL,
-            {"market_index": market, "order_index": record["client_order_index"]},
-            record["client_order_index"],
+            {"market_index": market, "order_index": coi},
+            coi,
             market,
             record.get("api_key_index"),
             {
-                "client_order_index": record["client_order_index"],
+                "client_order_index": coi,
                 "action": ACTION_CANCEL,
                 "market_index": market,
                 "status": "queued",
             },
         )
-        self._enqueue([intent])
-        return dict(intent.summary)
 
     async def update_order_by_coi(
         self,
@@ -837,19 +829,7 @@ class LighterDealer:
         self._check_open()
         intents: list[_Intent] = []
         for coi in list(cancel_client_order_indices):
-            record = self._known_order(coi)
-            market = record.get("market_index")
-            market = self.market.market_index if market is None else market
-            intents.append(
-                _Intent(
-                    ACTION_CANCEL,
-                    {"market_index": market, "order_index": record["client_order_index"]},
-                    record["client_order_index"],
-                    market,
-                    record.get("api_key_index"),
-                    {"client_order_index": record["client_order_index"], "action": ACTION_CANCEL},
-                )
-            )
+            intents.append(self._build_cancel(coi))
         for position, item in enumerate(list(new_limit_orders)):
             if not isinstance(item, (tuple, list)) or len(item) != 2:
                 raise ValueError(f"new_limit_orders[{position}]: expected (price, size)")
@@ -865,6 +845,7 @@ class LighterDealer:
         return await self._send_intents(intents, same_key=True)
 
     def _remember_create(self, intent: _Intent) -> None:
+        """Put a create in the live view as "queued" (so it can be canceled/modified at once)."""
         assert intent.coi is not None
         self._orders.put(
             intent.coi,
