@@ -199,6 +199,7 @@ async def test_field_range_errors_consume_nothing(
 async def test_batch_cap_and_shape_errors(
     node: LocalNode, tx: Tx, http: aiohttp.ClientSession
 ) -> None:
+    node.batch_cap = 15  # strict mode (§7.1 switch); the default is the documented 50
     lane = (tx.acct.account_index, 4)
     txs = [tx.create(nonce=n, coi=n + 1, price=290_000 + n) for n in range(16)]
     status, body = await send_batch(http, node, txs)
@@ -227,17 +228,22 @@ async def test_batch_cap_and_shape_errors(
     assert len(node.state.orders) == 15
 
 
-async def test_batch_cap_switch_50() -> None:
-    async with LocalNode(exec_latency_ms=0, batch_cap=50) as node:
+async def test_batch_cap_default_is_the_documented_50() -> None:
+    async with LocalNode(exec_latency_ms=0) as node:
         acct = await node.create_account(collateral=100_000)
         t = Tx(node, acct)
         try:
-            txs = [t.create(nonce=n, coi=n + 1, price=280_000 + n) for n in range(20)]
+            txs = [t.create(nonce=n, coi=n + 1, price=280_000 + n) for n in range(51)]
             async with aiohttp.ClientSession() as http:
-                status, body = await send_batch(http, node, txs)
+                refused = await send_batch(http, node, txs)
+                status, body = await send_batch(http, node, txs[:50])
         finally:
             await t.close()
-        assert status == 200 and len(body["tx_hash"]) == 20
+        assert refused == (
+            400,
+            {"code": 21514, "message": "maximum 50 transactions allowed per batch"},
+        )
+        assert status == 200 and len(body["tx_hash"]) == 50
 
 
 async def test_rest_auth_errors(

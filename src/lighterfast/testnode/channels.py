@@ -46,9 +46,15 @@ def error_frame(code: int, message: str | None = None, req_id: Any = None) -> by
 class WsSession:
     """One client socket: subscriptions, liveness clocks and an ordered outbound queue."""
 
-    def __init__(self, ws: web.WebSocketResponse, readonly: bool) -> None:
+    def __init__(self, ws: web.WebSocketResponse, readonly: bool, remote: str = "") -> None:
         self.ws = ws
         self.readonly = readonly
+        self.remote = remote
+        # Frames queued / written so far, and the queue positions of subscribe/unsubscribe
+        # replies: those not written yet are the "inflight" requests of §4.9.
+        self.queued = 0
+        self.written = 0
+        self.reply_marks: deque[int] = deque()
         self.session_id = str(uuid.uuid4())
         self.subs: set[str] = set()
         self.out: deque[bytes] = deque()
@@ -66,7 +72,20 @@ class WsSession:
         if self.closed:
             return
         self.out.append(data)
+        self.queued += 1
         self.wakeup.set()
+
+    def mark_reply(self) -> None:
+        """The frame queued last answers a subscribe/unsubscribe request."""
+        self.reply_marks.append(self.queued)
+
+    def inflight(self) -> int:
+        """Subscribe/unsubscribe requests whose reply is not written to the socket yet."""
+        marks = self.reply_marks
+        written = self.written
+        while marks and marks[0] <= written:
+            marks.popleft()
+        return len(marks)
 
     async def writer(self) -> None:
         """Drain the outbound queue in order; stops when the socket closes."""
@@ -78,6 +97,7 @@ class WsSession:
                 self.wakeup.clear()
                 while out and not self.stalled and not self.closed:
                     await ws.send_frame(out.popleft(), WSMsgType.TEXT)
+                    self.written += 1
         except (ConnectionError, RuntimeError):
             self.closed = True
 
@@ -90,6 +110,7 @@ class WsSession:
         try:
             while self.out and not self.stalled:
                 await ws.send_frame(self.out.popleft(), WSMsgType.TEXT)
+                self.written += 1
         except (ConnectionError, RuntimeError):
             pass
         self.wakeup.set()
@@ -111,6 +132,8 @@ class StreamHub:
         self.offset = random.randint(10_000, 100_000)
         self.drop_next_delta: set[int] = set()
         self.duplicate_next_delta: set[int] = set()
+        self.private_channels: frozenset[str] = p.PRIVATE_CHANNELS  # §7.7 switch
+        self.limits: Callable[[], Any] = lambda: None  # -> RateLimits | None (the node's)
 
     # --- subscriptions --------------------------------------------------------------------
     def subscribe(self, s: WsSession, channel: object, auth: object) -> None:
@@ -126,7 +149,7 @@ class StreamHub:
             s.send(err)
             return
         assert key is not None
-        if family in p.PRIVATE_CHANNELS:  # an unneeded `auth` elsewhere is ignored (§4.4)
+        if family in self.private_channels:  # an unneeded `auth` elsewhere is ignored (§4.4)
             if not isinstance(auth, str) or not auth:
                 s.send(
                     error_frame(
@@ -142,9 +165,12 @@ class StreamHub:
         if key in s.subs:
             s.send(error_frame(p.ERR_ALREADY_SUBSCRIBED, f"Already Subscribed to : {key}"))
             return
-        if len(s.subs) >= p.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION:
-            s.send(error_frame(p.ERR_TOO_MANY_SUBSCRIPTIONS))
-            return
+        limits = self.limits()
+        if limits is not None:
+            cap = limits.check_subscriptions(len(s.subs))
+            if cap is not None:
+                s.send(error_frame(cap.code, cap.message))
+                return
         if family == p.CH_ORDER_BOOK:
             # Publish pending deltas first so the snapshot's nonce continues the chain.
             self.flush_book(int(args[0]))

@@ -1,7 +1,7 @@
-"""Fault injection for the local node: gaps, duplicates, closes, shutdown notices, stalls.
+"""Fault injection for the local node: gaps, duplicates, closes, shutdown notices, stalls,
+forced refusals (429 / invalid nonce / any code) of the next N requests.
 
-Hooks a test calls on `node.faults`. The rate-limit / forced-error hooks are placeholders
-wired into the acceptance path (`force_next_tx_error`) for the second-half issue to extend.
+Called on `node.faults` by tests, or over HTTP through `POST /dev/v1/faults` (server.py).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class Faults:
     def __init__(self, hub: StreamHub) -> None:
         self._hub = hub
         self.forced_tx_errors: list[tuple[int, str, int]] = []  # (code, message, http status)
+        # Refusals for the next REST /api/v1 requests of any endpoint (then tx ones above).
+        self.forced_request_errors: list[tuple[int, str, int]] = []
         self.invert_reply_order = False  # test mode: stream frames before the sendTx reply
 
     def drop_next_book_delta(self, market_index: int) -> None:
@@ -54,12 +56,41 @@ class Faults:
                 s.wakeup.set()
 
     def force_next_tx_error(
-        self, code: int = p.ERR_INVALID_NONCE, message: str | None = None, http_status: int = 400
+        self,
+        code: int = p.ERR_INVALID_NONCE,
+        message: str | None = None,
+        http_status: int = 400,
+        count: int = 1,
     ) -> None:
-        """The next sendTx / sendTxBatch is refused with this error (nothing consumed)."""
+        """The next `count` tx requests (REST sendTx/sendTxBatch, WS tx frames) are refused
+        with this error; nothing is consumed."""
+        if count < 1:
+            raise ValueError("count must be >= 1")
         msg = message if message is not None else p.ERROR_MESSAGES.get(code, "error")
-        self.forced_tx_errors.append((code, msg, http_status))
+        self.forced_tx_errors.extend([(code, msg, http_status)] * count)
 
-    def force_rate_limit(self) -> None:
-        """The next tx request gets HTTP 429 / 23000."""
-        self.force_next_tx_error(p.ERR_TOO_MANY_REQUESTS, http_status=429)
+    def force_invalid_nonce(self, count: int = 1) -> None:
+        """The next `count` tx requests get HTTP 400 / 21104 `invalid nonce`."""
+        self.force_next_tx_error(p.ERR_INVALID_NONCE, count=count)
+
+    def force_rate_limit(self, count: int = 1, scope: str = "tx") -> None:
+        """The next `count` requests get HTTP 429 / 23000: tx requests only (`scope="tx"`) or
+        every REST /api/v1 request (`scope="rest"`)."""
+        if scope == "tx":
+            self.force_next_tx_error(p.ERR_TOO_MANY_REQUESTS, http_status=429, count=count)
+        elif scope == "rest":
+            if count < 1:
+                raise ValueError("count must be >= 1")
+            err = (p.ERR_TOO_MANY_REQUESTS, p.ERROR_MESSAGES[p.ERR_TOO_MANY_REQUESTS], 429)
+            self.forced_request_errors.extend([err] * count)
+        else:
+            raise ValueError("scope must be 'tx' or 'rest'")
+
+    def clear(self) -> None:
+        """Drop pending forced errors and delta faults; resume stalled sockets."""
+        self.forced_tx_errors.clear()
+        self.forced_request_errors.clear()
+        self._hub.drop_next_delta.clear()
+        self._hub.duplicate_next_delta.clear()
+        self.invert_reply_order = False
+        self.stall(False)

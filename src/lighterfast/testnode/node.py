@@ -34,6 +34,7 @@ from .channels import StreamHub
 from .engine import Engine
 from .faults import Faults
 from .markets import DEFAULT_MARKETS, MarketSpec
+from .ratelimit import RateLimits
 from .shapes import order_json
 from .txhash import signer_tx_hash
 from .txparse import (
@@ -67,6 +68,9 @@ TX_HASH_MODES: dict[str, TxHasher] = {
 RATELIMIT_MESSAGE = '{"ratelimit": "Ratelimit is off"}'
 VOLUME_QUOTA_REMAINING = 1000
 AUTH_ERROR_HTTP_STATUS = 401
+# §7.5: WS tx error frames. "error" = {"error":{code,message},"id"} (captured form);
+# "typed" = {"type":"jsonapi/sendtx","code","message","id"}; "type_error" = {"type":"error",...}.
+WS_TX_ERROR_STYLES = ("error", "typed", "type_error")
 
 
 class SignatureVerifier(Protocol):
@@ -193,8 +197,9 @@ class LocalNode:
         markets: Sequence[MarketSpec] = DEFAULT_MARKETS,
         exec_latency_ms: float | Mapping[str, float] | str = "standard",
         book_tick_ms: float = 50.0,
-        batch_cap: int = p.MAX_BATCH_STRICT,
+        batch_cap: int = p.MAX_BATCH_DOCUMENTED,
         next_nonce_mode: str = "executed",
+        nonce_window: int = 0,
         margin_check: bool = True,
         initial_nonce: int = 0,
         signature_verifier: SignatureVerifier | None = None,
@@ -207,6 +212,11 @@ class LocalNode:
         simulate_flow: bool = False,
         flow_interval_ms: float = 250.0,
         flow_seed: int | None = None,
+        rate_limits: str | RateLimits | None = None,
+        ws_tx_reply_extras: bool = False,
+        ws_tx_error_style: str = "error",
+        expired_tx_code: int = EXPIRED_TX_CODE,
+        private_channels: frozenset[str] = p.PRIVATE_CHANNELS,
     ) -> None:
         if next_nonce_mode not in ("executed", "accepted"):
             raise ValueError("next_nonce_mode must be 'executed' or 'accepted'")
@@ -214,6 +224,10 @@ class LocalNode:
             raise ValueError("batch_cap must be >= 1")
         if book_tick_ms < 0:
             raise ValueError("book_tick_ms must be >= 0")
+        if nonce_window < 0:
+            raise ValueError("nonce_window must be >= 0")
+        if ws_tx_error_style not in WS_TX_ERROR_STYLES:
+            raise ValueError(f"ws_tx_error_style must be one of {WS_TX_ERROR_STYLES}")
         self.host = host
         self.port = port
         self.chain_id = chain_id
@@ -222,6 +236,13 @@ class LocalNode:
         self.book_tick_ms = book_tick_ms
         self.batch_cap = batch_cap
         self.next_nonce_mode = next_nonce_mode
+        self.nonce_window = nonce_window
+        self.ws_tx_reply_extras = ws_tx_reply_extras
+        self.ws_tx_error_style = ws_tx_error_style
+        self.expired_tx_code = expired_tx_code
+        self.rate_limits: RateLimits | None = (
+            RateLimits(rate_limits) if isinstance(rate_limits, str) else rate_limits
+        )
         self.signature_verifier = signature_verifier
         if tx_hash_mode not in TX_HASH_MODES:
             raise ValueError(f"tx_hash_mode must be one of {sorted(TX_HASH_MODES)}")
@@ -236,11 +257,15 @@ class LocalNode:
         self.accounts = AccountRegistry(initial_nonce)
         self.engine = Engine(self.markets, self.accounts, margin_check=margin_check)
         self.hub = StreamHub(self.engine, self.check_auth)
+        self.hub.private_channels = frozenset(private_channels)
+        self.hub.limits = lambda: self.rate_limits
         self.faults = Faults(self.hub)
         self.state = NodeState(self)
         self.tx_records: dict[str, dict[str, Any]] = {}
         self.contract_address = "0x3B4D794a66304F130a4Db8F2551B0070dfCf5ca7"
         self._lanes: dict[tuple[int, int], _Lane] = {}
+        # nonce_window > 0: txs ahead of the expected nonce wait here until the gap is filled.
+        self._held: dict[tuple[int, int], dict[int, tuple[list[ParsedTx], float]]] = {}
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -282,9 +307,19 @@ class LocalNode:
 
     async def start(self) -> None:
         """Bind the port and start the timers."""
+        self._loop = asyncio.get_running_loop()
+        await self._serve()
+        self._tasks.append(asyncio.create_task(self._tick_loop()))
+        self._tasks.append(asyncio.create_task(self._ws_watchdog()))
+        if self.house_liquidity_levels:
+            self._seed_house_liquidity(self.house_liquidity_levels)
+        if self.simulate_flow:
+            self._tasks.append(asyncio.create_task(self._flow_loop()))
+
+    async def _serve(self) -> None:
+        """Bind the listener (the same port again after a restart)."""
         from .server import build_app
 
-        self._loop = asyncio.get_running_loop()
         app = build_app(self)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -294,12 +329,21 @@ class LocalNode:
         if server is not None and self.port == 0:
             sockets = getattr(server, "sockets", None) or []
             self.port = sockets[0].getsockname()[1]
-        self._tasks.append(asyncio.create_task(self._tick_loop()))
-        self._tasks.append(asyncio.create_task(self._ws_watchdog()))
-        if self.house_liquidity_levels:
-            self._seed_house_liquidity(self.house_liquidity_levels)
-        if self.simulate_flow:
-            self._tasks.append(asyncio.create_task(self._flow_loop()))
+
+    async def restart(self, down_s: float = 0.0, close_code: int = 1012) -> None:
+        """Close every socket and the listener, then listen again on the same port.
+
+        Accounts, keys, nonces, orders, positions, queued executions and timers are kept (a
+        process restart with persistent state); `down_s` keeps the port closed that long.
+        """
+        if self._runner is None:
+            raise RuntimeError("node is not running")
+        await self.faults.close_all(close_code, "restart")
+        await self._runner.cleanup()
+        self._runner = None
+        if down_s > 0:
+            await asyncio.sleep(down_s)
+        await self._serve()
 
     async def stop(self) -> None:
         """Close every socket, stop timers, release the port."""
@@ -421,11 +465,14 @@ class LocalNode:
     def _market_ok(self, m: int) -> bool:
         return m in self.engine.specs
 
-    def accept(self, raw: list[tuple[object, object]], *, batch: bool) -> Accepted:
+    def accept(
+        self, raw: list[tuple[object, object]], *, batch: bool, remote: str | None = None
+    ) -> Accepted:
         """Run the §6.8 checks; on success consume nonces and return the reply data.
 
         Raises TxError with nothing consumed. Execution starts when the caller invokes
         `Accepted.schedule()` (after its reply is written, so the reply comes first).
+        `remote` is the client IP for the rate limits (None = not charged per IP).
         """
         if self.faults.forced_tx_errors:
             code, msg, status = self.faults.forced_tx_errors.pop(0)
@@ -464,17 +511,34 @@ class LocalNode:
         now_ms = int(time.time() * 1000)
         for tx in txs:
             if tx.expired_at <= now_ms:
-                raise TxError(EXPIRED_TX_CODE)
+                raise TxError(self.expired_tx_code)
+        key = (acct.index, first.api_key_index)
         lane_nonce = acct.nonces[first.api_key_index]
         skip = first.attributes.get(p.ATTR_SKIP_NONCE) == 1
+        hold = False
         if not skip and first.nonce != lane_nonce.accepted:
-            raise TxError(p.ERR_INVALID_NONCE)
+            hold = self._may_hold(key, lane_nonce.accepted, txs)
+            if not hold:
+                raise TxError(p.ERR_INVALID_NONCE)
+        limits = self.rate_limits
+        if limits is not None:
+            err = limits.check_request(
+                "sendTxBatch" if batch else "sendTx", remote, acct.l1_address
+            )
+            if err is not None:
+                raise err
         market_ok = self._market_ok
         for tx in txs:
             check_ranges(tx, now_ms, market_ok)
         # Accepted: consume and record.
-        if not skip:
+        released: list[tuple[list[ParsedTx], float]] = []
+        if not skip and not hold:
             lane_nonce.accepted = txs[-1].nonce + 1
+            held = self._held.get(key)
+            while held and lane_nonce.accepted in held:
+                item = held.pop(lane_nonce.accepted)
+                released.append(item)
+                lane_nonce.accepted = item[0][-1].nonce + 1
         hasher = self.tx_hasher
         chain = self.chain_id
         hashes: list[str] = []
@@ -509,12 +573,40 @@ class LocalNode:
             for old in list(itertools.islice(records, MAX_TX_RECORDS // 10)):
                 del records[old]
         delay = max(self._latency_of(tx) for tx in txs)
-        key = (acct.index, first.api_key_index)
+        if hold:
+            self._held.setdefault(key, {})[first.nonce] = (txs, delay)
+
+            def schedule() -> None:  # runs when the missing nonces arrive
+                return None
+
+            return Accepted(hashes, now_ms + int(delay), schedule)
 
         def schedule() -> None:
             self._enqueue(key, txs, delay)
+            for later, later_delay in released:
+                self._enqueue(key, later, later_delay)
 
         return Accepted(hashes, now_ms + int(delay), schedule)
+
+    def _may_hold(self, key: tuple[int, int], expected: int, txs: list[ParsedTx]) -> bool:
+        """True when `nonce_window` lets txs ahead of `expected` wait for the gap (§7.2)."""
+        w = self.nonce_window
+        first, last = txs[0].nonce, txs[-1].nonce
+        if not w or not expected < first <= expected + w:
+            return False
+        for start, (held, _) in self._held.get(key, {}).items():
+            if start <= last and first <= held[-1].nonce:
+                return False  # overlaps a waiting tx: a replay
+        return True
+
+    def set_account_tier(self, account_index: int, tier: str) -> None:
+        """Rate-limit tier ("standard", "premium", "plus") of an account's L1 address."""
+        acct = self.accounts.get(account_index)
+        if acct is None:
+            raise ValueError(f"account_index {account_index} not found")
+        if self.rate_limits is None:
+            raise ValueError("rate limits are off on this node")
+        self.rate_limits.set_tier(acct.l1_address, tier)
 
     def _latency_of(self, tx: ParsedTx) -> float:
         t = tx.tx_type

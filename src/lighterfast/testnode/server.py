@@ -18,6 +18,7 @@ from aiohttp import WSMsgType, web
 from lighterfast import protocol as p
 
 from .channels import WsSession, error_frame
+from .ratelimit import RATE_LIMIT_HTML, TX_ENDPOINTS
 from .shapes import (
     asset_detail_json,
     detailed_account_json,
@@ -33,6 +34,9 @@ from .txparse import TxError
 if TYPE_CHECKING:
     from .node import LocalNode
 
+RATELIMIT_MESSAGE = '{"ratelimit": "Ratelimit is off"}'
+VOLUME_QUOTA_REMAINING = 1000
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("lighterfast.testnode")
 _PONG = orjson.dumps({"type": "pong"})
@@ -42,7 +46,9 @@ def _json(obj: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
 
 
-def _error(err: TxError) -> web.Response:
+def _error(err: TxError, html: bool = False) -> web.Response:
+    if html and err.code == p.ERR_TOO_MANY_REQUESTS:  # §7.15 switch: a firewall's HTML page
+        return web.Response(body=RATE_LIMIT_HTML, status=err.http_status, content_type="text/html")
     return _json({"code": err.code, "message": err.message}, err.http_status)
 
 
@@ -74,19 +80,50 @@ def build_app(node: LocalNode) -> web.Application:
     app = web.Application(client_max_size=4 * 1024 * 1024)
     eng = node.engine
 
+    def html_errors() -> bool:
+        limits = node.rate_limits
+        return limits is not None and limits.enabled and limits.body == "html"
+
+    def account_l1(request: web.Request, endpoint: str) -> str | None:
+        """L1 address of the account a read names (`account_index`, or `account?by=index`)."""
+        q = request.query
+        raw = q.get("account_index")
+        if raw is None and endpoint == "account" and q.get("by", "index") == "index":
+            raw = q.get("value")
+        if raw is None:
+            return None
+        try:
+            acct = node.accounts.get(int(raw))
+        except ValueError:
+            return None
+        return None if acct is None else acct.l1_address
+
     def wrap(fn: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
+            path = request.path
+            is_api = not path.startswith("/dev/")
             try:
+                endpoint = path[len("/api/v1/") :] if path.startswith("/api/v1/") else path
+                if is_api:
+                    forced = node.faults.forced_request_errors
+                    if forced:
+                        code, msg, status = forced.pop(0)
+                        raise TxError(code, msg, status)
+                    limits = node.rate_limits
+                    if limits is not None and endpoint not in TX_ENDPOINTS:  # txs: in accept()
+                        err = limits.check_request(
+                            endpoint, request.remote or "", account_l1(request, endpoint)
+                        )
+                        if err is not None:
+                            raise err
                 hook = node.request_hook
                 if hook is not None:
-                    path = request.path
-                    endpoint = path[len("/api/v1/") :] if path.startswith("/api/v1/") else path
                     err = hook(endpoint, request.remote or "", request)
                     if err is not None:
                         return _error(err)
                 return await fn(request)
             except TxError as err:
-                return _error(err)
+                return _error(err, is_api and html_errors())
 
         return handler
 
@@ -135,7 +172,9 @@ def build_app(node: LocalNode) -> web.Application:
         tx_info = form.get("tx_info")
         if tx_type is None or tx_info is None:
             raise TxError(p.ERR_INVALID_TX_INFO)
-        accepted = node.accept([(str(tx_type), str(tx_info))], batch=False)
+        accepted = node.accept(
+            [(str(tx_type), str(tx_info))], batch=False, remote=request.remote or ""
+        )
         body = {
             "code": 200,
             "message": '{"ratelimit": "Ratelimit is off"}',
@@ -148,7 +187,7 @@ def build_app(node: LocalNode) -> web.Application:
     async def send_tx_batch(request: web.Request) -> web.StreamResponse:
         form = await request.post()
         raw = _batch_pairs(form.get("tx_types"), form.get("tx_infos"))
-        accepted = node.accept(raw, batch=True)
+        accepted = node.accept(raw, batch=True, remote=request.remote or "")
         body = {
             "code": 200,
             "message": '{"ratelimit": "Ratelimit is off"}',
@@ -377,12 +416,14 @@ def build_app(node: LocalNode) -> web.Application:
         return _json({"code": 200, "orders": out})
 
     async def account_limits(request: web.Request) -> web.StreamResponse:
-        _auth_account(request)
+        acct = node.accounts.accounts[_auth_account(request)]
+        limits = node.rate_limits
+        tier = "standard" if limits is None else limits.tier_of(acct.l1_address)
         return _json(
             {
                 "code": 200,
-                "user_tier": "standard",
-                "user_tier_name": "Standard",
+                "user_tier": tier,
+                "user_tier_name": tier.capitalize(),
                 "max_llp_percentage": 0,
                 "max_llp_amount": "0",
                 "can_create_public_pool": False,
@@ -424,6 +465,42 @@ def build_app(node: LocalNode) -> web.Application:
             }
         )
 
+    async def json_body(request: web.Request) -> dict[str, Any]:
+        try:
+            body = orjson.loads(await request.read() or b"{}")
+        except orjson.JSONDecodeError:
+            raise _param_error("body must be JSON") from None
+        if not isinstance(body, dict):
+            raise _param_error("body must be a JSON object")
+        return body
+
+    async def dev_faults(request: web.Request) -> web.StreamResponse:
+        body = await json_body(request)
+        name = body.get("fault")
+        if name not in DEV_FAULTS:
+            raise _param_error(f"fault must be one of {', '.join(DEV_FAULTS)}")
+        try:
+            after = apply_fault(node, str(name), body)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise _param_error(f"{name}: {exc}") from None
+        resp = _json({"code": 200, "fault": name})
+        if after is None:
+            return resp
+        await resp.prepare(request)  # reply first: the fault may close this very server
+        await resp.write_eof()
+        node._background(after)
+        return resp
+
+    async def dev_rate_limits(request: web.Request) -> web.StreamResponse:
+        body = await json_body(request)
+        try:
+            configure_rate_limits(node, body)
+        except (ValueError, TypeError) as exc:
+            raise _param_error(str(exc)) from None
+        limits = node.rate_limits
+        on = limits is not None and limits.enabled
+        return _json({"code": 200, "enabled": on, "tier": limits.tier if on and limits else None})
+
     async def not_found(_: web.Request) -> web.StreamResponse:  # JSON 404 like the venue
         return _json({"code": p.ERR_NOT_FOUND, "message": "not found"}, 404)
 
@@ -431,8 +508,17 @@ def build_app(node: LocalNode) -> web.Application:
     async def stream(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(autoping=True, compress=False, max_msg_size=4 * 1024 * 1024)
         await ws.prepare(request)
+        remote = request.remote or ""
+        limits = node.rate_limits
+        if limits is not None:
+            open_count = sum(1 for x in node.hub.sessions if x.remote == remote and not x.closed)
+            refused = limits.check_connection(remote, open_count)
+            if refused is not None:  # error frame, then close (§4.9: 23003)
+                await ws.send_bytes(error_frame(refused.code, refused.message))
+                await ws.close(code=1008, message=b"too many connections")
+                return ws
         readonly = request.query.get("readonly", "").lower() == "true"
-        s = WsSession(ws, readonly)
+        s = WsSession(ws, readonly, remote)
         node.hub.sessions.add(s)
         s.writer_task = asyncio.create_task(s.writer())
         s.send(orjson.dumps({"session_id": s.session_id, "type": "connected"}))
@@ -465,6 +551,15 @@ def build_app(node: LocalNode) -> web.Application:
             s.send(error_frame(p.ERR_INVALID_JSON))
             return
         t = obj.get("type")
+        is_tx = t == p.WS_MSG_SEND_TX or t == p.WS_MSG_SEND_TX_BATCH
+        limits = node.rate_limits
+        if limits is not None and not is_tx:  # tx frames count against sendTx (§4.7)
+            err = limits.check_ws_message(s.remote)
+            if err is None and (t == "subscribe" or t == "unsubscribe"):
+                err = limits.check_inflight(s.inflight())
+            if err is not None:
+                s.send(error_frame(err.code, err.message))
+                return
         hook = node.ws_hook
         if hook is not None:
             err = hook(s, obj)
@@ -473,7 +568,7 @@ def build_app(node: LocalNode) -> web.Application:
                 req_id = body.get("id") if isinstance(body, dict) else None
                 s.send(error_frame(err.code, err.message, req_id))
                 return
-        if t == p.WS_MSG_SEND_TX or t == p.WS_MSG_SEND_TX_BATCH:
+        if is_tx:
             ws_tx(s, t, obj.get("data"))
         elif t == "ping":
             s.send(_PONG)
@@ -481,32 +576,53 @@ def build_app(node: LocalNode) -> web.Application:
             s.ping_outstanding_since = None
         elif t == "subscribe":
             node.hub.subscribe(s, obj.get("channel"), obj.get("auth"))
+            s.mark_reply()
         elif t == "unsubscribe":
             node.hub.unsubscribe(s, obj.get("channel"))
+            s.mark_reply()
         else:
             s.send(error_frame(p.ERR_INVALID_TYPE))
 
+    def tx_error_frame(t: str, err: TxError, req_id: Any) -> bytes:
+        """A tx refusal in the configured §7.5 style."""
+        style = node.ws_tx_error_style
+        if style == "error":
+            return error_frame(err.code, err.message, req_id)
+        frame: dict[str, Any] = {
+            "type": t if style == "typed" else "error",
+            "code": err.code,
+            "message": err.message,
+        }
+        if req_id is not None:
+            frame["id"] = req_id
+        return orjson.dumps(frame)
+
     def ws_tx(s: WsSession, t: str, data: object) -> None:
         if not isinstance(data, dict):
-            s.send(error_frame(p.ERR_INVALID_TX_INFO))
+            s.send(tx_error_frame(t, TxError(p.ERR_INVALID_TX_INFO), None))
             return
         req_id = data.get("id")
         try:
             if s.readonly:
                 raise TxError(30006, "Operation isn't supported")
             if t == p.WS_MSG_SEND_TX:
-                accepted = node.accept([(data.get("tx_type"), data.get("tx_info"))], batch=False)
+                accepted = node.accept(
+                    [(data.get("tx_type"), data.get("tx_info"))], batch=False, remote=s.remote
+                )
                 hashes: Any = accepted.tx_hashes[0]
             else:
                 raw = _batch_pairs(data.get("tx_types"), data.get("tx_infos"))
-                accepted = node.accept(raw, batch=True)
+                accepted = node.accept(raw, batch=True, remote=s.remote)
                 hashes = accepted.tx_hashes
         except TxError as err:
-            s.send(error_frame(err.code, err.message, req_id))
+            s.send(tx_error_frame(t, err, req_id))
             return
         reply: dict[str, Any] = {"code": 200}
         if req_id is not None:
             reply["id"] = req_id
+        if node.ws_tx_reply_extras:  # §7.4 switch: the REST reply's extra fields
+            reply["message"] = RATELIMIT_MESSAGE
+            reply["volume_quota_remaining"] = VOLUME_QUOTA_REMAINING
         reply["predicted_execution_time_ms"] = accepted.predicted_execution_time_ms
         reply["tx_hash"] = hashes
         reply["type"] = t
@@ -544,6 +660,8 @@ def build_app(node: LocalNode) -> web.Application:
     r.add_get(v1 + "accountOrders", wrap(account_orders))
     r.add_get(v1 + "accountLimits", wrap(account_limits))
     r.add_post("/dev/v1/accounts", wrap(dev_accounts))
+    r.add_post("/dev/v1/faults", wrap(dev_faults))
+    r.add_post("/dev/v1/rate_limits", wrap(dev_rate_limits))
     r.add_route("*", "/{tail:.*}", not_found)
     return app
 
@@ -560,3 +678,73 @@ def _batch_pairs(tx_types: object, tx_infos: object) -> list[tuple[object, objec
     if len(types) != len(infos):
         raise TxError(p.ERR_BATCH_LENGTH_MISMATCH)
     return list(zip(types, infos, strict=True))
+
+
+# `POST /dev/v1/faults` body: {"fault": <name>, ...parameters}; every `node.faults` action.
+DEV_FAULTS = (
+    "drop_book_delta",  # market_index
+    "duplicate_book_delta",  # market_index
+    "stall",  # on (default true)
+    "close",  # code (1011), message
+    "shutdown",  # close_in_ms (100), code (1001)
+    "rate_limit",  # count (1), scope ("tx" | "rest")
+    "invalid_nonce",  # count (1)
+    "tx_error",  # code, message, http_status (400), count (1)
+    "invert_reply_order",  # on (default true)
+    "restart",  # down_ms (0), code (1012)
+    "clear",
+)
+
+
+def apply_fault(node: LocalNode, name: str, body: dict[str, Any]) -> Any:
+    """Apply one dev-route fault; returns a coroutine to run after the reply, or None."""
+    f = node.faults
+    if name in ("drop_book_delta", "duplicate_book_delta"):
+        m = int(body["market_index"])
+        if m not in node.engine.specs:
+            raise ValueError(f"unknown market_index {m}")
+        (f.drop_next_book_delta if name == "drop_book_delta" else f.duplicate_next_book_delta)(m)
+    elif name == "stall":
+        f.stall(bool(body.get("on", True)))
+    elif name == "close":
+        return f.close_all(int(body.get("code", 1011)), str(body.get("message", "")))
+    elif name == "shutdown":
+        return f.send_shutdown(int(body.get("close_in_ms", 100)), int(body.get("code", 1001)))
+    elif name == "rate_limit":
+        f.force_rate_limit(int(body.get("count", 1)), str(body.get("scope", "tx")))
+    elif name == "invalid_nonce":
+        f.force_invalid_nonce(int(body.get("count", 1)))
+    elif name == "tx_error":
+        msg = body.get("message")
+        f.force_next_tx_error(
+            int(body["code"]),
+            None if msg is None else str(msg),
+            int(body.get("http_status", 400)),
+            int(body.get("count", 1)),
+        )
+    elif name == "invert_reply_order":
+        f.invert_reply_order = bool(body.get("on", True))
+    elif name == "restart":
+        return node.restart(float(body.get("down_ms", 0)) / 1000, int(body.get("code", 1012)))
+    else:  # clear
+        f.clear()
+    return None
+
+
+def configure_rate_limits(node: LocalNode, body: dict[str, Any]) -> None:
+    """`POST /dev/v1/rate_limits`: {"tier": "standard"|"premium"|"plus"|null (off)} and/or
+    {"account_index": n, "account_tier": tier}, {"reset": true}."""
+    from .ratelimit import RateLimits
+
+    if "tier" in body:
+        tier = body["tier"]
+        if tier is None:
+            node.rate_limits = None
+        elif node.rate_limits is None:
+            node.rate_limits = RateLimits(str(tier))
+        else:
+            node.rate_limits.set_default_tier(str(tier))
+    if "account_index" in body:
+        node.set_account_tier(int(body["account_index"]), str(body.get("account_tier")))
+    if body.get("reset") and node.rate_limits is not None:
+        node.rate_limits.reset()
