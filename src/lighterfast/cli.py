@@ -176,6 +176,7 @@ def _run_demo_cmd(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         config=args.config or "config.json",
         live=args.live,
+        dry_run=args.dry_run,
         premium=args.premium,
         size_lots=args.size_lots,
         half_spread_bps=args.spread_bps,
@@ -194,6 +195,8 @@ def _run_demo_cmd(args: argparse.Namespace) -> int:
 
     result = _run(main())
     summary = result.as_dict()
+    if not args.headless:
+        print(flush=True)
     print(render_summary(summary), flush=True)
     if args.json_summary:
         Path(args.json_summary).write_text(json.dumps(summary, indent=2) + "\n")
@@ -214,6 +217,9 @@ def _add_demo(sub: Any) -> None:
     p.add_argument("--base-url", default=None, help="a node's REST URL (default: local node)")
     p.add_argument("--config", default=None, help="config.json with account and API keys")
     p.add_argument("--live", action="store_true", help="allow sending orders to mainnet")
+    p.add_argument(
+        "--dry-run", action="store_true", help="send nothing; print what the bots would send"
+    )
     p.add_argument(
         "--premium",
         action="store_true",

@@ -41,6 +41,7 @@ class DemoOptions:
     base_url: str | None = None  # None: start a LocalNode in-process
     config: str | None = None  # config.json for --base-url (keys, account)
     live: bool = False  # allow sending to mainnet
+    dry_run: bool = False  # never send: show what the bots would send (implied on mainnet)
     premium: bool = False  # pace as a premium account (24 000 weight/min) instead of standard
     size_lots: int = 2  # quote size in multiples of the market's minimum size
     half_spread_bps: float = 1.0  # quotes at fair ± this many basis points
@@ -104,6 +105,7 @@ class QuoteBot:
         self.market = market
         self.options = options
         self.account_index = account_index
+        self.api_key_index = getattr(getattr(dealer, "config", None), "api_key_index", None)
         self.interval = interval
         self.on_dry_run = on_dry_run
         self.stats = BotStats()
@@ -209,6 +211,7 @@ class QuoteBot:
             "symbol": self.symbol,
             "market_index": self.market.market_index,
             "account_index": self.account_index,
+            "api_key_index": None if self.dealer is None else self.api_key_index,
             "price_decimals": self.market.price_decimals,
             "size_decimals": self.market.size_decimals,
             "best_bid": bid,
@@ -348,10 +351,7 @@ class QuoteBot:
             return final
         live = list(self._live_quotes())
         if live:
-            with contextlib.suppress(OrderNotFoundByCoi):
-                await self.dealer.batch_cancel_and_create(
-                    cancel_client_order_indices=live, new_limit_orders=[]
-                )
+            await self._send(live, [])
         deadline = time.monotonic() + timeout
         while self._live_quotes() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -562,6 +562,7 @@ class DemoResult:
     base_url: str
     duration_s: float
     symbols: list[dict[str, Any]]
+    issued: dict[str, list[int]] = field(default_factory=dict)  # symbol → COIs created
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no secrets: account indexes and figures only)."""
@@ -623,9 +624,10 @@ async def run_demo(
         else:
             assert options.base_url is not None
             base_url = options.base_url.rstrip("/")
-            if is_mainnet(base_url) and not options.live:
+            if options.dry_run or (is_mainnet(base_url) and not options.live):
                 mode = "dry-run"
-                say(f"{base_url} is mainnet: dry run (pass --live to send orders)")
+                if not options.dry_run:
+                    say(f"{base_url} is mainnet: dry run (pass --live to send orders)")
                 bots = await _dry_run_bots(options, base_url, interval, say)
             else:
                 mode = "remote"
@@ -662,7 +664,8 @@ async def run_demo(
             rows.append(row)
         if view is not None:
             view.stop()
-        return DemoResult(mode, base_url, duration, rows)
+        issued = {b.bot.symbol: sorted(b.bot.issued) for b in bots}
+        return DemoResult(mode, base_url, duration, rows, issued)
     finally:
         await _close_all(bots)
         if own_node is not None:
