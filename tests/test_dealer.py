@@ -274,6 +274,35 @@ async def test_bad_input_raises_and_sends_nothing(
     assert not node.state.orders
 
 
+@pytest.mark.parametrize("garbage", ["no", "", 2, 0.5, None, [1], float("nan")])
+async def test_flags_and_market_indexes_refuse_garbage(
+    node: LocalNode, funded_account: Any, garbage: Any
+) -> None:
+    async with await make_dealer(node, funded_account, use_ws=False) as dealer:
+        with pytest.raises(TypeError, match="post_only"):
+            await dealer.create_limit_order(3000.0, 0.01, post_only=garbage)
+        with pytest.raises(TypeError, match="reduce_only"):
+            await dealer.create_limit_order(3000.0, 0.01, reduce_only=garbage)
+        with pytest.raises(TypeError, match="reduce_only"):
+            await dealer.create_market_order(0.01, 3000.0, reduce_only=garbage)
+        if garbage is not None and garbage != 2:  # None: this market; 2: a valid index
+            with pytest.raises((TypeError, ValueError), match="market_index"):
+                await dealer.fetch_open_orders(garbage)
+        for bad_market in (True, float("inf"), -1, 4095, "0"):
+            with pytest.raises((TypeError, ValueError), match="market_index"):
+                await dealer.fetch_open_orders(bad_market)
+            with (
+                pytest.raises((TypeError, ValueError), match="market_index"),
+                warnings.catch_warnings(),
+            ):
+                warnings.simplefilter("ignore", DeprecationWarning)
+                await dealer.cancel_order(2**48 + 5, bad_market)
+        assert dealer.queued == 0
+        ok = await dealer.create_limit_order(3000.0, 0.01, post_only=1, reduce_only=0)
+        assert ok["time_in_force"] == "post-only" and ok["reduce_only"] is False
+    assert node_nonce(node, funded_account) == 1  # only the valid order was sent
+
+
 async def test_exact_rounding_refuses_extra_decimals(node: LocalNode, funded_account: Any) -> None:
     async with await make_dealer(node, funded_account, rounding="exact") as dealer:
         with pytest.raises(ValueError, match="more decimals"):

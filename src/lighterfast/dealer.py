@@ -530,6 +530,8 @@ class LighterDealer:
         is_ask, magnitude = _split_signed(size, "size")
         base_amount = self._size_int(magnitude)
         price_int = self._price_int(price, "price", price_rounding)
+        post_only = _flag(post_only, "post_only")
+        reduce_only = _flag(reduce_only, "reduce_only")
         if order_type == P.ORDER_TYPE_MARKET:
             tif = P.TIF_IOC
         elif post_only:
@@ -635,6 +637,7 @@ class LighterDealer:
         """Queue an IOC market order; the worst price is `avg_execution_price` or ref ± slippage."""
         is_ask, magnitude = _split_signed(size, "size")
         self._size_int(magnitude)  # validate before any price read
+        _flag(reduce_only, "reduce_only")
         if avg_execution_price is not None:
             price: Any = avg_execution_price
             rounding = "down" if is_ask else "up"
@@ -874,7 +877,7 @@ class LighterDealer:
             stacklevel=2,
         )
         index = _order_index(order_index)
-        market = self.market.market_index if market_index is None else int(market_index)
+        market = self.market.market_index if market_index is None else _market_index(market_index)
         intent = _Intent(
             ACTION_CANCEL,
             {"market_index": market, "order_index": index},
@@ -901,7 +904,7 @@ class LighterDealer:
             stacklevel=2,
         )
         index = _order_index(order_index)
-        market = self.market.market_index if market_index is None else int(market_index)
+        market = self.market.market_index if market_index is None else _market_index(market_index)
         price_int = self._price_int(price, "price")
         _, magnitude = _split_signed(quantity, "quantity")
         base_amount = self._size_int(magnitude, "quantity")
@@ -1367,7 +1370,7 @@ class LighterDealer:
         Also warms the COI view, so orders of an earlier run can be canceled by COI.
         """
         self._check_open()
-        market = self.market.market_index if market_index is None else int(market_index)
+        market = self.market.market_index if market_index is None else _market_index(market_index)
         body = await self._rest.get(
             "accountActiveOrders",
             {"account_index": self.account_index, "market_id": market},
@@ -1455,6 +1458,23 @@ def _coi(value: Any) -> int:
         raise TypeError(f"client_order_index must be an int, got {type(value).__name__}")
     if not P.MIN_COI <= value <= P.MAX_COI:
         raise ValueError(f"client_order_index must be in {P.MIN_COI}..{P.MAX_COI}, got {value}")
+    return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A yes/no option: a bool (or 0/1); anything else is refused rather than read as truthy."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+
+
+def _market_index(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"market_index must be an int, got {type(value).__name__}")
+    if not 0 <= value <= P.MAX_SPOT_MARKET_INDEX:
+        raise ValueError(f"market_index must be in 0..{P.MAX_SPOT_MARKET_INDEX}, got {value}")
     return value
 
 
