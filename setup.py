@@ -1,4 +1,4 @@
-"""Build the compiled core only; all other metadata lives in pyproject.toml."""
+"""Build the compiled core and the native signer; all other metadata lives in pyproject.toml."""
 
 import os
 
@@ -20,7 +20,15 @@ extensions = [
         "lighterfast._core",
         ["src/lighterfast/_core.pyx"],
         extra_compile_args=["-O3"] if os.name != "nt" else [],
-    )
+    ),
+    # Opt-in native signer: C header-only core (unsigned __int128, so gcc/clang only).
+    Extension(
+        "lighterfast._signer",
+        ["src/lighterfast/_signer.pyx"],
+        include_dirs=["src/lighterfast"],
+        depends=["src/lighterfast/_signer_impl.h"],
+        extra_compile_args=["-O3"] if os.name != "nt" else [],
+    ),
 ]
 
 setup(
