@@ -181,6 +181,7 @@ def _run_demo_cmd(args: argparse.Namespace) -> int:
         size_lots=args.size_lots,
         half_spread_bps=args.spread_bps,
         node_latency=args.node_latency,
+        node_rate_limits=not args.no_rate_limits,
     )
     title = "lighterfast demo" + ("" if args.base_url else " (local node)")
     view: Any = ProgressView() if args.headless else LiveView(title, options.duration)
@@ -231,6 +232,11 @@ def _add_demo(sub: Any) -> None:
         "--node-latency",
         default="premium",
         help="execution latency tier of the in-process node (standard, premium, plus, zero)",
+    )
+    p.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="the in-process node does not enforce rate limits (default: it does, per tier)",
     )
     p.add_argument(
         "--headless", action="store_true", help="progress lines instead of the live table"

@@ -49,6 +49,7 @@ class DemoOptions:
     max_lots: int = 10  # stop quoting the side that would grow inventory past this
     min_interval: float = 0.25  # seconds between two requotes of one bot
     node_latency: str = "premium"  # execution latency tier of the in-process node
+    node_rate_limits: bool = True  # the in-process node enforces the tier's rate limits
 
 
 @dataclass
@@ -611,10 +612,17 @@ async def run_demo(
     if options.base_url is None and node is None:
         from .testnode import LocalNode
 
-        own_node = LocalNode(port=0, simulate_flow=True, exec_latency_ms=options.node_latency)
+        tier = "premium" if options.premium else "standard"
+        own_node = LocalNode(
+            port=0,
+            simulate_flow=True,
+            exec_latency_ms=options.node_latency,
+            rate_limits=tier if options.node_rate_limits else None,
+        )
         await own_node.start()
         node = own_node
-        say(f"local node on {node.base_url} (simulated market flow)")
+        limits = f"{tier} rate limits" if options.node_rate_limits else "no rate limits"
+        say(f"local node on {node.base_url} (simulated market flow, {limits})")
     bots: list[_Bot] = []
     try:
         rate_limit, interval = _pacing(options, len(options.symbols))
