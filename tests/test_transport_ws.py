@@ -150,8 +150,8 @@ async def test_connects_once_the_server_appears() -> None:
     port = free_port()
     conn = WsConnection(f"ws://127.0.0.1:{port}/stream", backoff_initial=0.05, backoff_max=0.2)
     await conn.start(wait=False)
-    await asyncio.sleep(0.2)
-    assert not conn.connected and conn.stats.connect_failures >= 1
+    await until(lambda: conn.stats.connect_failures >= 1)
+    assert not conn.connected
     srv = ScriptServer()
     srv.port = port
     await srv.start()

@@ -312,8 +312,7 @@ async def test_socket_closed_reconnects_resubscribes_and_resyncs(
         assert ws_live_cois(ws).keys() == node_live_cois(node, maker.account.account_index).keys()
         assert ws.stats.rest_resyncs == 1 and ws.stats.reconnects == 1
         await until(lambda: not ws.get_order_book().is_stale)  # type: ignore[union-attr]
-        await asyncio.sleep(0.1)
-        assert book_ints(ws) == node_book(node)
+        await until(lambda: book_ints(ws) == node_book(node))
         # and the resubscribed streams are live
         await maker.send([await maker.limit(804, 296_000, 100, ask=False)])
         assert await ws.wait_order_by_coi(804, timeout=2.0) is not None
@@ -351,7 +350,7 @@ async def test_duplicated_book_delta_is_not_a_gap(node: LocalNode, maker: Trader
         node.faults.duplicate_next_book_delta(ETH)
         await maker.send([await maker.limit(951, 299_000, 100, ask=False)])
         await until(lambda: book.best_bid() is not None)
-        await asyncio.sleep(0.12)
+        await until(lambda: ws.stats.book_duplicates == 1)  # the repeat arrived and was skipped
         assert ws.stats.book_gaps == 0 and not book.is_stale
         assert book_ints(ws) == node_book(node)
     finally:
@@ -435,8 +434,7 @@ async def test_server_pings_are_answered() -> None:
         try:
             conn = pub.connection
             assert conn is not None
-            await asyncio.sleep(1.0)
-            assert conn.stats.pings_answered >= 3
+            await until(lambda: conn.stats.pings_answered >= 3, timeout=5.0)
             assert conn.stats.connects == 1 and pub.connected
         finally:
             await pub.aclose()
@@ -574,10 +572,11 @@ async def test_keepalive_beats_the_idle_rule() -> None:
             market_id=ETH, base_url=node.base_url, ping_interval=0.1
         )
         try:
-            await asyncio.sleep(2.2)  # more than twice the node's idle limit
             conn = pub.connection
-            assert conn is not None and conn.stats.connects == 1 and pub.connected
-            assert conn.stats.pings_sent >= 8
+            assert conn is not None
+            # 22 pings 0.1 s apart: more than twice the node's idle limit has passed
+            await until(lambda: conn.stats.pings_sent >= 22, timeout=10.0)
+            assert conn.stats.connects == 1 and pub.connected
         finally:
             await pub.aclose()
 
