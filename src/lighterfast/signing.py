@@ -1312,3 +1312,19 @@ class SdkSigner:
 
 # Re-exported so `from lighterfast.signing import AuthTokenProvider` works (auth.py owns it).
 from .auth import AuthTokenProvider, AuthTokenUnavailable  # noqa: E402
+
+# Opt-in native signer (C Poseidon2/ECgFp5 Schnorr in lighterfast._signer): the same interface,
+# validation and tx_info as SdkSigner, microseconds per signature. Never the default.
+try:
+    from ._signer import NativeSigner
+except ImportError as _native_error:  # pragma: no cover - the extension is not built
+    _NATIVE_MISSING = str(_native_error)
+
+    class NativeSigner:  # type: ignore[no-redef]
+        """Placeholder when the compiled native signer is missing: constructing it raises."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise SignerError(f"the native signer extension is not built: {_NATIVE_MISSING}")
+
+
+__all__ += ["NativeSigner"]
