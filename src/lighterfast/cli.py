@@ -245,12 +245,111 @@ def _add_demo(sub: Any) -> None:
     p.set_defaults(func=_run_demo_cmd)
 
 
+BENCH_SUITES = ("core", "ws", "signing", "dealer", "node")
+PEER_MARKERS = ("lighter_sdk", "sdk_", "ccxt", "pure", "orjson")
+
+
+def _benchmarks_dir() -> Path | None:
+    """The repository's `benchmarks/` (source checkouts only; wheels do not ship it)."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (base / "benchmarks" / "bench_core.py").is_file():
+            return base / "benchmarks"
+    return None
+
+
+def bench_table(report: dict[str, Any]) -> str:
+    """Per benchmark group: each row's median and its ratio to the group's fastest row."""
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for bench in report.get("benchmarks", []):
+        group = bench.get("group") or bench["fullname"].split("::")[0]
+        groups.setdefault(group, []).append((bench["name"], float(bench["stats"]["median"])))
+    lines = []
+    for group, rows in groups.items():
+        rows.sort(key=lambda row: row[1])
+        fastest = rows[0][1] or 1e-12
+        lines.append(f"\n{group}")
+        for name, median in rows:
+            ratio = median / fastest
+            peer = "  (peer/reference)" if any(m in name for m in PEER_MARKERS) else ""
+            lines.append(f"  {name:<52} {_duration(median):>12}  {ratio:8.2f}x{peer}")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as ns/µs/ms/s with three significant digits."""
+    for unit, factor in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= factor:
+            return f"{seconds / factor:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    """`lighterfast bench`: run pytest-benchmark over the suites, then print the ratio table."""
+    import subprocess
+    import tempfile
+
+    where = _benchmarks_dir()
+    if where is None:
+        raise ValueError("benchmarks/ not found: run from a source checkout (git clone)")
+    suites = [s.strip() for s in args.suite.split(",") if s.strip()]
+    unknown = sorted(set(suites) - set(BENCH_SUITES))
+    if unknown or not suites:
+        raise ValueError(f"--suite: choose from {','.join(BENCH_SUITES)}, got {args.suite!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        report_path = Path(args.json) if args.json else Path(tmp) / "bench.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *(str(where / f"bench_{s}.py") for s in suites),
+            "--benchmark-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--benchmark-json={report_path}",
+            f"--rootdir={where.parent}",
+        ]
+        if args.quick:
+            cmd += [
+                "--benchmark-max-time=0.02",
+                "--benchmark-min-rounds=3",
+                "--benchmark-warmup=off",
+            ]
+        print("running: " + " ".join(cmd[2:]), flush=True)  # pytest prints its own progress
+        code = subprocess.call(cmd, cwd=where.parent)
+        if not report_path.is_file():
+            return code or 1
+        report = json.loads(report_path.read_text())
+    print(bench_table(report), flush=True)
+    print("\nmedians; ratio = this row / fastest row of its group (lower is faster)", flush=True)
+    return code
+
+
+def _add_bench(sub: Any) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="run the benchmark suite (source checkout) and print the ratio table",
+        description="Run benchmarks/ with pytest-benchmark and print, per group, each row's "
+        "median and its ratio to the fastest (lighterfast vs lighter-sdk and ccxt where "
+        "measured). BENCHMARKS.md explains every figure.",
+    )
+    p.add_argument(
+        "--suite",
+        default="core,ws,signing,dealer",
+        help=f"comma-separated, from {','.join(BENCH_SUITES)} (default core,ws,signing,dealer)",
+    )
+    p.add_argument("--quick", action="store_true", help="few rounds (a smoke run, noisy figures)")
+    p.add_argument("--json", metavar="PATH", help="keep pytest-benchmark's JSON report here")
+    p.set_defaults(func=_run_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="lighterfast", description=__doc__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_node(sub)
     _add_demo(sub)
+    _add_bench(sub)
     # Further subcommands (demo, bench) register here with their own _add_<name>(sub).
     return parser
 
