@@ -438,6 +438,7 @@ async def _make_bot(
         symbol, ws, dealer, dealer.market, options, account_index=account_index, interval=interval
     )
     ws.on_orders = dealer.feed_ws_orders
+    ws.on_orders_resync = dealer.resync_ws_orders  # orders that ended while disconnected
     ws.on_trades = bot.on_trades
     with contextlib.suppress(LighterError, asyncio.TimeoutError):
         bot.start_position = (await dealer.fetch_my_position())["size"]
