@@ -445,6 +445,28 @@ async def test_wait_order_by_coi_resolves_on_arrival_and_times_out() -> None:
     await ws.aclose()  # idempotent
 
 
+@pytest.mark.parametrize("bad", [float("nan"), True, None, "7", -1, 2**48, 1.5])
+async def test_reads_refuse_garbage_with_named_errors(bad: Any) -> None:
+    ws = WsInfo.replay(market_id=ETH)
+    ws.feed_raw(orders_frame("update", 7, [order(42)]))
+    with pytest.raises((TypeError, ValueError), match="coi"):
+        ws.get_order_by_coi(bad)
+    with pytest.raises((TypeError, ValueError), match="coi"):
+        await ws.wait_order_by_coi(bad, timeout=0.01)
+    if bad is not None:  # None = this WsInfo's market
+        with pytest.raises(ValueError, match="market"):
+            ws.get_order_book(bad)
+    with pytest.raises((TypeError, ValueError), match=r"public|n:"):
+        ws.get_recent_trades(bad if bad is not None else -1, public=bad)  # type: ignore[arg-type]
+    for timeout in (float("nan"), -1, True, "1"):
+        with pytest.raises(ValueError, match="timeout"):
+            await ws.wait_order_by_coi(43, timeout=timeout)  # type: ignore[arg-type]
+    assert ws._coi_waiters == {}
+    assert ws.get_order_by_coi(42)["client_order_index"] == 42  # type: ignore[index]
+    assert ws.get_recent_trades(2**70) == []  # a large n is just "all of them"
+    await ws.aclose()
+
+
 async def test_replay_close_leaves_no_tasks() -> None:
     before = asyncio.all_tasks()
     async with WsInfo.replay(market_id=ETH) as ws:

@@ -1349,7 +1349,7 @@ class LighterDealer:
 
     def get_order_by_coi(self, coi: int) -> dict[str, Any] | None:
         """The dealer's current view of one COI (None when unknown or finished)."""
-        record = self._orders.get(coi)
+        record = self._orders.get(_coi(coi))
         return dict(record) if record is not None else None
 
     # ==========================================================================================

@@ -40,6 +40,7 @@ from .errors import ConfigError, MarketNotFound, WsClosed
 from .markets import lookup_static, resolve_market
 from .transport.ws import WsConnection, run
 from .wire import (
+    PONG,
     TxReply,
     encode_sendtx,
     encode_sendtx_batch,
@@ -588,12 +589,14 @@ class WsInfo:
         """Up to `n` trades, newest first: the public tape or the account's own fills."""
         if type(n) is bool or not isinstance(n, int) or n < 0:
             raise ValueError(f"n: expected an int >= 0, got {n!r}")
+        if type(public) is not bool:
+            raise TypeError(f"public: expected a bool, got {type(public).__name__}")
         tape = self._public_trades if public else self._own_trades
-        return list(itertools.islice(reversed(tape), n))
+        return list(itertools.islice(reversed(tape), min(n, len(tape))))
 
     def get_order_by_coi(self, coi: int) -> dict[str, Any] | None:
         """The live order with this client order index (None when unknown or finished)."""
-        return self._coi.get(coi)  # type: ignore[no-any-return]
+        return self._coi.get(_check_index("coi", coi, P.MAX_COI))  # type: ignore[no-any-return]
 
     def get_order_book(self, market: int | None = None) -> OrderBook | None:
         """The order book of `market` (default: this WsInfo's market, else its only book)."""
@@ -603,14 +606,16 @@ class WsInfo:
             if len(self._books) == 1:
                 return next(iter(self._books.values()))
             return None
-        return self._books.get(market)
+        return self._books.get(_check_index("market", market, P.MAX_SPOT_MARKET_INDEX))
 
     @property
     def coi_cache(self) -> Any:
         """The COI cache (core `CoiCache`): live orders keyed by client order index."""
         return self._coi
 
-    async def wait_order_by_coi(self, coi: int, timeout: float = 5.0) -> dict[str, Any] | None:
+    async def wait_order_by_coi(
+        self, coi: int, timeout: float | None = 5.0
+    ) -> dict[str, Any] | None:
         """The order frame for `coi` as soon as it arrives (or at once if known); None on timeout.
 
         Resolved by the frame path itself (a per-COI future), no polling. A recently finished
@@ -618,6 +623,11 @@ class WsInfo:
         """
         if type(coi) is bool or not isinstance(coi, int):
             raise TypeError(f"coi: expected an int, got {type(coi).__name__}")
+        _check_index("coi", coi, P.MAX_COI)
+        if timeout is not None and (
+            type(timeout) is bool or not isinstance(timeout, (int, float)) or not timeout >= 0
+        ):
+            raise ValueError(f"timeout: expected seconds >= 0 (or None), got {timeout!r}")
         order = self._coi.get(coi)
         if order is None:
             order = self._finished.get(coi)
@@ -990,7 +1000,7 @@ class WsInfo:
         """connected / ping / pong / shutdown / unsubscribed: the transport acts on them."""
         if msg.get("type") == "ping" and self._conn is not None and self._conn.connected:
             with contextlib.suppress(WsClosed):
-                self._conn.send_raw(b'{"type":"pong"}')
+                self._conn.send_raw(PONG)
 
     # hooks -------------------------------------------------------------------------------------
     def _call_hook(self, hook: Hook, payload: Any) -> None:
