@@ -602,6 +602,40 @@ async def test_aclose_flushes_and_is_idempotent(node: LocalNode, funded_account:
         await dealer.create_limit_order(3000.0, 0.01)
 
 
+async def test_aclose_leaves_no_tasks_threads_or_sockets(
+    node: LocalNode, funded_account: Any
+) -> None:
+    import threading
+
+    def own_tasks() -> set[asyncio.Task[Any]]:
+        return {
+            t
+            for t in asyncio.all_tasks() - before
+            if not t.done()
+            and "testnode" not in repr(t.get_coro())
+            and "aiohttp" not in repr(t.get_coro())
+        }
+
+    def own_threads() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("lighterfast")]
+
+    before = asyncio.all_tasks()
+    threads = own_threads()
+    dealer = await make_dealer(node, funded_account)  # WebSocket + REST + signer worker
+    assert dealer._ws is not None and dealer._ws.connected
+    await dealer.create_limit_order(3000.0, 0.01)
+    await dealer.fetch_open_orders()  # makes the auth token provider too
+    assert len(own_threads()) > len(threads)
+    await dealer.aclose()
+    for _ in range(100):
+        if not own_tasks() and own_threads() == threads:
+            break
+        await asyncio.sleep(0.01)
+    assert not own_tasks(), own_tasks()
+    assert own_threads() == threads  # the signer worker is gone
+    assert dealer._ws is None and dealer._rest._session is None
+
+
 async def test_from_config_file(node: LocalNode, funded_account: Any, tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text(

@@ -447,13 +447,6 @@ def _node_side(task: asyncio.Task[Any]) -> bool:
     return "aiohttp" in filename or "testnode" in filename
 
 
-def _node_side(task: asyncio.Task[Any]) -> bool:
-    """Tasks of the node's aiohttp server (its side of the closed socket winds down on its own)."""
-    code = getattr(task.get_coro(), "cr_code", None)
-    filename = code.co_filename if code is not None else ""
-    return "aiohttp" in filename or "testnode" in filename
-
-
 async def test_aclose_is_idempotent_and_leaves_no_tasks(node: LocalNode, maker: Trader) -> None:
     before = asyncio.all_tasks()
     ws = await overlay(node, maker, order_book=True)
