@@ -24,6 +24,7 @@ from .accounts import DEFAULT_DEV_API_KEY_INDEX, DevAccount
 from .faults import Faults
 from .markets import DEFAULT_MARKETS, MarketSpec
 from .node import TIER_LATENCY_MS, TX_HASH_MODES, LocalNode, NodeState, SignatureVerifier
+from .ratelimit import RateLimits
 from .threaded import NodeThread
 from .txparse import EXPIRED_TX_CODE, TxError
 
@@ -39,6 +40,7 @@ __all__ = [
     "MarketSpec",
     "NodeState",
     "NodeThread",
+    "RateLimits",
     "SignatureVerifier",
     "TxError",
 ]
