@@ -1,5 +1,6 @@
 """Simulated market flow for demos: a house maker quoting around a drifting mid, a house taker
 hitting it now and then. Runs inside the engine (no signed txs), like other venue users.
+The maker cancels its own opposite quotes before a new quote would meet them (no self-cross).
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ class MarketFlow:
                 offset = rng.randint(1, LEVELS_PER_SIDE) * tick
                 price = mid + offset if is_ask else mid - offset
                 if price > 0:
+                    # Never cross itself: first pull own quotes the new one would meet.
+                    for q in [q for q in quotes if q.is_ask != is_ask]:
+                        if (q.price >= price) if is_ask else (q.price <= price):
+                            quotes.remove(q)
+                            eng.cancel_order(self.maker, m, q.order_index, now_us)
                     o = eng.create_order(self.maker, self._order(m, is_ask, price, size, 1), now_us)
                     if o.is_live:
                         quotes.append(o)

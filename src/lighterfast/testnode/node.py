@@ -254,6 +254,7 @@ class LocalNode:
         self.simulate_flow = simulate_flow
         self.flow_interval_ms = flow_interval_ms
         self.flow_seed = flow_seed
+        self.flow: Any = None  # the MarketFlow once `simulate_flow` runs (its house accounts)
         self.accounts = AccountRegistry(initial_nonce)
         self.engine = Engine(self.markets, self.accounts, margin_check=margin_check)
         self.hub = StreamHub(self.engine, self.check_auth)
@@ -736,7 +737,7 @@ class LocalNode:
         """Simulated market activity (house maker and taker) every `flow_interval_ms`."""
         from .flow import MarketFlow
 
-        flow = MarketFlow(self, self.flow_seed)
+        flow = self.flow = MarketFlow(self, self.flow_seed)
         while True:
             await asyncio.sleep(self.flow_interval_ms / 1000)
             flow.step()
