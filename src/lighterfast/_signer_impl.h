@@ -16,6 +16,7 @@ typedef uint64_t lf_u64;
 typedef unsigned __int128 lf_u128;
 
 #define LF_P 0xFFFFFFFF00000001ULL
+#define LF_INLINE static inline __attribute__((always_inline))
 #define LF_EPS 0xFFFFFFFFULL
 
 /* ---------------------------------------------------------------------------------------------
@@ -149,15 +150,42 @@ static inline f5 f5_dbl(f5 a) { return f5_add(a, a); }
 
 #define LF_M(x, y) ((lf_u128)gf_red_nc((lf_u128)(x) * (y)))
 
-static inline f5 f5_mul(f5 a, f5 b) {
+/* Sum of up to 5 products kept as acc + carry * 2^128; 2^128 = -2^32 (mod p). */
+#define LF_ACC(x, y)                          \
+    do {                                      \
+        lf_u128 prod_ = (lf_u128)(x) * (y);   \
+        acc += prod_;                         \
+        carry += (lf_u64)(acc < prod_);       \
+    } while (0)
+
+static inline lf_u64 gf_red_acc(lf_u128 acc, lf_u64 carry) {
+    return gf_sub(gf_red(acc), carry << 32);
+}
+
+static inline lf_u64 gf_triple(lf_u64 x) { return gf_red((lf_u128)x * 3); }
+
+LF_INLINE f5 f5_mul(f5 a, f5 b) {
     const lf_u64 a0 = a.v[0], a1 = a.v[1], a2 = a.v[2], a3 = a.v[3], a4 = a.v[4];
     const lf_u64 b0 = b.v[0], b1 = b.v[1], b2 = b.v[2], b3 = b.v[3], b4 = b.v[4];
+    const lf_u64 t1 = gf_triple(b1), t2 = gf_triple(b2), t3 = gf_triple(b3), t4 = gf_triple(b4);
     f5 r;
-    r.v[0] = gf_red(LF_M(a0, b0) + 3 * (LF_M(a1, b4) + LF_M(a2, b3) + LF_M(a3, b2) + LF_M(a4, b1)));
-    r.v[1] = gf_red(LF_M(a0, b1) + LF_M(a1, b0) + 3 * (LF_M(a2, b4) + LF_M(a3, b3) + LF_M(a4, b2)));
-    r.v[2] = gf_red(LF_M(a0, b2) + LF_M(a1, b1) + LF_M(a2, b0) + 3 * (LF_M(a3, b4) + LF_M(a4, b3)));
-    r.v[3] = gf_red(LF_M(a0, b3) + LF_M(a1, b2) + LF_M(a2, b1) + LF_M(a3, b0) + 3 * LF_M(a4, b4));
-    r.v[4] = gf_red(LF_M(a0, b4) + LF_M(a1, b3) + LF_M(a2, b2) + LF_M(a3, b1) + LF_M(a4, b0));
+    lf_u128 acc;
+    lf_u64 carry;
+    acc = 0; carry = 0;
+    LF_ACC(a0, b0); LF_ACC(a1, t4); LF_ACC(a2, t3); LF_ACC(a3, t2); LF_ACC(a4, t1);
+    r.v[0] = gf_red_acc(acc, carry);
+    acc = 0; carry = 0;
+    LF_ACC(a0, b1); LF_ACC(a1, b0); LF_ACC(a2, t4); LF_ACC(a3, t3); LF_ACC(a4, t2);
+    r.v[1] = gf_red_acc(acc, carry);
+    acc = 0; carry = 0;
+    LF_ACC(a0, b2); LF_ACC(a1, b1); LF_ACC(a2, b0); LF_ACC(a3, t4); LF_ACC(a4, t3);
+    r.v[2] = gf_red_acc(acc, carry);
+    acc = 0; carry = 0;
+    LF_ACC(a0, b3); LF_ACC(a1, b2); LF_ACC(a2, b1); LF_ACC(a3, b0); LF_ACC(a4, t4);
+    r.v[3] = gf_red_acc(acc, carry);
+    acc = 0; carry = 0;
+    LF_ACC(a0, b4); LF_ACC(a1, b3); LF_ACC(a2, b2); LF_ACC(a3, b1); LF_ACC(a4, b0);
+    r.v[4] = gf_red_acc(acc, carry);
     return r;
 }
 
@@ -172,14 +200,23 @@ static inline f5 f5_sqr(f5 a) {
     return r;
 }
 
+/* 263 * x for x < p: 263 x = lo + hi 2^64 with hi < 2^9, and 2^64 = EPS (mod p). */
+static inline lf_u64 gf_mul263(lf_u64 x) {
+    lf_u128 z = (lf_u128)x * LF_B1;
+    lf_u64 lo = (lf_u64)z, m = (lf_u64)(z >> 64) * LF_EPS;
+    lf_u64 r = lo + m;
+    r += LF_EPS & lf_mask((lf_u64)(r < m));
+    return gf_canon(r);
+}
+
 /* b * x with b = 263 z: z * x = (3 x4, x0, x1, x2, x3). */
 static inline f5 f5_mul_b(f5 x) {
     f5 r;
-    r.v[0] = gf_red((lf_u128)(3 * LF_B1) * x.v[4]);
-    r.v[1] = gf_red((lf_u128)LF_B1 * x.v[0]);
-    r.v[2] = gf_red((lf_u128)LF_B1 * x.v[1]);
-    r.v[3] = gf_red((lf_u128)LF_B1 * x.v[2]);
-    r.v[4] = gf_red((lf_u128)LF_B1 * x.v[3]);
+    r.v[0] = gf_mul263(gf_triple(x.v[4]));
+    r.v[1] = gf_mul263(x.v[0]);
+    r.v[2] = gf_mul263(x.v[1]);
+    r.v[3] = gf_mul263(x.v[2]);
+    r.v[4] = gf_mul263(x.v[3]);
     return r;
 }
 
@@ -537,6 +574,7 @@ static void lf_sc_from_wide(const uint8_t *b, lf_u64 out[5]) {
  * Poseidon2, width 12 (spec 3)
  * ------------------------------------------------------------------------------------------- */
 
+/* Inside the permutation values stay < 2^64 but may be >= p (reduced lazily). */
 static inline void p2_external(lf_u64 s[12]) {
     lf_u128 o[12];
     for (int b = 0; b < 3; b++) {
@@ -548,33 +586,47 @@ static inline void p2_external(lf_u64 s[12]) {
     }
     for (int k = 0; k < 4; k++) {
         lf_u128 sum = o[k] + o[4 + k] + o[8 + k];
-        s[k] = gf_red(o[k] + sum);
-        s[4 + k] = gf_red(o[4 + k] + sum);
-        s[8 + k] = gf_red(o[8 + k] + sum);
+        s[k] = gf_red_nc(o[k] + sum);
+        s[4 + k] = gf_red_nc(o[4 + k] + sum);
+        s[8 + k] = gf_red_nc(o[8 + k] + sum);
     }
 }
 
+/* x + c for x < 2^64, c < p: the result is < 2^64 and congruent. */
+static inline lf_u64 p2_addc(lf_u64 x, lf_u64 c) {
+    lf_u64 s = x + c;
+    return s + (LF_EPS & lf_mask((lf_u64)(s < c)));
+}
+
+static inline lf_u64 p2_mul(lf_u64 a, lf_u64 b) { return gf_red_nc((lf_u128)a * b); }
+
 static inline lf_u64 p2_sbox(lf_u64 x) {
-    lf_u64 x2 = gf_mul(x, x), x3 = gf_mul(x2, x), x4 = gf_mul(x2, x2);
-    return gf_mul(x3, x4);
+    lf_u64 x2 = p2_mul(x, x), x3 = p2_mul(x2, x), x4 = p2_mul(x2, x2);
+    return p2_mul(x3, x4);
 }
 
 static inline void p2_full(lf_u64 s[12], const lf_u64 *rc) {
-    for (int i = 0; i < 12; i++) s[i] = p2_sbox(gf_add(s[i], rc[i]));
+    for (int i = 0; i < 12; i++) s[i] = p2_sbox(p2_addc(s[i], rc[i]));
     p2_external(s);
 }
 
-/* The permutation on canonical inputs. */
+/* The permutation (inputs any u64 congruent to the state; output canonical). */
 static void lf_permute(lf_u64 s[12]) {
     p2_external(s);
     for (int r = 0; r < 4; r++) p2_full(s, LF_RC_E[r]);
     for (int r = 0; r < 22; r++) {
-        s[0] = p2_sbox(gf_add(s[0], LF_RC_I[r]));
-        lf_u128 sum = 0;
-        for (int i = 0; i < 12; i++) sum += s[i];
-        for (int i = 0; i < 12; i++) s[i] = gf_red(sum + (lf_u128)LF_DIAG[i] * s[i]);
+        lf_u128 rest = 0, prod[12];
+        for (int i = 1; i < 12; i++) {
+            rest += s[i];
+            prod[i] = (lf_u128)LF_DIAG[i] * s[i];
+        }
+        lf_u64 x = p2_sbox(p2_addc(s[0], LF_RC_I[r]));
+        lf_u128 sum = rest + x;
+        s[0] = gf_red_nc(sum + (lf_u128)LF_DIAG[0] * x);
+        for (int i = 1; i < 12; i++) s[i] = gf_red_nc(sum + prod[i]);
     }
     for (int r = 4; r < 8; r++) p2_full(s, LF_RC_E[r]);
+    for (int i = 0; i < 12; i++) s[i] = gf_canon(s[i]);
 }
 
 /* Overwrite-mode sponge, rate 8, no padding; the first m (<= 12) words. Inputs any u64. */
