@@ -117,7 +117,7 @@ class QuoteBot:
         self.start_position = 0.0
         self.quotes: dict[int, tuple[str, float]] = {}  # live COI → (side, price)
         self.issued: set[int] = set()  # every COI this bot created (its fills are these)
-        self.target: tuple[float, float] | None = None
+        self.target: tuple[float | None, float | None] | None = None
         self.would_send: str = ""
         self._seen_trades: set[int] = set()
         self.started = time.monotonic()
@@ -130,7 +130,7 @@ class QuoteBot:
             if trade.get("market_id") != self.market.market_index:
                 continue
             trade_id = trade.get("trade_id")
-            if trade_id in self._seen_trades:
+            if not isinstance(trade_id, int) or trade_id in self._seen_trades:
                 continue
             side = self._my_side(trade)
             if side is None:
