@@ -165,3 +165,45 @@ def test_dealer_config_validation() -> None:
         DealerConfig.from_mapping({"account_index": 1, "colour": "red"})
     with pytest.raises(TypeError):
         DealerConfig(1)  # type: ignore[misc]  # keyword-only
+
+
+_NAN, _INF = float("nan"), float("inf")
+_COMMON = [_NAN, _INF, "abc", 1.5, ("a",), object()]
+_BAD_VALUES: dict[str, list[object]] = {
+    "base_url": [None, "", "ftp://x", "127.0.0.1", 5, True],
+    "ws_url": ["http://x", "", 5, True],
+    "account_index": [*_COMMON, True, -1],
+    "api_key_index": [*_COMMON, True, -1, 256],
+    "symbol": ["", 5, True, ["ETH"]],
+    "market_index": [*_COMMON, True, -1, 4095],
+    "price_scale": [*_COMMON, True, 0, -100, 50],
+    "size_scale": [*_COMMON, True, 0, -100, 50],
+    "base_scale": [*_COMMON, True, 0, -100, 50],
+    "standard_account": [None, 0, 1, "yes", _NAN],
+    "prefer_high_level": [None, 0, "no"],
+    "use_ws": [None, 1, "false"],
+    "jitter_ms": [None, 5, (1,), (1, 2, 3), (5, 1), (-1, 2), (0, _NAN), (True, 2), "ab"],
+    "max_ws_batch": [*_COMMON, True, None, 0, 51],
+    "chain_id": [*_COMMON, True, -1],
+    "rounding": [None, "sideways", 1],
+    "market_slippage": [*_COMMON, True, None, -0.1, 1.0],
+    "coi_cache_size": [*_COMMON, True, None, 0, -5],
+    "coi_start": [*_COMMON, True, 0, 2**48],
+    "rate_limit_per_minute": [*_COMMON, True, 0],
+    "request_timeout": [_NAN, _INF, "abc", True, None, 0, -1],
+    "max_retries": [*_COMMON, True, None, -1],
+    "api_keys": [5, "abc", [1, 2], {"x": "k"}, {300: "k"}, {1: ""}],
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BAD_VALUES))
+def test_every_field_refuses_garbage_with_a_config_error_naming_it(name: str) -> None:
+    for value in _BAD_VALUES[name]:
+        with pytest.raises(ConfigError, match=name if name != "base_scale" else "scale"):
+            DealerConfig(**{name: value})
+
+
+def test_plain_values_from_json_are_normalised() -> None:
+    cfg = DealerConfig(jitter_ms=[5, 9], max_ws_batch="10", market_index="3", chain_id=304)  # type: ignore[arg-type]
+    assert cfg.jitter_ms == (5, 9) and cfg.max_ws_batch == 10 and cfg.market_index == 3
+    assert DealerConfig(base_url="http://127.0.0.1:1/").base_url == "http://127.0.0.1:1"

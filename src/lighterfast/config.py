@@ -8,6 +8,7 @@ seed's `{"Lighter": {"base_url", "account_index", "l1_private_key", "api_keys": 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ import orjson
 
 from . import protocol as P
 from .errors import ConfigError
+from .markets import decimals_from_scale
 
 ENV_BASE_URL = "LIGHTER_BASE_URL"
 ENV_ACCOUNT_INDEX = "LIGHTER_ACCOUNT_INDEX"
@@ -88,13 +90,18 @@ def _parse_jsonc(text: str, path: str) -> dict[str, Any]:
 # --- the loader --------------------------------------------------------------------------------
 
 
+def _is_real(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def _as_int(value: Any, name: str, lo: int, hi: int) -> int:
     """Coerce a config value (int or decimal string) to an int in [lo, hi]."""
     if isinstance(value, bool):
         raise ConfigError(f"{name}: expected an integer, got a bool")
     try:
         number = int(str(value).strip()) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name}: expected an integer, got {type(value).__name__}") from None
     if isinstance(value, float) and value != number:
         raise ConfigError(f"{name}: expected an integer, got a fraction")
@@ -301,6 +308,7 @@ class DealerConfig:
     max_retries: int = 3
 
     def __post_init__(self) -> None:
+        self._check_plain_fields()
         if self.base_scale is not None:
             if self.size_scale is not None and self.size_scale != self.base_scale:
                 raise ConfigError("size_scale and base_scale disagree; pass only one")
@@ -325,22 +333,66 @@ class DealerConfig:
             self.api_key_index = next(iter(keys))
             self.api_key_private_key = keys[self.api_key_index]
         self.api_keys = keys or None
-        self.base_url = str(self.base_url).rstrip("/")
-        if self.rounding not in ROUNDING_MODES:
-            raise ConfigError(f"rounding: expected one of {ROUNDING_MODES}, got {self.rounding!r}")
-        lo, hi = self.jitter_ms
-        if not 0 <= lo <= hi:
-            raise ConfigError("jitter_ms: expected (low, high) with 0 <= low <= high")
-        if not 1 <= self.max_ws_batch <= P.MAX_BATCH_DOCUMENTED:
-            raise ConfigError(f"max_ws_batch: expected 1..{P.MAX_BATCH_DOCUMENTED}")
-        if not 0 <= self.market_slippage < 1:
-            raise ConfigError("market_slippage: expected a fraction in [0, 1)")
+        self.base_url = self.base_url.rstrip("/")
         if self.coi_start is not None:
             self.coi_start = _as_int(self.coi_start, "coi_start", P.MIN_COI, P.MAX_COI)
         if self.coi_allocator is not None and not callable(self.coi_allocator):
             raise ConfigError("coi_allocator: expected a callable returning a fresh COI")
-        if self.rate_limit_per_minute is not None and self.rate_limit_per_minute < 1:
-            raise ConfigError("rate_limit_per_minute: expected a positive integer")
+
+    def _check_plain_fields(self) -> None:
+        """Type and range of every field that needs no other field; ConfigError names it."""
+        if not isinstance(self.base_url, str) or not self.base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(f"base_url: expected an http(s):// URL, got {self.base_url!r}")
+        if self.ws_url is not None and (
+            not isinstance(self.ws_url, str) or not self.ws_url.startswith(("ws://", "wss://"))
+        ):
+            raise ConfigError(f"ws_url: expected a ws(s):// URL, got {self.ws_url!r}")
+        if self.symbol is not None and (not isinstance(self.symbol, str) or not self.symbol):
+            raise ConfigError(f"symbol: expected a non-empty str, got {self.symbol!r}")
+        if self.market_index is not None:
+            self.market_index = _as_int(
+                self.market_index, "market_index", 0, P.MAX_SPOT_MARKET_INDEX
+            )
+        for name in ("price_scale", "size_scale", "base_scale"):
+            if getattr(self, name) is not None:
+                decimals_from_scale(getattr(self, name), name)
+        for name in ("standard_account", "prefer_high_level", "use_ws"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name}: expected true or false, got {getattr(self, name)!r}")
+        if self.rounding not in ROUNDING_MODES:
+            raise ConfigError(f"rounding: expected one of {ROUNDING_MODES}, got {self.rounding!r}")
+        jitter = self.jitter_ms
+        if (
+            not isinstance(jitter, (tuple, list))
+            or len(jitter) != 2
+            or not all(_is_real(x) for x in jitter)
+            or not 0 <= jitter[0] <= jitter[1]
+        ):
+            raise ConfigError(
+                f"jitter_ms: expected (low, high) with 0 <= low <= high, got {jitter!r}"
+            )
+        self.jitter_ms = (jitter[0], jitter[1])
+        self.max_ws_batch = _as_int(self.max_ws_batch, "max_ws_batch", 1, P.MAX_BATCH_DOCUMENTED)
+        if self.chain_id is not None:
+            self.chain_id = _as_int(self.chain_id, "chain_id", 0, 2**32 - 1)
+        if not _is_real(self.market_slippage) or not 0 <= self.market_slippage < 1:
+            raise ConfigError(
+                f"market_slippage: expected a fraction in [0, 1), got {self.market_slippage!r}"
+            )
+        self.coi_cache_size = _as_int(self.coi_cache_size, "coi_cache_size", 1, 2**31 - 1)
+        if self.rate_limit_per_minute is not None:
+            self.rate_limit_per_minute = _as_int(
+                self.rate_limit_per_minute, "rate_limit_per_minute", 1, 10**9
+            )
+        if not _is_real(self.request_timeout) or not 0 < self.request_timeout < math.inf:
+            raise ConfigError(
+                f"request_timeout: expected seconds > 0, got {self.request_timeout!r}"
+            )
+        self.max_retries = _as_int(self.max_retries, "max_retries", 0, 100)
+        if self.api_keys is not None and not isinstance(self.api_keys, Mapping):
+            raise ConfigError("api_keys: expected a mapping {api_key_index: private_key}")
 
     def require_credentials(self) -> None:
         """Raise ConfigError unless the account and at least one API key are set."""

@@ -7,6 +7,7 @@ config always win over both.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,12 +57,14 @@ _CACHE: dict[str, dict[str, MarketInfo]] = {}
 
 def decimals_from_scale(scale: Any, name: str) -> int:
     """10**k → k; anything that is not a positive power of ten raises ConfigError."""
-    if isinstance(scale, bool) or not isinstance(scale, int):
+    if isinstance(scale, bool):
+        raise ConfigError(f"{name}: expected a power of ten such as 100, got a bool")
+    if not isinstance(scale, int):
         try:
             as_float = float(scale)
         except (TypeError, ValueError):
             raise ConfigError(f"{name}: expected a power of ten such as 100") from None
-        if as_float != int(as_float):
+        if not math.isfinite(as_float) or as_float != int(as_float):
             raise ConfigError(f"{name}: expected a power of ten, got {scale!r}")
         scale = int(as_float)
     if scale < 1:
