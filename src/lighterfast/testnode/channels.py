@@ -55,6 +55,7 @@ class WsSession:
         self.queued = 0
         self.written = 0
         self.reply_marks: deque[int] = deque()
+        self.sub_deadlines: dict[str, int] = {}  # private channel -> auth token deadline (s)
         self.session_id = str(uuid.uuid4())
         self.subs: set[str] = set()
         self.out: deque[bytes] = deque()
@@ -133,6 +134,9 @@ class StreamHub:
         self.drop_next_delta: set[int] = set()
         self.duplicate_next_delta: set[int] = set()
         self.private_channels: frozenset[str] = p.PRIVATE_CHANNELS  # §7.7 switch
+        self.account_orders_channel = "market_account"  # §7.8: "account_orders:{m}:{a}" / ":{m}"
+        self.full_position_updates = False  # §7.9: True = every position in each update
+        self.cut_expired_subscriptions = False  # §7.6: drop private subs when the token expires
         self.limits: Callable[[], Any] = lambda: None  # -> RateLimits | None (the node's)
 
     # --- subscriptions --------------------------------------------------------------------
@@ -176,6 +180,8 @@ class StreamHub:
             self.flush_book(int(args[0]))
         s.subs.add(key)
         self.subscribers.setdefault(key, set()).add(s)
+        if family in self.private_channels and isinstance(auth, str):
+            s.sub_deadlines[key] = int(auth.split(":", 1)[0])
         s.send(_dumps(self._snapshot(family, args, key)))
 
     def unsubscribe(self, s: WsSession, channel: object) -> None:
@@ -188,6 +194,7 @@ class StreamHub:
             s.send(error_frame(p.ERR_NOT_SUBSCRIBED, f"Not Subscribed to {key}"))
             return
         s.subs.discard(key)
+        s.sub_deadlines.pop(key, None)
         subs = self.subscribers.get(key)
         if subs is not None:
             subs.discard(s)
@@ -304,7 +311,7 @@ class StreamHub:
             m = int(args[0])
             return {
                 "type": t,
-                "channel": key,
+                "channel": self._account_orders_wire(key),
                 "account": account,
                 "nonce": eng.block_height,
                 "orders": self._live_orders(account, m),
@@ -334,6 +341,29 @@ class StreamHub:
             return {"type": t, "channel": key, "txs": []}
         # account_all
         return {"type": t, "channel": key, **self._account_all(account, None)}
+
+    def _account_orders_wire(self, key: str) -> str:
+        """`channel` string of an account_orders frame per the §7.8 switch."""
+        if self.account_orders_channel == "market":
+            return key.rsplit(":", 1)[0]
+        return key
+
+    def expire_subscriptions(self, now_s: float) -> None:
+        """With `cut_expired_subscriptions`: end private subscriptions whose token deadline
+        passed, with a 20013 error frame naming the channel (no unsubscribe ack)."""
+        if not self.cut_expired_subscriptions:
+            return
+        for s in list(self.sessions):
+            for key, deadline in list(s.sub_deadlines.items()):
+                if deadline <= now_s:
+                    del s.sub_deadlines[key]
+                    s.subs.discard(key)
+                    subs = self.subscribers.get(key)
+                    if subs is not None:
+                        subs.discard(s)
+                        if not subs:
+                            del self.subscribers[key]
+                    s.send(error_frame(p.ERR_INVALID_AUTH, f"invalid auth: token expired: {key}"))
 
     def _live_orders(self, account: int, market: int | None) -> dict[str, list[dict[str, Any]]]:
         eng = self.engine
@@ -531,7 +561,7 @@ class StreamHub:
                         mkey,
                         {
                             "type": "update/account_orders",
-                            "channel": mkey,
+                            "channel": self._account_orders_wire(mkey),
                             "account": a,
                             "nonce": eng.block_height,
                             "orders": {str(m): v},
@@ -553,7 +583,7 @@ class StreamHub:
                     {
                         "type": "update/account_all_positions",
                         "channel": key,
-                        **self._positions(a, markets),
+                        **self._positions(a, None if self.full_position_updates else markets),
                     },
                 )
             key = f"user_stats:{a}"

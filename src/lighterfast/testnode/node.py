@@ -217,6 +217,10 @@ class LocalNode:
         ws_tx_error_style: str = "error",
         expired_tx_code: int = EXPIRED_TX_CODE,
         private_channels: frozenset[str] = p.PRIVATE_CHANNELS,
+        ws_string_tx_info: bool = True,
+        account_orders_channel: str = "market_account",
+        full_position_updates: bool = False,
+        cut_expired_subscriptions: bool = False,
     ) -> None:
         if next_nonce_mode not in ("executed", "accepted"):
             raise ValueError("next_nonce_mode must be 'executed' or 'accepted'")
@@ -226,6 +230,8 @@ class LocalNode:
             raise ValueError("book_tick_ms must be >= 0")
         if nonce_window < 0:
             raise ValueError("nonce_window must be >= 0")
+        if account_orders_channel not in ("market_account", "market"):
+            raise ValueError("account_orders_channel must be 'market_account' or 'market'")
         if ws_tx_error_style not in WS_TX_ERROR_STYLES:
             raise ValueError(f"ws_tx_error_style must be one of {WS_TX_ERROR_STYLES}")
         self.host = host
@@ -259,6 +265,10 @@ class LocalNode:
         self.engine = Engine(self.markets, self.accounts, margin_check=margin_check)
         self.hub = StreamHub(self.engine, self.check_auth)
         self.hub.private_channels = frozenset(private_channels)
+        self.hub.account_orders_channel = account_orders_channel
+        self.hub.full_position_updates = full_position_updates
+        self.hub.cut_expired_subscriptions = cut_expired_subscriptions
+        self.ws_string_tx_info = ws_string_tx_info
         self.hub.limits = lambda: self.rate_limits
         self.faults = Faults(self.hub)
         self.state = NodeState(self)
@@ -747,6 +757,7 @@ class LocalNode:
         ping = orjson.dumps({"type": "ping"})
         while True:
             await asyncio.sleep(0.25)
+            self.hub.expire_subscriptions(time.time())
             now = time.monotonic()
             for s in list(self.hub.sessions):
                 if s.closed:

@@ -606,6 +606,8 @@ def build_app(node: LocalNode) -> web.Application:
             if s.readonly:
                 raise TxError(30006, "Operation isn't supported")
             if t == p.WS_MSG_SEND_TX:
+                if not node.ws_string_tx_info and not isinstance(data.get("tx_info"), dict):
+                    raise TxError(p.ERR_INVALID_TX_INFO)  # §7.4 switch: object form only
                 accepted = node.accept(
                     [(data.get("tx_type"), data.get("tx_info"))], batch=False, remote=s.remote
                 )
