@@ -616,3 +616,41 @@ async def test_local_node_accepts_native_transactions_and_tokens() -> None:
         async with http.get(orders, params=params, headers={"Authorization": bad}) as resp:
             assert resp.status == 401
         s.close()
+
+
+@pytest.mark.parametrize("use_ws", [True, False], ids=["ws", "rest"])
+async def test_dealer_with_a_native_signer_against_a_verifying_node(use_ws: bool) -> None:
+    """Opt-in through `LighterDealer.create(config, signer=...)`: create, modify, cancel."""
+    import asyncio
+
+    from lighterfast.config import DealerConfig
+    from lighterfast.dealer import LighterDealer
+    from lighterfast.testnode import LocalNode
+
+    async with LocalNode(exec_latency_ms=0, signature_verifier=model.Verifier()) as node:
+        acct = await node.create_account(collateral=100_000)
+        acc, key = acct.account_index, acct.api_key_index
+        config = DealerConfig(
+            base_url=node.base_url, account_index=acc, api_key_index=key,
+            api_key_private_key=acct.private_key, symbol="ETH", standard_account=False,
+            jitter_ms=(0, 1), use_ws=use_ws,
+        )  # fmt: skip
+        signer = NativeSigner(acc, {key: acct.private_key}, chain_id=node.chain_id)
+        async with await LighterDealer.create(config, signer=signer) as dealer:
+            coi = (await dealer.create_limit_order(price=3000.05, size=+0.005))[
+                "client_order_index"
+            ]
+            assert [r["accepted"] for r in await dealer.flush()] == [True]
+            await dealer.update_order_by_coi(coi, price=2999.99, quantity=0.006)
+            assert (await dealer.flush())[0]["accepted"]
+            await dealer.cancel_order_by_coi(coi)
+            assert (await dealer.flush())[0]["accepted"]
+            for _ in range(300):
+                order = node.state.order_by_coi(acc, coi)
+                if order is not None and order["status"] == "canceled":
+                    break
+                await asyncio.sleep(0.01)
+            assert order is not None and order["status"] == "canceled"
+            assert order["base_price"] == 299999 and order["base_size"] == 60
+        assert not signer.closed  # the caller's signer stays the caller's
+        signer.close()
