@@ -202,16 +202,42 @@ def test_many_random_signatures_verify_natively_and_every_bit_flip_fails() -> No
 
 
 def test_nonces_are_fresh_even_for_the_same_message() -> None:
-    """Hedged k: 2000 signatures of one message are all different, and all valid."""
+    """Hedged k: 2000 signatures of one message are all different, valid, and s is unbiased."""
     raw = bytes.fromhex(priv("gen0")[2:])
     pub = bytes.fromhex(KEYS["gen0"]["public_key"][2:])
     msg = native.tx_message([1, 2, 3])
     sigs = {native.schnorr_sign(raw, msg) for _ in range(2000)}
     assert len(sigs) == 2000
-    s_values = {sig[:40] for sig in sigs}
-    assert len(s_values) == 2000
+    s_values = [int.from_bytes(sig[:40], "little") for sig in sigs]
+    assert len(set(s_values)) == 2000 and max(s_values) < N
+    # s = k - e*sk is uniform in [0, n) when k is: P(s >= 2^318) = (n - 2^318)/n ≈ 0.50
+    high = sum(s >= 2**318 for s in s_values)
+    expected = 2000 * (N - 2**318) / N
+    assert abs(high - expected) < 6 * (2000 * 0.25) ** 0.5  # 6 sigma
     for sig in list(sigs)[:20]:
         assert native.schnorr_verify(pub, msg, sig)
+
+
+def test_signing_from_many_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    signer = NativeSigner(77, {0: priv("fixed_b")}, chain_id=304)
+    pub = bytes.fromhex(KEYS["fixed_b"]["public_key"][2:])
+
+    def work(i: int) -> list[SignedTx]:
+        return [
+            signer.sign_cancel_order(market_index=i, order_index=j + 1, nonce=j, api_key_index=0)
+            for j in range(100)
+        ]
+
+    with ThreadPoolExecutor(4) as pool:
+        batches = list(pool.map(work, range(4)))
+    txs = [tx for batch in batches for tx in batch]
+    assert len({tx.tx_info for tx in txs}) == 400
+    for tx in txs[::7]:
+        info = json.loads(tx.tx_info)
+        assert txhash.message_hash(304, 15, info) == tx.tx_hash
+        assert native.schnorr_verify(pub, bytes.fromhex(tx.tx_hash), base64.b64decode(info["Sig"]))
 
 
 # ================================================================================================
