@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -98,3 +99,49 @@ def test_cli_without_command_prints_help() -> None:
         [sys.executable, "-m", "lighterfast.cli"], capture_output=True, text=True, timeout=30
     )
     assert proc.returncode == 2 and "node" in proc.stdout
+
+
+def test_cli_rate_limits_flag_and_fault_route() -> None:
+    """`--rate-limits standard`: the 61st request in a minute is refused with 429 + 23000."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lighterfast.cli",
+            "node",
+            "--port",
+            "0",
+            "--latency",
+            "zero",
+            "--rate-limits",
+            "standard",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = _read_until_ready(proc)
+        assert any("rate limits standard" in ln for ln in lines)
+        rest = next(ln.split()[-1] for ln in lines if ln.strip().startswith("REST"))
+        for _ in range(60):
+            with urllib.request.urlopen(rest + "/api/v1/orderBooks", timeout=5) as r:
+                assert r.status == 200
+        try:
+            urllib.request.urlopen(rest + "/api/v1/orderBooks", timeout=5)
+            raise AssertionError("61st request was not refused")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 429
+            assert json.loads(exc.read()) == {"code": 23000, "message": "Too Many Requests!"}
+        req = urllib.request.Request(
+            rest + "/dev/v1/faults", data=b'{"fault":"clear"}', method="POST"
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert json.loads(r.read()) == {"code": 200, "fault": "clear"}
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0

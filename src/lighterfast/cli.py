@@ -69,6 +69,9 @@ async def _run_node(args: argparse.Namespace) -> int:
         exec_latency_ms=latency,
         book_tick_ms=args.book_tick_ms,
         batch_cap=args.batch_cap,
+        nonce_window=args.nonce_window,
+        next_nonce_mode=args.next_nonce,
+        rate_limits=None if args.rate_limits == "off" else args.rate_limits,
         house_liquidity_levels=args.house_liquidity,
         tx_hash_mode=args.tx_hash,
         simulate_flow=args.simulate_flow,
@@ -103,6 +106,10 @@ async def _run_node(args: argparse.Namespace) -> int:
             print(f"  config     {args.write_config}", flush=True)
         if args.simulate_flow:
             print("  flow       simulated maker/taker activity on every market", flush=True)
+        print(
+            f"  limits     rate limits {args.rate_limits}; faults: POST /dev/v1/faults",
+            flush=True,
+        )
         print("ready (Ctrl-C to stop)", flush=True)
         if args.duration is not None:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -144,7 +151,24 @@ def _add_node(sub: Any) -> None:
         help="execution latency: tier name (standard, premium, plus, zero) or milliseconds",
     )
     p.add_argument("--book-tick-ms", type=float, default=50.0)
-    p.add_argument("--batch-cap", type=int, default=15)
+    p.add_argument(
+        "--batch-cap", type=int, default=50, help="max txs per batch (50 documented; 15 strict)"
+    )
+    p.add_argument(
+        "--rate-limits",
+        choices=("off", "standard", "premium", "plus"),
+        default="off",
+        help="enforce the tier's REST/WS rate limits per IP and L1 address (default: off)",
+    )
+    p.add_argument(
+        "--nonce-window", type=int, default=0, help="accept nonces this far ahead (0 = strict)"
+    )
+    p.add_argument(
+        "--next-nonce",
+        choices=("executed", "accepted"),
+        default="executed",
+        help="nextNonce reports the last executed (lags) or accepted nonce + 1",
+    )
     p.add_argument(
         "--house-liquidity",
         type=int,
