@@ -111,6 +111,10 @@ class Accepted:
     schedule: Callable[[], None]
 
 
+def _no_schedule() -> None:
+    """Schedule hook of a tx held by the nonce window (nothing to do yet)."""
+
+
 class NodeState:
     """Read-only views of the node for test assertions (copies; never live objects)."""
 
@@ -186,7 +190,40 @@ def _usdc_micro(value: float | int | str | Decimal) -> int:
 
 
 class LocalNode:
-    """A Lighter-compatible node on loopback for tests, benchmarks and demos."""
+    """A Lighter-compatible node on loopback for tests, benchmarks and demos.
+
+    Rate limits (protocol §4.9/§5.1) are OFF unless `rate_limits` is a tier name
+    ("standard", "premium", "plus") or a `RateLimits`; `node.rate_limits = None` turns them
+    off at run time, `set_account_tier()` changes one L1 address. Faults: `node.faults` and
+    `POST /dev/v1/faults`; `await node.restart()` rebinds the same port keeping all state.
+
+    Switches for the unconfirmed behaviours of protocol §7 (default = the doc's advice):
+
+    * §7.1 `batch_cap`: 50 (documented 21514 cap); 15 = strict.
+    * §7.2 `nonce_window`: 0 = strict (21104 unless next); N = txs up to N ahead are
+      accepted and held until the gap fills.
+    * §7.3 `next_nonce_mode`: "executed" (lags by the latency) or "accepted".
+    * §7.4 `ws_tx_reply_extras`: False = WS tx replies without `message` /
+      `volume_quota_remaining`; `ws_string_tx_info`: True = a string `tx_info` is accepted in
+      a single WS sendtx (False: object only, 21501).
+    * §7.5 `ws_tx_error_style`: "error" = `{"error":{..},"id"}`; "typed" =
+      `{"type":"jsonapi/sendtx","code",..}`; "type_error" = `{"type":"error",..}`.
+    * §7.6 `expired_tx_code`: 21501 for an `ExpiredAt` in the past (auth expiry: 20013, HTTP
+      401, fixed); `cut_expired_subscriptions`: False = private subscriptions outlive their token.
+    * §7.7 `private_channels`: channels needing `auth` (default `protocol.PRIVATE_CHANNELS`;
+      `account_all` and `user_stats` public).
+    * §7.8 `account_orders_channel`: "market_account" = `account_orders:{m}:{a}`; "market".
+    * §7.9 `full_position_updates`: False = changed positions only; True = all.
+    * §7.13 `ws_ping_interval` (60 s), `ws_pong_timeout`, `ws_idle_timeout` (120 s; only
+      client data frames count, not RFC-6455 pings).
+    * §7.14 `exec_latency_ms`: tier table `TIER_LATENCY_MS` or ms; modify keeps priority
+      only on a pure size cut (fixed).
+    * §7.15 `RateLimits(http_status=429|405, body="json"|"html")`.
+    * Fixed to the captured forms (no switch): order timestamps in seconds (§7.10), COI
+      bound 2^48-1 (§7.12); §7.11: skip-nonce "4" honoured (no nonce consumed), self-trade
+      "6" and cancel-all market "5" honoured, order version "8" and `price_protection`
+      parsed and not enforced.
+    """
 
     def __init__(
         self,
@@ -586,11 +623,8 @@ class LocalNode:
         delay = max(self._latency_of(tx) for tx in txs)
         if hold:
             self._held.setdefault(key, {})[first.nonce] = (txs, delay)
-
-            def schedule() -> None:  # runs when the missing nonces arrive
-                return None
-
-            return Accepted(hashes, now_ms + int(delay), schedule)
+            # Scheduled by the tx that fills the gap.
+            return Accepted(hashes, now_ms + int(delay), _no_schedule)
 
         def schedule() -> None:
             self._enqueue(key, txs, delay)

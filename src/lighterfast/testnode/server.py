@@ -569,7 +569,7 @@ def build_app(node: LocalNode) -> web.Application:
                 s.send(error_frame(err.code, err.message, req_id))
                 return
         if is_tx:
-            ws_tx(s, t, obj.get("data"))
+            ws_tx(s, str(t), obj.get("data"))
         elif t == "ping":
             s.send(_PONG)
         elif t == "pong":
