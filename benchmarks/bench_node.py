@@ -239,3 +239,25 @@ def test_rest_sequential(
 
 async def _make_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession()
+
+
+N_LIMIT = 10_000
+
+
+def test_rate_limit_check(benchmark: Any) -> None:
+    """The node's per-request rate-limit cost: N_LIMIT `check_request` calls (half a weighted
+    read on the IP + L1 buckets, half sendTx on the L1 tx bucket), in process; none refuse."""
+    from lighterfast.testnode import RateLimits
+
+    def one_round() -> None:
+        limits = RateLimits("plus")  # 120 000 weight, 8 000 txs per minute
+        check = limits.check_request
+        for _ in range(N_LIMIT // 2):
+            assert check("nextNonce", "127.0.0.1", "0xabc") is None
+            assert check("sendTx", "127.0.0.1", "0xabc") is None  # own tx bucket
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["checks_per_round"] = N_LIMIT
+    benchmark.extra_info["ns_per_check_median"] = round(
+        benchmark.stats.stats.median / N_LIMIT * 1e9
+    )
