@@ -10,13 +10,23 @@ bench_signing.py, so the rows compare directly; divide a round's time by 15 per 
 * `sdksigner_sync` / `sdksigner_sign_many`: the stock Go library on SdkSigner's worker thread.
 * `lighter_sdk_main_thread`: `lighter.SignerClient.sign_create_order(...)` on the main thread.
 
-    python -m pytest benchmarks/bench_native_signer.py --benchmark-columns=min,median,mean,rounds
+And order to acceptance (group `native-order-to-acceptance`): one `create_limit_order` +
+`flush()` over WebSocket against a local node in its own process (tx_hash_mode "fast"), by a
+dealer holding a NativeSigner vs one holding the default SdkSigner, and lighter-sdk's own
+`SignerClient.create_order` (REST). p50/p99 are printed and stored in `extra_info`.
+
+    python -m pytest benchmarks/bench_native_signer.py -s --benchmark-columns=min,median,mean,rounds
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import json
+import random
+import statistics
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -198,3 +208,120 @@ def test_primitive_verify(benchmark: Any, private_key: str) -> None:
     msg = native.tx_message([1, 2, 3])
     sig = native.schnorr_sign(raw, msg)
     assert benchmark(native.schnorr_verify, pub, msg, sig)
+
+
+# -- order to acceptance: a dealer with each signer, against a node in another process ------------
+
+_NODE_SCRIPT = r"""
+import asyncio, json, sys
+from lighterfast.testnode import LocalNode
+
+async def main():
+    async with LocalNode(port=0, exec_latency_ms=0, tx_hash_mode="fast") as node:
+        accounts = []
+        for _ in range(3):
+            a = await node.create_account(collateral=100_000_000)
+            accounts.append([a.account_index, a.api_key_index, a.private_key])
+        print(json.dumps({"base_url": node.base_url, "accounts": accounts}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+E2E = "native-order-to-acceptance"
+E2E_ROUNDS = 200
+
+
+@pytest.fixture(scope="module")
+def node_info() -> Iterator[dict[str, Any]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _NODE_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        yield json.loads(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _percentiles(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, op: Callable[[], Awaitable[Any]]
+) -> None:
+    for _ in range(10):
+        loop.run_until_complete(op())
+    benchmark.pedantic(lambda: loop.run_until_complete(op()), rounds=E2E_ROUNDS, iterations=1)
+    data = sorted(benchmark.stats.stats.data)
+    p50 = statistics.median(data) * 1e6
+    p99 = data[min(len(data) - 1, int(len(data) * 0.99))] * 1e6
+    benchmark.extra_info.update(p50_us=round(p50, 1), p99_us=round(p99, 1))
+    print(f"\n{benchmark.name}: p50 {p50:.0f} us, p99 {p99:.0f} us")
+
+
+@pytest.mark.benchmark(group=E2E)
+@pytest.mark.parametrize("which", ["native", "sdk"])
+def test_dealer_one_order(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, node_info: dict[str, Any], which: str
+) -> None:
+    from lighterfast import DealerConfig, LighterDealer
+
+    acc, key, private = node_info["accounts"][0 if which == "native" else 1]
+    config = DealerConfig(
+        base_url=node_info["base_url"], account_index=acc, api_key_index=key,
+        api_key_private_key=private, symbol="ETH", standard_account=False, use_ws=True,
+    )  # fmt: skip
+    signer = NativeSigner(acc, {key: private}) if which == "native" else None
+
+    async def make() -> LighterDealer:
+        return await LighterDealer.create(config, signer=signer)
+
+    dealer = loop.run_until_complete(make())
+    rng = random.Random(1)
+
+    async def one() -> None:
+        await dealer.create_limit_order(round(rng.uniform(1000, 1999), 2), 0.01)
+        results = await dealer.flush()
+        assert results[0]["accepted"], results
+
+    try:
+        _percentiles(benchmark, loop, one)
+    finally:
+        loop.run_until_complete(dealer.aclose())
+        if signer is not None:
+            signer.close()
+
+
+@pytest.mark.benchmark(group=E2E)
+def test_lighter_sdk_one_order(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, node_info: dict[str, Any]
+) -> None:
+    import lighter
+
+    acc, key, private = node_info["accounts"][2]
+
+    async def make() -> Any:
+        return lighter.SignerClient(
+            url=node_info["base_url"], account_index=acc, api_private_keys={key: private}
+        )
+
+    client = loop.run_until_complete(make())
+    rng = random.Random(3)
+    coi = [1000]
+
+    async def one() -> None:
+        coi[0] += 1
+        _, resp, err = await client.create_order(
+            market_index=0, client_order_index=coi[0], base_amount=100,
+            price=int(round(rng.uniform(1000, 1999), 2) * 100), is_ask=False,
+            order_type=lighter.SignerClient.ORDER_TYPE_LIMIT,
+            time_in_force=lighter.SignerClient.ORDER_TIME_IN_FORCE_GOOD_TILL_TIME,
+        )  # fmt: skip
+        assert err is None and resp.code == 200, err
+
+    try:
+        _percentiles(benchmark, loop, one)
+    finally:
+        loop.run_until_complete(client.close())
