@@ -355,3 +355,28 @@ async def test_close_while_waiting_for_snapshots_is_prompt(server: ScriptServer)
     assert loop.time() - t0 < 2.0
     with pytest.raises(WsClosed):
         await started
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), True, None, "abc", -1, 0])
+def test_constructors_refuse_garbage_with_named_errors(bad: Any) -> None:
+    from lighterfast.core import WeightLimiter
+    from lighterfast.transport.rest import RestClient
+
+    limiter = WeightLimiter(100)
+    for name in ("ping_interval", "backoff_initial", "backoff_max", "handshake_timeout"):
+        with pytest.raises((TypeError, ValueError), match=name):
+            WsConnection("ws://127.0.0.1:1/stream", **{name: bad})
+    with pytest.raises((TypeError, ValueError), match="url"):
+        WsConnection(bad)
+    rest_args: dict[str, Any] = {"limiter": limiter}
+    cases: list[tuple[str, Any]] = [("timeout", bad), ("jitter_ms", bad), ("limiter", bad)]
+    if bad != 0:  # 0 ms of jitter and standard_account=0 are fine
+        cases += [("jitter_ms", (bad, 5)), ("standard_account", "yes" if bad is True else bad)]
+    for name, value in cases:
+        with pytest.raises((TypeError, ValueError), match=name.split()[0]):
+            RestClient("http://127.0.0.1:1", **{**rest_args, name: value})
+    if bad != 0:
+        with pytest.raises((TypeError, ValueError), match="max_retries"):
+            RestClient("http://127.0.0.1:1", limiter=limiter, max_retries=bad)
+    with pytest.raises((TypeError, ValueError), match="base_url"):
+        RestClient(bad, limiter=limiter)

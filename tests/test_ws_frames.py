@@ -454,7 +454,7 @@ async def test_reads_refuse_garbage_with_named_errors(bad: Any) -> None:
     with pytest.raises((TypeError, ValueError), match="coi"):
         await ws.wait_order_by_coi(bad, timeout=0.01)
     if bad is not None:  # None = this WsInfo's market
-        with pytest.raises(ValueError, match="market"):
+        with pytest.raises((TypeError, ValueError), match="market"):
             ws.get_order_book(bad)
     with pytest.raises((TypeError, ValueError), match=r"public|n:"):
         ws.get_recent_trades(bad if bad is not None else -1, public=bad)  # type: ignore[arg-type]
@@ -647,3 +647,24 @@ def test_raw_path_routes_deltas_to_the_right_book(n_books: int) -> None:
     ws.feed_raw(book_frame("update", 1, bids=[("1.00", "1.0000")], nonce=99, begin_nonce=98))
     assert ws.get_order_book(1).is_stale and not ws.get_order_book(0).is_stale  # type: ignore[union-attr]
     assert ws.stats.book_gaps == 1
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), None, "abc", -1, 0, 1.5])
+def test_wsinfo_constructor_refuses_garbage_with_named_errors(bad: Any) -> None:
+    url = "http://127.0.0.1:1"
+    for name in ("ping_interval", "subscribe_timeout"):
+        with pytest.raises((TypeError, ValueError), match=name):
+            WsInfo(base_url=url, **{name: bad if bad != 1.5 else True})
+    for name in ("account_streams", "public_trades", "resync_rest", "reauth_on_refresh"):
+        with pytest.raises(TypeError, match=name):
+            WsInfo(base_url=url, **{name: bad if bad != 0 else 2})  # 0 is a valid "no"
+    for name in ("account_index", "api_key_index", "market_id", "coi_cache_size", "tape_size"):
+        if bad in (0, None) and name not in ("coi_cache_size", "tape_size"):
+            continue  # 0 is a valid index, None = not set
+        with pytest.raises((TypeError, ValueError), match=name):
+            WsInfo(base_url=url, **{name: bad})
+    with pytest.raises((TypeError, ValueError), match="books"):
+        WsInfo(base_url=url, books=bad if bad is not None else "0")  # type: ignore[arg-type]
+    if bad is not None:
+        with pytest.raises((TypeError, ValueError), match="base_url"):
+            WsInfo(base_url=bad)  # type: ignore[arg-type]

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from . import protocol as P
+from ._checks import check_int, check_seconds
 from .errors import SignerError
 
 if TYPE_CHECKING:
@@ -34,14 +34,6 @@ MAX_LIFETIME_S: Final = P.AUTH_TOKEN_MAX_LIFETIME_S - CLOCK_SKEW_ALLOWANCE_S
 
 class AuthTokenUnavailable(SignerError):
     """No valid auth token could be produced (the signer failed and the old token has expired)."""
-
-
-def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
-    return float(value)
 
 
 class AuthTokenProvider:
@@ -66,7 +58,7 @@ class AuthTokenProvider:
         retry_max: float = 30.0,
         wait_timeout: float = 10.0,
     ) -> None:
-        lifetime = _positive("lifetime", lifetime)
+        lifetime = check_seconds("lifetime", lifetime)
         if lifetime > MAX_LIFETIME_S:
             log.warning(
                 "auth token lifetime %.0f s is over the server maximum; using %.0f s",
@@ -74,30 +66,21 @@ class AuthTokenProvider:
                 MAX_LIFETIME_S,
             )
             lifetime = MAX_LIFETIME_S
-        if isinstance(refresh_margin, bool) or not isinstance(refresh_margin, (int, float)):
-            raise TypeError("refresh_margin must be a number of seconds")
-        if not math.isfinite(refresh_margin) or refresh_margin < 0:
-            raise ValueError(f"refresh_margin must be >= 0 seconds, got {refresh_margin!r}")
+        check_seconds("refresh_margin", refresh_margin, zero_ok=True)
         if refresh_margin + MIN_REMAINING_S >= lifetime:
             raise ValueError(
                 f"refresh_margin ({refresh_margin}) must leave more than {MIN_REMAINING_S} s "
                 f"of the lifetime ({lifetime})"
             )
-        if isinstance(api_key_index, bool) or not isinstance(api_key_index, int):
-            raise TypeError("api_key_index must be an int")
-        if not P.MIN_API_KEY_INDEX <= api_key_index <= P.MAX_API_KEY_INDEX:
-            raise ValueError(
-                f"api_key_index must be in [{P.MIN_API_KEY_INDEX}, {P.MAX_API_KEY_INDEX}], "
-                f"got {api_key_index}"
-            )
+        check_int("api_key_index", api_key_index, P.MIN_API_KEY_INDEX, P.MAX_API_KEY_INDEX)
         self._signer = signer
         self._api_key_index = api_key_index
         self._lifetime = lifetime
         self._margin = float(refresh_margin)
         self._clock = clock
-        self._retry_initial = _positive("retry_initial", retry_initial)
-        self._retry_max = max(_positive("retry_max", retry_max), self._retry_initial)
-        self._wait_timeout = _positive("wait_timeout", wait_timeout)
+        self._retry_initial = check_seconds("retry_initial", retry_initial)
+        self._retry_max = max(check_seconds("retry_max", retry_max), self._retry_initial)
+        self._wait_timeout = check_seconds("wait_timeout", wait_timeout)
         self._token: str | None = None
         self._deadline = 0.0  # Unix seconds of the current token
         self._version = 0

@@ -31,6 +31,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from . import protocol as P
+from ._checks import check_flag, check_int
 from .config import DealerConfig, load_lighter_config
 from .core import CoiCache, Scale, WeightLimiter
 from .errors import (
@@ -530,8 +531,8 @@ class LighterDealer:
         is_ask, magnitude = _split_signed(size, "size")
         base_amount = self._size_int(magnitude)
         price_int = self._price_int(price, "price", price_rounding)
-        post_only = _flag(post_only, "post_only")
-        reduce_only = _flag(reduce_only, "reduce_only")
+        post_only = check_flag("post_only", post_only)
+        reduce_only = check_flag("reduce_only", reduce_only)
         if order_type == P.ORDER_TYPE_MARKET:
             tif = P.TIF_IOC
         elif post_only:
@@ -637,7 +638,7 @@ class LighterDealer:
         """Queue an IOC market order; the worst price is `avg_execution_price` or ref ± slippage."""
         is_ask, magnitude = _split_signed(size, "size")
         self._size_int(magnitude)  # validate before any price read
-        _flag(reduce_only, "reduce_only")
+        check_flag("reduce_only", reduce_only)
         if avg_execution_price is not None:
             price: Any = avg_execution_price
             rounding = "down" if is_ask else "up"
@@ -1197,9 +1198,9 @@ class LighterDealer:
 
     async def _connect_ws(self) -> None:
         """Open the dealer's own WebSocket for tx frames (REST is used while it is down)."""
-        from .transport.ws import WsConnection
+        from .transport.ws import WsConnection, ws_url_for
 
-        url = self.config.ws_url or _ws_url(self.config.base_url)
+        url = self.config.ws_url or ws_url_for(self.config.base_url)
         ws = WsConnection(url, name="dealer-ws")
         try:
             await ws.start(wait=True, timeout=self.config.request_timeout)
@@ -1454,28 +1455,11 @@ class LighterDealer:
 
 
 def _coi(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"client_order_index must be an int, got {type(value).__name__}")
-    if not P.MIN_COI <= value <= P.MAX_COI:
-        raise ValueError(f"client_order_index must be in {P.MIN_COI}..{P.MAX_COI}, got {value}")
-    return value
-
-
-def _flag(value: Any, name: str) -> bool:
-    """A yes/no option: a bool (or 0/1); anything else is refused rather than read as truthy."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return check_int("client_order_index", value, P.MIN_COI, P.MAX_COI)
 
 
 def _market_index(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"market_index must be an int, got {type(value).__name__}")
-    if not 0 <= value <= P.MAX_SPOT_MARKET_INDEX:
-        raise ValueError(f"market_index must be in 0..{P.MAX_SPOT_MARKET_INDEX}, got {value}")
-    return value
+    return check_int("market_index", value, 0, P.MAX_SPOT_MARKET_INDEX)
 
 
 def _order_index(value: Any) -> int:
@@ -1526,14 +1510,6 @@ def _as_price_input(value: Any, name: str) -> Any:
 def _describe(error: BaseException) -> str:
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def _ws_url(base_url: str) -> str:
-    if base_url.startswith("https://"):
-        return "wss://" + base_url[len("https://") :] + P.WS_PATH
-    if base_url.startswith("http://"):
-        return "ws://" + base_url[len("http://") :] + P.WS_PATH
-    return base_url + P.WS_PATH
 
 
 async def _fetch_market_rows(rest: RestClient) -> list[Mapping[str, Any]]:

@@ -35,10 +35,11 @@ from typing import Any
 import orjson
 
 from . import protocol as P
+from ._checks import check_flag, check_int, check_seconds
 from .core import IMPLEMENTATION, CoiCache, OrderBook, order_book_market
 from .errors import ConfigError, MarketNotFound, WsClosed
 from .markets import lookup_static, resolve_market
-from .transport.ws import WsConnection, run
+from .transport.ws import WsConnection, run, ws_url_for
 from .wire import (
     PONG,
     TxReply,
@@ -141,20 +142,6 @@ def _flatten(value: Any) -> list[dict[str, Any]]:
     raise TypeError(f"expected a list or a map of lists, got {type(value).__name__}")
 
 
-def _ws_url(base_url: str) -> str:
-    """REST base URL → WebSocket URL (`/stream` on the same host, §4.1)."""
-    url = base_url.rstrip("/")
-    if url.startswith("https://"):
-        url = "wss://" + url[len("https://") :]
-    elif url.startswith("http://"):
-        url = "ws://" + url[len("http://") :]
-    elif not url.startswith(("ws://", "wss://")):
-        raise ConfigError(f"base_url: expected http(s):// or ws(s):// URL, got {base_url!r}")
-    if not url.endswith(P.WS_PATH):
-        url += P.WS_PATH
-    return url
-
-
 def _http_url(base_url: str) -> str:
     """WebSocket or REST URL → the REST base URL."""
     url = base_url.rstrip("/")
@@ -168,9 +155,7 @@ def _http_url(base_url: str) -> str:
 
 
 def _check_index(name: str, value: Any, hi: int) -> int:
-    if type(value) is bool or not isinstance(value, int) or not 0 <= value <= hi:
-        raise ValueError(f"{name}: expected an int in 0..{hi}, got {value!r}")
-    return int(value)
+    return check_int(name, value, 0, hi)
 
 
 class WsInfo:
@@ -209,6 +194,25 @@ class WsInfo:
             raise ValueError(f"coi_cache_size: expected a positive int, got {coi_cache_size!r}")
         if type(tape_size) is bool or not isinstance(tape_size, int) or tape_size < 1:
             raise ValueError(f"tape_size: expected a positive int, got {tape_size!r}")
+        if base_url is not None and (
+            not isinstance(base_url, str)
+            or not base_url.startswith(("http://", "https://", "ws://", "wss://"))
+        ):
+            raise ConfigError(f"base_url: expected an http(s):// or ws(s):// URL, got {base_url!r}")
+        for flag, value in (
+            ("account_streams", account_streams),
+            ("public_trades", public_trades),
+            ("resync_rest", resync_rest),
+            ("reauth_on_refresh", reauth_on_refresh),
+        ):
+            check_flag(flag, value)
+        if check_seconds("ping_interval", ping_interval) >= P.WS_IDLE_TIMEOUT_S:
+            raise ValueError(
+                f"ping_interval: must be < {P.WS_IDLE_TIMEOUT_S} s, got {ping_interval}"
+            )
+        check_seconds("subscribe_timeout", subscribe_timeout)
+        if isinstance(books, (str, bytes)) or not isinstance(books, Sequence):
+            raise TypeError(f"books: expected a list of market indexes, got {type(books).__name__}")
         if account_index is not None:
             _check_index("account_index", account_index, P.MAX_ACCOUNT_INDEX)
         if api_key_index is not None:
@@ -511,7 +515,7 @@ class WsInfo:
             options = dict(self._connection_options)
             options.setdefault("ping_interval", self._ping_interval)
             self._conn = WsConnection(
-                _ws_url(self.base_url),
+                ws_url_for(self.base_url),
                 on_frame=self.feed_raw,
                 on_connected=self._on_connected,
                 name="ws",

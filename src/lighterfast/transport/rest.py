@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 
 from .. import protocol as P
+from .._checks import check_flag, check_int, check_seconds
 from ..errors import LighterError, RateLimited, TxRejected
 from ..log import SafeLogger
 from ..wire import error_from_code, sendtx_batch_form
@@ -54,13 +55,25 @@ class RestClient:
         max_retries: int = 3,
         logger: SafeLogger | None = None,
     ) -> None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url: expected an http(s):// URL, got {base_url!r}")
+        for name, lim in (("limiter", limiter), ("tx_limiter", tx_limiter)):
+            if lim is None and name == "tx_limiter":
+                continue
+            if not callable(getattr(lim, "try_acquire", None)):
+                raise TypeError(f"{name}: expected a WeightLimiter, got {type(lim).__name__}")
+        if not isinstance(jitter_ms, (tuple, list)) or len(jitter_ms) != 2:
+            raise TypeError(f"jitter_ms: expected (low, high) milliseconds, got {jitter_ms!r}")
+        lo = check_seconds("jitter_ms low", jitter_ms[0], zero_ok=True)
+        if check_seconds("jitter_ms high", jitter_ms[1], zero_ok=True) < lo:
+            raise ValueError(f"jitter_ms: expected low <= high, got {jitter_ms!r}")
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter
         self.tx_limiter = tx_limiter
-        self.standard_account = standard_account
+        self.standard_account = check_flag("standard_account", standard_account)
         self.jitter_ms = jitter_ms
-        self.timeout = timeout
-        self.max_retries = max_retries
+        self.timeout = check_seconds("timeout", timeout)
+        self.max_retries = check_int("max_retries", max_retries, 0, 100)
         self.log = logger or SafeLogger()
         self._session: aiohttp.ClientSession | None = None
         self._closed = False

@@ -26,6 +26,7 @@ import orjson
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from .. import protocol as P
+from .._checks import check_seconds
 from ..errors import WsClosed
 from ..wire import PING, PONG, TYPE_PING, TYPE_SHUTDOWN, parse_tx_reply
 
@@ -128,6 +129,20 @@ class _Listener(WSListener):  # type: ignore[misc]
         self._conn._on_socket_closed(transport)
 
 
+def ws_url_for(base_url: str) -> str:
+    """REST base URL → WebSocket URL (`/stream` on the same host, §4.1)."""
+    url = base_url.rstrip("/")
+    if url.startswith("https://"):
+        url = "wss://" + url[len("https://") :]
+    elif url.startswith("http://"):
+        url = "ws://" + url[len("http://") :]
+    elif not url.startswith(("ws://", "wss://")):
+        raise ValueError(f"base_url: expected http(s):// or ws(s):// URL, got {base_url!r}")
+    if not url.endswith(P.WS_PATH):
+        url += P.WS_PATH
+    return url
+
+
 class WsConnection:
     """A self-healing picows client connection (see the module docstring for the contract)."""
 
@@ -150,18 +165,22 @@ class WsConnection:
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
             raise ValueError(f"url: expected ws:// or wss:// URL, got {url!r}")
-        if not ping_interval > 0 or ping_interval >= P.WS_IDLE_TIMEOUT_S:
+        if check_seconds("ping_interval", ping_interval) >= P.WS_IDLE_TIMEOUT_S:
             raise ValueError(
                 f"ping_interval: must be > 0 and < {P.WS_IDLE_TIMEOUT_S} s, got {ping_interval!r}"
             )
-        if not dead_after >= 1:
+        if check_seconds("dead_after", dead_after) < 1:
             raise ValueError(f"dead_after: must be >= 1 ping interval, got {dead_after!r}")
-        if not 0 < backoff_initial <= backoff_max:
+        if check_seconds("backoff_initial", backoff_initial) > check_seconds(
+            "backoff_max", backoff_max
+        ):
             raise ValueError("backoff_initial: must be > 0 and <= backoff_max")
-        if not backoff_factor >= 1:
+        if check_seconds("backoff_factor", backoff_factor) < 1:
             raise ValueError("backoff_factor: must be >= 1")
-        if not 0 <= jitter < 1:
+        if not 0 <= check_seconds("jitter", jitter, zero_ok=True) < 1:
             raise ValueError("jitter: must be in [0, 1)")
+        check_seconds("stable_after", stable_after, zero_ok=True)
+        check_seconds("handshake_timeout", handshake_timeout)
         self.url = url
         self.name = name
         self.on_frame: Callable[[bytes], None] = on_frame or self._route_replies_only
