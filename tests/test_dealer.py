@@ -477,8 +477,9 @@ async def test_deprecated_order_index_methods(node: LocalNode, funded_account: A
         order = await eventually(lambda: node.state.order_by_coi(acc, coi))
         with pytest.warns(DeprecationWarning, match="update_order_by_coi"):
             await dealer.update_order(order["order_index"], 3005.0, 0.02)
-        with pytest.warns(DeprecationWarning, match="cancel_order_by_coi"):
+        with pytest.warns(DeprecationWarning, match="cancel_order_by_coi") as caught:
             await dealer.cancel_order(order["order_index"])
+        assert caught[0].filename == __file__  # points at the caller's line
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             with pytest.raises(ValueError, match="order_index"):

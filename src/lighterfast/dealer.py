@@ -868,17 +868,17 @@ class LighterDealer:
 
     # deprecated order-index API ---------------------------------------------------------------
 
+    def _index_and_market(self, order_index: Any, market_index: Any) -> tuple[int, int]:
+        """A checked exchange order index and market (default: this dealer's)."""
+        market = self.market.market_index if market_index is None else _market_index(market_index)
+        return _order_index(order_index), market
+
     async def cancel_order(
         self, order_index: int, market_index: int | None = None
     ) -> dict[str, Any]:
         """Deprecated: cancel by exchange order index; use `cancel_order_by_coi`."""
-        warnings.warn(
-            "cancel_order(order_index) is deprecated; use cancel_order_by_coi(coi)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        index = _order_index(order_index)
-        market = self.market.market_index if market_index is None else _market_index(market_index)
+        _deprecated("cancel_order(order_index)", "cancel_order_by_coi(coi)")
+        index, market = self._index_and_market(order_index, market_index)
         intent = _Intent(
             ACTION_CANCEL,
             {"market_index": market, "order_index": index},
@@ -899,13 +899,8 @@ class LighterDealer:
         market_index: int | None = None,
     ) -> dict[str, Any]:
         """Deprecated: modify by order index (all fields needed); use `update_order_by_coi`."""
-        warnings.warn(
-            "update_order(order_index, ...) is deprecated; use update_order_by_coi(coi, ...)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        index = _order_index(order_index)
-        market = self.market.market_index if market_index is None else _market_index(market_index)
+        _deprecated("update_order(order_index, ...)", "update_order_by_coi(coi, ...)")
+        index, market = self._index_and_market(order_index, market_index)
         price_int = self._price_int(price, "price")
         _, magnitude = _split_signed(quantity, "quantity")
         base_amount = self._size_int(magnitude, "quantity")
@@ -1452,6 +1447,11 @@ class LighterDealer:
 
 
 # --- small validators ------------------------------------------------------------------------
+
+
+def _deprecated(old: str, new: str) -> None:
+    """Warn the caller's caller that `old` is deprecated in favour of `new`."""
+    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
 
 
 def _coi(value: Any) -> int:
