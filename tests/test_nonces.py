@@ -79,3 +79,23 @@ async def test_bad_input() -> None:
     async with manager.hold(4) as lane:
         with pytest.raises(ValueError, match="count"):
             await lane.take(0)
+
+
+async def test_bad_keys_counts_and_unknown_lanes_are_named_errors() -> None:
+    async def fetch(key: int) -> int:
+        return 7
+
+    for bad in ([], "4", [True], [4, "5"], [-1], [300]):
+        with pytest.raises((TypeError, ValueError), match="api_key"):
+            NonceManager(bad, fetch)  # type: ignore[arg-type]
+    manager = NonceManager([4, 4, 5], fetch)
+    assert manager.api_key_indices == [4, 5]
+    with pytest.raises(ValueError, match="not one of"):
+        async with manager.hold(6):
+            pass
+    async with manager.hold(4) as lane:
+        for bad_count in (0, -1, True, 1.5, "2"):
+            with pytest.raises((TypeError, ValueError), match="count"):
+                await lane.take(bad_count)  # type: ignore[arg-type]
+        assert lane.next_nonce is None  # nothing taken, nothing fetched
+        assert await lane.take(2) == 7 and lane.next_nonce == 9

@@ -29,6 +29,9 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
+from . import protocol as P
+from ._checks import check_int
+
 NonceFetcher = Callable[[int], Awaitable[int]]
 
 
@@ -65,8 +68,7 @@ class NonceLane:
 
     async def take(self, count: int = 1) -> int:
         """Reserve `count` consecutive nonces and return the first; syncs first if needed."""
-        if count < 1:
-            raise ValueError("count: expected at least 1 nonce")
+        check_int("count", count, 1, P.MAX_NONCE)
         if self._next is None:
             await self.sync()
         assert self._next is not None
@@ -90,9 +92,14 @@ class NonceManager:
     """All lanes of one account, with round-robin key rotation."""
 
     def __init__(self, api_key_indices: Sequence[int], fetch: NonceFetcher) -> None:
-        if not api_key_indices:
+        if isinstance(api_key_indices, (str, bytes)) or not api_key_indices:
             raise ValueError("api_key_indices: at least one API key is needed")
-        self._order = list(dict.fromkeys(api_key_indices))
+        self._order = list(
+            dict.fromkeys(
+                check_int("api_key_index", k, P.MIN_API_KEY_INDEX, P.MAX_API_KEY_INDEX)
+                for k in api_key_indices
+            )
+        )
         self.lanes = {k: NonceLane(k, fetch) for k in self._order}
         self._cursor = 0
 
@@ -116,7 +123,9 @@ class NonceManager:
     @asynccontextmanager
     async def hold(self, api_key_index: int) -> AsyncIterator[NonceLane]:
         """Hold one key's lane exclusively (FIFO) for take → sign → send → reply."""
-        lane = self.lanes[api_key_index]
+        lane = self.lanes.get(api_key_index)
+        if lane is None:
+            raise ValueError(f"api_key_index {api_key_index!r} is not one of {self._order}")
         async with lane.lock:
             yield lane
 
