@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import pickle
 import random
 from pathlib import Path
@@ -216,6 +217,33 @@ def test_nonces_are_fresh_even_for_the_same_message() -> None:
     assert abs(high - expected) < 6 * (2000 * 0.25) ** 0.5  # 6 sigma
     for sig in list(sigs)[:20]:
         assert native.schnorr_verify(pub, msg, sig)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_draws_its_own_nonces() -> None:
+    """No nonce state survives a fork: parent and child signing the same message differ."""
+    raw = bytes.fromhex(priv("gen2")[2:])
+    msg = native.tx_message([9, 9, 9])
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.write(write_end, native.schnorr_sign(raw, msg))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    theirs = b""
+    while len(theirs) < 80:
+        chunk = os.read(read_end, 80 - len(theirs))
+        if not chunk:
+            break
+        theirs += chunk
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    ours = native.schnorr_sign(raw, msg)
+    pub = bytes.fromhex(KEYS["gen2"]["public_key"][2:])
+    assert len(theirs) == 80 and theirs != ours
+    assert native.schnorr_verify(pub, msg, theirs) and native.schnorr_verify(pub, msg, ours)
 
 
 def test_signing_from_many_threads_at_once() -> None:

@@ -281,6 +281,9 @@ cdef class _Key:
         memset(kk, 0, sizeof(kk))
         return PyBytes_FromStringAndSize(<char *>sig, 80)
 
+    def __dealloc__(self):
+        memset(self.sk, 0, sizeof(self.sk))
+
     def wipe(self):
         """Forget the key (zero the scalar, drop the hedge state)."""
         memset(self.sk, 0, sizeof(self.sk))
