@@ -708,3 +708,14 @@ async def test_dealer_with_a_native_signer_against_a_verifying_node(use_ws: bool
             assert order["base_price"] == 299999 and order["base_size"] == 60
         assert not signer.closed  # the caller's signer stays the caller's
         signer.close()
+
+
+async def test_auth_token_provider_takes_a_native_signer() -> None:
+    from lighterfast.auth import AuthTokenProvider
+
+    signer = NativeSigner(1234, {3: priv("fixed_a")})
+    async with AuthTokenProvider(signer, 3, lifetime=600.0) as provider:
+        token = await provider.get()
+    assert token.split(":")[1:3] == ["1234", "3"]
+    assert model.verify_token(token, KEYS["fixed_a"]["public_key"])
+    signer.close()
