@@ -448,6 +448,12 @@ async def test_resync_ws_orders_refuses_garbage_and_keeps_the_view(
             with pytest.raises((TypeError, ValueError)):
                 dealer.feed_ws_orders(bad)
         assert dealer.get_order_by_coi(coi)["status"] == "queued"
+        live = {"client_order_index": coi, "market_index": 0, "status": "open", "price": "3001.00"}
+        bad_price = dict(live, client_order_index=coi + 1, price="30x1")
+        with pytest.raises(ValueError, match=r"orders\[1\]"):
+            dealer.feed_ws_orders([live, bad_price])  # all or nothing: the first is not applied
+        assert dealer.get_order_by_coi(coi)["status"] == "queued"
+        assert dealer.get_order_by_coi(coi)["price_int"] == 300000
         assert dealer.resync_ws_orders([]) == 0  # a queued create is not yet live anywhere
         assert dealer.get_order_by_coi(coi) is not None
 

@@ -1263,58 +1263,66 @@ class LighterDealer:
             orders = flat
         if not isinstance(orders, (list, tuple)):
             raise TypeError(f"orders must be a list of order dicts, got {type(orders).__name__}")
-        for position, order in enumerate(orders):  # all checked before the view changes
-            if not isinstance(order, Mapping):
-                raise TypeError(f"orders[{position}] must be a dict, got {type(order).__name__}")
-            coi = order.get("client_order_index")
-            if coi not in (None, 0) and (
-                isinstance(coi, bool) or not isinstance(coi, int) or not 0 < coi <= P.MAX_COI
-            ):
-                raise ValueError(f"orders[{position}]: bad client_order_index {coi!r}")
+        # Pass 1 checks and converts everything; pass 2 changes the view (all or nothing).
+        planned = [self._order_update(position, order) for position, order in enumerate(orders)]
         changed = 0
-        for order in orders:
-            coi = order.get("client_order_index")
-            if not coi:  # an order placed without a COI: not in a COI view
+        for coi, status, fields in planned:
+            if coi is None:  # an order placed without a COI: not in a COI view
                 continue
-            status = str(order.get("status", ""))
-            if P.is_terminal_status(status):
+            changed += 1
+            if fields is None:
                 self._orders.pop(coi)
                 self._finished.put(coi, status)
-                changed += 1
                 continue
             record = self._orders.get(coi)
-            if record is None:
-                record = {"client_order_index": coi, "api_key_index": None}
-            record["status"] = status
-            record["market_index"] = order.get("market_index", record.get("market_index"))
-            if order.get("order_index") is not None:
-                record["order_index"] = order["order_index"]
-            if "is_ask" in order:
-                record["is_ask"] = bool(order["is_ask"])
+            record = (
+                {"client_order_index": coi, "api_key_index": None} if record is None else record
+            )
+            record.update(fields)
+            self._orders.put(coi, record)
+        return changed
+
+    def _order_update(
+        self, position: int, order: Any
+    ) -> tuple[int | None, str, dict[str, Any] | None]:
+        """(coi, status, fields to set) for one WS order; fields None = finished; raises if bad."""
+        if not isinstance(order, Mapping):
+            raise TypeError(f"orders[{position}] must be a dict, got {type(order).__name__}")
+        coi = order.get("client_order_index")
+        if coi in (None, 0):
+            return None, "", None
+        if isinstance(coi, bool) or not isinstance(coi, int) or not 0 < coi <= P.MAX_COI:
+            raise ValueError(f"orders[{position}]: bad client_order_index {coi!r}")
+        status = str(order.get("status", ""))
+        if P.is_terminal_status(status):
+            return coi, status, None
+        known = self._orders.get(coi) or {}
+        market = order.get("market_index", known.get("market_index"))
+        fields: dict[str, Any] = {"status": status, "market_index": market}
+        if order.get("order_index") is not None:
+            fields["order_index"] = order["order_index"]
+        if "is_ask" in order:
+            fields["is_ask"] = bool(order["is_ask"])
+        ours = market == self.market.market_index  # decimals known only for this market
+        try:
             base_price = order.get("base_price")
             if isinstance(base_price, int) and base_price > 0:
-                record["price_int"] = base_price
-            elif order.get("price") and record.get("market_index") == self.market.market_index:
-                record["price_int"] = self.scale.parse_price(str(order["price"]))
+                fields["price_int"] = base_price
+            elif order.get("price") and ours:
+                fields["price_int"] = self.scale.parse_price(str(order["price"]))
             base_size = order.get("base_size")
             if isinstance(base_size, int) and base_size > 0:
-                record["base_amount_int"] = base_size
-            elif (
-                order.get("remaining_base_amount")
-                and record.get("market_index") == self.market.market_index
-            ):
-                record["base_amount_int"] = self.scale.parse_size(
+                fields["base_amount_int"] = base_size
+            elif order.get("remaining_base_amount") and ours:
+                fields["base_amount_int"] = self.scale.parse_size(
                     str(order["remaining_base_amount"])
                 )
-            trig = order.get("trigger_price")
-            if trig and record.get("market_index") == self.market.market_index:
-                try:
-                    record["trigger_price_int"] = self.scale.parse_price(str(trig))
-                except ValueError:
-                    pass
-            self._orders.put(coi, record)
-            changed += 1
-        return changed
+            trigger = order.get("trigger_price")
+            if trigger and ours:
+                fields["trigger_price_int"] = self.scale.parse_price(str(trigger))
+        except ValueError as exc:
+            raise ValueError(f"orders[{position}] (COI {coi}): {exc}") from None
+        return coi, status, fields
 
     def resync_ws_orders(self, live_orders: Any) -> int:
         """Make the view match a full list of the account's live orders; returns COIs dropped.
