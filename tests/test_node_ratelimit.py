@@ -109,6 +109,7 @@ async def test_standard_ip_budget_rolls(limited: LocalNode, clock: Clock) -> Non
         assert (await _get(http, limited, "orderBooks"))[0] == 429
         clock.t += 30  # t0 + 90: the second 30 leave
         assert (await _get(http, limited, "orderBooks"))[0] == 200
+        assert limited.rate_limits is not None and limited.rate_limits.refusals == {23000: 3}
         # Dev routes are not rate limited.
         async with http.post(limited.base_url + "/dev/v1/faults", json={"fault": "clear"}) as r:
             assert r.status == 200

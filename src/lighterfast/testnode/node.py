@@ -221,8 +221,8 @@ class LocalNode:
     * §7.15 `RateLimits(http_status=429|405, body="json"|"html")`.
     * Fixed to the captured forms (no switch): order timestamps in seconds (§7.10), COI
       bound 2^48-1 (§7.12); §7.11: skip-nonce "4" honoured (no nonce consumed), self-trade
-      "6" and cancel-all market "5" honoured, order version "8" and `price_protection`
-      parsed and not enforced.
+      "6" and cancel-all market "5" honoured, order version "8" accepted and not
+      enforced; the `price_protection` form field is ignored.
     """
 
     def __init__(

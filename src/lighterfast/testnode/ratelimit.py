@@ -107,6 +107,7 @@ class RateLimits:
         self.ws_new_connections_per_minute = ws_new_connections_per_minute
         self._tx_budget = tx_budget or (lambda t: TIER_TX_BUDGET[t])
         self.tiers: dict[str, str] = {}  # l1 address (lower case) -> tier
+        self.refusals: dict[int, int] = {}  # error code -> refusals so far (for assertions)
         self._ip: dict[tuple[str, str], RollingWindow] = {}
         self._l1: dict[tuple[str, str], RollingWindow] = {}  # (l1, tier) -> window
         self._l1_tx: dict[tuple[str, str], RollingWindow] = {}
@@ -138,7 +139,8 @@ class RateLimits:
             d.clear()
 
     def error(self, code: int = p.ERR_TOO_MANY_REQUESTS) -> TxError:
-        """The refusal: HTTP `http_status` with `{"code": code, "message": ...}`."""
+        """The refusal: HTTP `http_status` with `{"code": code, "message": ...}` (counted)."""
+        self.refusals[code] = self.refusals.get(code, 0) + 1
         return TxError(code, None, self.http_status)
 
     # --- REST -----------------------------------------------------------------------------
@@ -201,7 +203,7 @@ class RateLimits:
             w = self._ws_msgs[ip] = RollingWindow(limit, self.window_s)
         now = self.clock()
         if not w.room(1, now):
-            return TxError(p.ERR_TOO_MANY_WS_MESSAGES, None, self.http_status)
+            return self.error(p.ERR_TOO_MANY_WS_MESSAGES)
         w.take(1, now)
         return None
 
@@ -210,14 +212,14 @@ class RateLimits:
         limit = self.ws_max_inflight
         if not self.enabled or limit is None or inflight < limit:
             return None
-        return TxError(p.ERR_TOO_MANY_INFLIGHT, None, self.http_status)
+        return self.error(p.ERR_TOO_MANY_INFLIGHT)
 
     def check_subscriptions(self, count: int) -> TxError | None:
         """23001 when a connection already holds the maximum number of subscriptions."""
         limit = self.ws_max_subscriptions
         if not self.enabled or limit is None or count < limit:
             return None
-        return TxError(p.ERR_TOO_MANY_SUBSCRIPTIONS, None, self.http_status)
+        return self.error(p.ERR_TOO_MANY_SUBSCRIPTIONS)
 
     def check_connection(self, ip: str, open_count: int) -> TxError | None:
         """23003 when the IP holds too many sockets or opened too many this window."""
@@ -225,7 +227,7 @@ class RateLimits:
             return None
         limit = self.ws_max_connections
         if limit is not None and open_count >= limit:
-            return TxError(p.ERR_TOO_MANY_CONNECTIONS, None, self.http_status)
+            return self.error(p.ERR_TOO_MANY_CONNECTIONS)
         per_min = self.ws_new_connections_per_minute
         if per_min is not None:
             w = self._ws_conns.get(ip)
@@ -233,6 +235,6 @@ class RateLimits:
                 w = self._ws_conns[ip] = RollingWindow(per_min, self.window_s)
             now = self.clock()
             if not w.room(1, now):
-                return TxError(p.ERR_TOO_MANY_CONNECTIONS, None, self.http_status)
+                return self.error(p.ERR_TOO_MANY_CONNECTIONS)
             w.take(1, now)
         return None
