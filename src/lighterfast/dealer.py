@@ -385,9 +385,21 @@ class LighterDealer:
         except BaseException:
             await rest.close()
             raise
-        dealer = cls(config, market, signer=signer, rest=rest, limiter=limiter, owns_signer=owns)
+        try:
+            dealer = cls(
+                config, market, signer=signer, rest=rest, limiter=limiter, owns_signer=owns
+            )
+        except BaseException:
+            await rest.close()
+            if owns:
+                signer.close()
+            raise
         if config.use_ws:
-            await dealer._connect_ws()
+            try:
+                await dealer._connect_ws()
+            except BaseException:
+                await dealer.aclose()
+                raise
         log.info(
             "dealer ready: account %d, market %s (#%d, price %d / size %d decimals), keys %s, %s",
             config.account_index,
