@@ -361,3 +361,48 @@ async def test_dev_route_switches_limits(node: LocalNode) -> None:
             assert r.status == 400 and (await r.json())["code"] == 20001
         for _ in range(70):
             assert (await _get(http, node, "orderBooks"))[0] == 200
+
+
+async def test_premium_volume_quota(clock: Clock) -> None:
+    """§5.2: premium orders spend quota (cancels do not), one free tx per 15 s, trading earns
+    +1 per $3, and an exhausted quota refuses with nothing consumed."""
+    limits = RateLimits("premium", clock=clock)
+    async with LocalNode(exec_latency_ms=0, rate_limits=limits) as node, _session() as http:
+        acct = await node.create_account(collateral=1_000_000)
+        a = acct.account_index
+        lane = (a, 4)
+        c = lighter.SignerClient(
+            url=node.base_url,
+            account_index=a,
+            api_private_keys={acct.api_key_index: acct.private_key},
+        )
+        try:
+            status, body = await _send_tx(http, node, _create(c, 0))
+            assert status == 200 and body["message"] == '{"ratelimit": "didn\'t use volume quota"}'
+            assert "volume_quota_remaining" not in body
+            status, body = await _send_tx(http, node, _create(c, 1, 289_000))
+            assert body["volume_quota_remaining"] == 999
+            assert body["message"] == '{"ratelimit": "999 volume quota remaining."}'
+            tt, info, _, err = c.sign_cancel_order(0, 1, nonce=2, api_key_index=4)
+            assert err is None
+            status, body = await _send_tx(
+                http, node, {"tx_type": tt, "tx_info": orjson.loads(info)}
+            )
+            assert body["volume_quota_remaining"] == 999  # a cancel spends nothing
+            clock.t += 15  # the next single order is free again
+            status, body = await _send_tx(http, node, _create(c, 3, 288_000))
+            assert "volume_quota_remaining" not in body
+            # Spend the rest, then one more is refused and consumes no nonce.
+            assert limits.quota_remaining(node.accounts.get(a).l1_address, 0) == 999
+            limits.quota_used[node.accounts.get(a).l1_address.lower()] = 1_000
+            assert await _send_tx(http, node, _create(c, 4, 287_000)) == (
+                429,
+                {"code": 23000, "message": "Not enough volume quota remaining"},
+            )
+            assert node.state.nonces[lane] == 4
+            # Trading $3 000 earns 1 000 units.
+            node.accounts.get(a).volume_quote += 3_000 * 10**6
+            status, body = await _send_tx(http, node, _create(c, 4, 287_000))
+            assert (status, body["volume_quota_remaining"]) == (200, 999)
+        finally:
+            await c.close()

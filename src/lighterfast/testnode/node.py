@@ -109,6 +109,8 @@ class Accepted:
     tx_hashes: list[str]
     predicted_execution_time_ms: int
     schedule: Callable[[], None]
+    message: str = RATELIMIT_MESSAGE
+    volume_quota_remaining: int | None = VOLUME_QUOTA_REMAINING  # None: the free tx (§5.2)
 
 
 def _no_schedule() -> None:
@@ -578,6 +580,11 @@ class LocalNode:
         market_ok = self._market_ok
         for tx in txs:
             check_ranges(tx, now_ms, market_ok)
+        quota = None
+        if limits is not None:
+            quota = limits.charge_quota(
+                acct.l1_address, [tx.tx_type for tx in txs], acct.volume_quote
+            )
         # Accepted: consume and record.
         released: list[tuple[list[ParsedTx], float]] = []
         if not skip and not hold:
@@ -624,14 +631,19 @@ class LocalNode:
         if hold:
             self._held.setdefault(key, {})[first.nonce] = (txs, delay)
             # Scheduled by the tx that fills the gap.
-            return Accepted(hashes, now_ms + int(delay), _no_schedule)
+            accepted = Accepted(hashes, now_ms + int(delay), _no_schedule)
+        else:
 
-        def schedule() -> None:
-            self._enqueue(key, txs, delay)
-            for later, later_delay in released:
-                self._enqueue(key, later, later_delay)
+            def schedule() -> None:
+                self._enqueue(key, txs, delay)
+                for later, later_delay in released:
+                    self._enqueue(key, later, later_delay)
 
-        return Accepted(hashes, now_ms + int(delay), schedule)
+            accepted = Accepted(hashes, now_ms + int(delay), schedule)
+        if quota is not None:
+            accepted.message = f'{{"ratelimit": "{quota[0]}"}}'
+            accepted.volume_quota_remaining = quota[1]
+        return accepted
 
     def _may_hold(self, key: tuple[int, int], expected: int, txs: list[ParsedTx]) -> bool:
         """True when `nonce_window` lets txs ahead of `expected` wait for the gap (§7.2)."""

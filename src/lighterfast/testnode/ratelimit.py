@@ -30,6 +30,20 @@ TIER_TX_BUDGET: dict[str, int] = {"premium": 4_000, "plus": 8_000}
 TX_ENDPOINTS = frozenset({"sendTx", "sendTxBatch"})
 WS_NEW_CONNECTIONS_PER_MINUTE = 80
 RATE_LIMIT_HTML = b"<html><body><h1>429 Too Many Requests</h1></body></html>"
+# §5.2 volume quota (premium): which txs consume it, start, earn rate, cap, free-tx interval.
+QUOTA_TX_TYPES = frozenset(
+    {
+        p.TX_TYPE_CREATE_ORDER,
+        p.TX_TYPE_CANCEL_ALL_ORDERS,
+        p.TX_TYPE_MODIFY_ORDER,
+        p.TX_TYPE_CREATE_GROUPED_ORDERS,
+    }
+)
+QUOTA_START = 1_000
+QUOTA_USDC_MICRO_PER_UNIT = 3_000_000  # +1 per $3 traded
+QUOTA_CAP = 5_000_000
+QUOTA_FREE_INTERVAL_S = 15.0
+QUOTA_EXHAUSTED_MESSAGE = "Not enough volume quota remaining"  # code unconfirmed (§5.2 [U])
 
 
 class RollingWindow:
@@ -108,6 +122,9 @@ class RateLimits:
         self._tx_budget = tx_budget or (lambda t: TIER_TX_BUDGET[t])
         self.tiers: dict[str, str] = {}  # l1 address (lower case) -> tier
         self.refusals: dict[int, int] = {}  # error code -> refusals so far (for assertions)
+        self.volume_quota = True  # premium accounts spend the §5.2 volume quota
+        self.quota_used: dict[str, int] = {}  # l1 (lower case) -> volume quota spent
+        self._quota_free_at: dict[str, float] = {}
         self._ip: dict[tuple[str, str], RollingWindow] = {}
         self._l1: dict[tuple[str, str], RollingWindow] = {}  # (l1, tier) -> window
         self._l1_tx: dict[tuple[str, str], RollingWindow] = {}
@@ -137,6 +154,8 @@ class RateLimits:
         """Forget every window (budgets full again)."""
         for d in (self._ip, self._l1, self._l1_tx, self._ws_msgs, self._ws_conns):
             d.clear()
+        self.quota_used.clear()
+        self._quota_free_at.clear()
 
     def error(self, code: int = p.ERR_TOO_MANY_REQUESTS) -> TxError:
         """The refusal: HTTP `http_status` with `{"code": code, "message": ...}` (counted)."""
@@ -191,6 +210,42 @@ class RateLimits:
         for w, c in windows:
             w.take(c, now)
         return None
+
+    # --- volume quota (§5.2) ---------------------------------------------------------------
+    def quota_remaining(self, l1_address: str, volume_micro: int) -> int:
+        """Quota left for an L1 address that has traded `volume_micro` USDC micro-units."""
+        earned = min(QUOTA_CAP, QUOTA_START + volume_micro // QUOTA_USDC_MICRO_PER_UNIT)
+        return earned - self.quota_used.get(l1_address.lower(), 0)
+
+    def charge_quota(
+        self, l1_address: str, tx_types: list[int], volume_micro: int
+    ) -> tuple[str, int | None] | None:
+        """Spend premium volume quota for an accepted request.
+
+        Returns None when the quota does not apply (off, not premium), else the reply's
+        (message, volume_quota_remaining or None for the free tx). Raises a 23000 TxError
+        with `QUOTA_EXHAUSTED_MESSAGE` when too little is left (nothing spent).
+        """
+        if not self.enabled or not self.volume_quota or self.tier_of(l1_address) != "premium":
+            return None
+        key = l1_address.lower()
+        n = sum(1 for t in tx_types if t in QUOTA_TX_TYPES)
+        left = self.quota_remaining(key, volume_micro)
+        if n == 0:
+            return f"{left} volume quota remaining.", left
+        now = self.clock()
+        if n == 1 and len(tx_types) == 1:
+            last = self._quota_free_at.get(key)
+            if last is None or now - last >= QUOTA_FREE_INTERVAL_S:
+                self._quota_free_at[key] = now
+                return "didn't use volume quota", None
+        if left < n:
+            self.refusals[p.ERR_TOO_MANY_REQUESTS] = (
+                self.refusals.get(p.ERR_TOO_MANY_REQUESTS, 0) + 1
+            )
+            raise TxError(p.ERR_TOO_MANY_REQUESTS, QUOTA_EXHAUSTED_MESSAGE, self.http_status)
+        self.quota_used[key] = self.quota_used.get(key, 0) + n
+        return f"{left - n} volume quota remaining.", left - n
 
     # --- WebSocket ------------------------------------------------------------------------
     def check_ws_message(self, ip: str) -> TxError | None:

@@ -34,9 +34,6 @@ from .txparse import TxError
 if TYPE_CHECKING:
     from .node import LocalNode
 
-RATELIMIT_MESSAGE = '{"ratelimit": "Ratelimit is off"}'
-VOLUME_QUOTA_REMAINING = 1000
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 log = logging.getLogger("lighterfast.testnode")
 _PONG = orjson.dumps({"type": "pong"})
@@ -177,11 +174,13 @@ def build_app(node: LocalNode) -> web.Application:
         )
         body = {
             "code": 200,
-            "message": '{"ratelimit": "Ratelimit is off"}',
+            "message": accepted.message,
             "tx_hash": accepted.tx_hashes[0],
             "predicted_execution_time_ms": accepted.predicted_execution_time_ms,
-            "volume_quota_remaining": 1000,
+            "volume_quota_remaining": accepted.volume_quota_remaining,
         }
+        if accepted.volume_quota_remaining is None:
+            del body["volume_quota_remaining"]
         return await _reply_then_execute(request, body, accepted)
 
     async def send_tx_batch(request: web.Request) -> web.StreamResponse:
@@ -190,11 +189,13 @@ def build_app(node: LocalNode) -> web.Application:
         accepted = node.accept(raw, batch=True, remote=request.remote or "")
         body = {
             "code": 200,
-            "message": '{"ratelimit": "Ratelimit is off"}',
+            "message": accepted.message,
             "tx_hash": accepted.tx_hashes,
             "predicted_execution_time_ms": accepted.predicted_execution_time_ms,
-            "volume_quota_remaining": 1000,
+            "volume_quota_remaining": accepted.volume_quota_remaining,
         }
+        if accepted.volume_quota_remaining is None:
+            del body["volume_quota_remaining"]
         return await _reply_then_execute(request, body, accepted)
 
     async def next_nonce(request: web.Request) -> web.StreamResponse:
@@ -623,8 +624,9 @@ def build_app(node: LocalNode) -> web.Application:
         if req_id is not None:
             reply["id"] = req_id
         if node.ws_tx_reply_extras:  # §7.4 switch: the REST reply's extra fields
-            reply["message"] = RATELIMIT_MESSAGE
-            reply["volume_quota_remaining"] = VOLUME_QUOTA_REMAINING
+            reply["message"] = accepted.message
+            if accepted.volume_quota_remaining is not None:
+                reply["volume_quota_remaining"] = accepted.volume_quota_remaining
         reply["predicted_execution_time_ms"] = accepted.predicted_execution_time_ms
         reply["tx_hash"] = hashes
         reply["type"] = t
