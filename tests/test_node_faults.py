@@ -126,6 +126,28 @@ async def test_stall_and_resume(client: Client) -> None:
     await ws.close()
 
 
+async def test_stall_and_close_one_session(client: Client) -> None:
+    quiet = await client.http.ws_connect(client.node.ws_url)
+    sid = orjson.loads((await quiet.receive()).data)["session_id"]
+    other = await client.ws()
+    assert (await client.fault(fault="stall", session_id=sid))[0] == 200
+    await quiet.send_str('{"type":"ping"}')
+    await other.send_str('{"type":"ping"}')
+    assert await _frame(other) == {"type": "pong"}  # only `quiet` is stalled
+    with pytest.raises(asyncio.TimeoutError):
+        await _frame(quiet, timeout=0.2)
+    assert (await client.fault(fault="stall", on=False, session_id=sid))[0] == 200
+    assert await _frame(quiet) == {"type": "pong"}
+    assert (await client.fault(fault="close", code=4001, session_id=sid))[0] == 200
+    assert (await asyncio.wait_for(quiet.receive(), 3)).type == aiohttp.WSMsgType.CLOSE
+    assert quiet.close_code == 4001
+    await other.send_str('{"type":"ping"}')
+    assert await _frame(other) == {"type": "pong"}  # still open
+    status, body = await client.fault(fault="close", session_id="nope")
+    assert status == 400 and "unknown session_id" in body["message"]
+    await other.close()
+
+
 @pytest.mark.parametrize("code", [1001, 1011, 4000])
 async def test_close_with_code(client: Client, code: int) -> None:
     ws = await client.ws()

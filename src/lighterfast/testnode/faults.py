@@ -14,7 +14,7 @@ import orjson
 from lighterfast import protocol as p
 
 if TYPE_CHECKING:
-    from .channels import StreamHub
+    from .channels import StreamHub, WsSession
 
 
 class Faults:
@@ -35,9 +35,20 @@ class Faults:
         """The next order_book delta of a market is sent twice."""
         self._hub.duplicate_next_delta.add(market_index)
 
-    async def close_all(self, code: int = 1011, message: str = "") -> None:
-        """Close every WebSocket with `code` (e.g. 1001, 1011)."""
-        sessions = list(self._hub.sessions)
+    def sessions_for(self, session_id: str | None) -> list[WsSession]:
+        """Every session, or the one whose greeting carried `session_id` (ValueError if gone)."""
+        if session_id is None:
+            return list(self._hub.sessions)
+        found = [s for s in self._hub.sessions if s.session_id == session_id]
+        if not found:
+            raise ValueError(f"unknown session_id {session_id!r}")
+        return found
+
+    async def close_all(
+        self, code: int = 1011, message: str = "", session_id: str | None = None
+    ) -> None:
+        """Close every WebSocket (or only `session_id`'s) with `code` (e.g. 1001, 1011)."""
+        sessions = self.sessions_for(session_id)
         await asyncio.gather(
             *(s.close(code, message.encode()) for s in sessions), return_exceptions=True
         )
@@ -48,9 +59,10 @@ class Faults:
         await asyncio.sleep(close_in_ms / 1000)
         await self.close_all(code, "shutdown")
 
-    def stall(self, on: bool = True) -> None:
-        """Stop (or resume) writing frames to every socket; queued frames are kept."""
-        for s in self._hub.sessions:
+    def stall(self, on: bool = True, session_id: str | None = None) -> None:
+        """Stop (or resume) writing frames to every socket (or only `session_id`'s); queued
+        frames are kept."""
+        for s in self.sessions_for(session_id):
             s.stalled = on
             if not on:
                 s.wakeup.set()

@@ -688,8 +688,8 @@ def _batch_pairs(tx_types: object, tx_infos: object) -> list[tuple[object, objec
 DEV_FAULTS = (
     "drop_book_delta",  # market_index
     "duplicate_book_delta",  # market_index
-    "stall",  # on (default true)
-    "close",  # code (1011), message
+    "stall",  # on (default true), session_id (default: every socket)
+    "close",  # code (1011), message, session_id (default: every socket)
     "shutdown",  # close_in_ms (100), code (1001)
     "rate_limit",  # count (1), scope ("tx" | "rest")
     "invalid_nonce",  # count (1)
@@ -709,9 +709,12 @@ def apply_fault(node: LocalNode, name: str, body: dict[str, Any]) -> Any:
             raise ValueError(f"unknown market_index {m}")
         (f.drop_next_book_delta if name == "drop_book_delta" else f.duplicate_next_book_delta)(m)
     elif name == "stall":
-        f.stall(bool(body.get("on", True)))
+        f.stall(bool(body.get("on", True)), body.get("session_id"))
     elif name == "close":
-        return f.close_all(int(body.get("code", 1011)), str(body.get("message", "")))
+        f.sessions_for(body.get("session_id"))  # an unknown id is refused before the reply
+        return f.close_all(
+            int(body.get("code", 1011)), str(body.get("message", "")), body.get("session_id")
+        )
     elif name == "shutdown":
         return f.send_shutdown(int(body.get("close_in_ms", 100)), int(body.get("code", 1001)))
     elif name == "rate_limit":
