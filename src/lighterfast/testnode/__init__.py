@@ -9,7 +9,7 @@ tests, benchmarks and demos::
 
 Options (keyword): `chain_id`, `markets` (MarketSpec tuple), `exec_latency_ms` (ms, a tier name
 "standard"/"premium"/"plus"/"zero", or {"taker","maker","cancel"}), `book_tick_ms` (50; 0 =
-flush after every execution), `batch_cap` (15; 50 = documented cap), `next_nonce_mode`
+flush after every execution), `batch_cap` (50 documented; 15 strict), `next_nonce_mode`
 ("executed" lags by the latency, "accepted"), `margin_check`, `initial_nonce`,
 `signature_verifier` (hook, off), `tx_hash_mode` ("signer" = the real signed hash, "fast"),
 `ws_ping_interval` / `ws_pong_timeout` / `ws_idle_timeout`, `house_liquidity_levels`,
@@ -29,10 +29,11 @@ turns it off). Off by default in LocalNode and `lighterfast node`; `RateLimits.r
 counts refusals per code.
 
 Faults (`node.faults`, or `POST /dev/v1/faults {"fault": name, ...}`): drop_book_delta,
-duplicate_book_delta, stall, close (code), shutdown (close_in_ms), rate_limit (count, scope
-tx|rest), invalid_nonce (count), tx_error (code, count), invert_reply_order, restart
-(down_ms; `await node.restart()` keeps accounts, keys, nonces, orders, positions; same port),
-clear. `POST /dev/v1/rate_limits {"tier": ..|null, "account_index", "account_tier", "reset"}`.
+duplicate_book_delta, stall and close (code; every socket or one `session_id`), shutdown
+(close_in_ms), rate_limit (count, scope tx|rest), invalid_nonce (count), tx_error (code,
+count), invert_reply_order, restart (down_ms; `await node.restart()` keeps accounts, keys,
+nonces, orders, positions; same port), clear.
+`POST /dev/v1/rate_limits {"tier": ..|null, "account_index", "account_tier", "reset"}`.
 
 §7 switches (default = the protocol doc's advice; details in `LocalNode`'s docstring):
 `batch_cap` 50 (15 strict), `nonce_window` 0 (strict), `next_nonce_mode` "executed",
