@@ -145,3 +145,52 @@ def test_cli_rate_limits_flag_and_fault_route() -> None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0
+
+
+def test_cli_simulate_flow_moves_every_market() -> None:
+    """`lighterfast node --simulate-flow`: a plain WS subscriber sees every default market's
+    book move and public trades arrive within a few seconds."""
+    import asyncio
+
+    import aiohttp
+
+    from lighterfast.testnode import DEFAULT_MARKETS
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lighterfast.cli", "node", "--port", "0", "--simulate-flow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    async def watch(ws_url: str) -> set[str]:
+        seen: set[str] = set()
+        want = {
+            f"{kind}:{s.market_index}" for s in DEFAULT_MARKETS for kind in ("order_book", "trade")
+        }
+        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
+            for ch in want:
+                await ws.send_str(
+                    json.dumps({"type": "subscribe", "channel": ch.replace(":", "/")})
+                )
+
+            async def read() -> None:
+                while seen != want:
+                    f = json.loads((await ws.receive()).data)
+                    if str(f.get("type", "")).startswith("update/"):
+                        seen.add(f["channel"])
+
+            await asyncio.wait_for(read(), 8.0)
+        return seen
+
+    try:
+        lines = _read_until_ready(proc)
+        ws_url = next(ln.split()[-1] for ln in lines if ln.strip().startswith("WebSocket"))
+        assert len(asyncio.run(watch(ws_url))) == 2 * len(DEFAULT_MARKETS)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
