@@ -100,6 +100,14 @@ async def test_nonce_window_holds_txs_until_the_gap_fills() -> None:
         assert (await pl.send(0, 290_000))[0] == 200
         await asyncio.sleep(0.1)
         assert len(pl.node.state.orders) == 1  # 2 still waits for 1
+        # A batch [1, 2] would reuse the waiting nonce 2: refused, nothing consumed.
+        batch = [pl.order(1, 287_000), pl.order(2, 286_000)]
+        form = {
+            "tx_types": orjson.dumps([t for t, _ in batch]).decode(),
+            "tx_infos": orjson.dumps([i for _, i in batch]).decode(),
+        }
+        async with pl.http.post(pl.node.base_url + "/api/v1/sendTxBatch", data=form) as r:
+            assert (r.status, (await r.json())["code"]) == (400, 21104)
         assert (await pl.send(1, 288_000))[0] == 200
         await asyncio.sleep(0.1)
         assert pl.node.state.nonces[lane] == 3

@@ -567,10 +567,13 @@ class LocalNode:
         lane_nonce = acct.nonces[first.api_key_index]
         skip = first.attributes.get(p.ATTR_SKIP_NONCE) == 1
         hold = False
-        if not skip and first.nonce != lane_nonce.accepted:
-            hold = self._may_hold(key, lane_nonce.accepted, txs)
-            if not hold:
-                raise TxError(p.ERR_INVALID_NONCE)
+        if not skip:
+            if first.nonce != lane_nonce.accepted:
+                hold = self._may_hold(key, lane_nonce.accepted, txs)
+                if not hold:
+                    raise TxError(p.ERR_INVALID_NONCE)
+            elif key in self._held and self._overlaps_held(key, txs):
+                raise TxError(p.ERR_INVALID_NONCE)  # would reuse a waiting tx's nonce
         limits = self.rate_limits
         if limits is not None:
             err = limits.check_request(
@@ -649,13 +652,17 @@ class LocalNode:
     def _may_hold(self, key: tuple[int, int], expected: int, txs: list[ParsedTx]) -> bool:
         """True when `nonce_window` lets txs ahead of `expected` wait for the gap (§7.2)."""
         w = self.nonce_window
-        first, last = txs[0].nonce, txs[-1].nonce
+        first = txs[0].nonce
         if not w or not expected < first <= expected + w:
             return False
-        for start, (held, _) in self._held.get(key, {}).items():
-            if start <= last and first <= held[-1].nonce:
-                return False  # overlaps a waiting tx: a replay
-        return True
+        return not self._overlaps_held(key, txs)  # overlapping a waiting tx: a replay
+
+    def _overlaps_held(self, key: tuple[int, int], txs: list[ParsedTx]) -> bool:
+        first, last = txs[0].nonce, txs[-1].nonce
+        return any(
+            start <= last and first <= held[-1].nonce
+            for start, (held, _) in self._held.get(key, {}).items()
+        )
 
     def set_account_tier(self, account_index: int, tier: str) -> None:
         """Rate-limit tier ("standard", "premium", "plus") of an account's L1 address."""
