@@ -6,6 +6,9 @@ client's own accounting. REST: standard = 60 requests per rolling minute (with t
 premium/plus `sendTx`/`sendTxBatch` go to a separate per-L1 bucket with no IP limit. WebSocket:
 client messages (not tx frames) per minute, unanswered subscribe requests, subscriptions per
 connection, connections and new connections per IP. Refusals are `TxError`s (HTTP 429 + 23000).
+Premium accounts also spend the §5.2 volume quota. Not modelled: per-tx-type limits (40/min
+default, withdrawals 2/min, ...), order-count caps, REST refusals also limiting WS (and back),
+the firewall's static 60 s block (the rolling window is the only cooldown).
 """
 
 from __future__ import annotations
