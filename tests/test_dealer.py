@@ -297,6 +297,9 @@ async def test_flags_and_market_indexes_refuse_garbage(
             ):
                 warnings.simplefilter("ignore", DeprecationWarning)
                 await dealer.cancel_order(2**48 + 5, bad_market)
+        for name in ("cancel_client_order_indices", "new_limit_orders"):
+            with pytest.raises(TypeError, match=name):
+                await dealer.batch_cancel_and_create(**{name: garbage if garbage != [1] else "x"})
         assert dealer.queued == 0
         ok = await dealer.create_limit_order(3000.0, 0.01, post_only=1, reduce_only=0)
         assert ok["time_in_force"] == "post-only" and ok["reduce_only"] is False

@@ -844,9 +844,9 @@ class LighterDealer:
         """
         self._check_open()
         intents: list[_Intent] = []
-        for coi in list(cancel_client_order_indices):
+        for coi in _as_list(cancel_client_order_indices, "cancel_client_order_indices"):
             intents.append(self._build_cancel(coi))
-        for position, item in enumerate(list(new_limit_orders)):
+        for position, item in enumerate(_as_list(new_limit_orders, "new_limit_orders")):
             if not isinstance(item, (tuple, list)) or len(item) != 2:
                 raise ValueError(f"new_limit_orders[{position}]: expected (price, size)")
             intents.append(self._build_create(item[0], item[1]))
@@ -1472,6 +1472,13 @@ class LighterDealer:
 def _deprecated(old: str, new: str) -> None:
     """Warn the caller's caller that `old` is deprecated in favour of `new`."""
     warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
+
+
+def _as_list(value: Any, name: str) -> list[Any]:
+    """An iterable argument as a list; a str, bytes, mapping or scalar is refused by name."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a list, got {type(value).__name__}")
+    return list(value)
 
 
 def _coi(value: Any) -> int:
