@@ -366,7 +366,8 @@ async def test_dev_route_switches_limits(node: LocalNode) -> None:
 async def test_premium_volume_quota(clock: Clock) -> None:
     """§5.2: premium orders spend quota (cancels do not), one free tx per 15 s, trading earns
     +1 per $3, and an exhausted quota refuses with nothing consumed."""
-    limits = RateLimits("premium", clock=clock)
+    assert RateLimits("premium").volume_quota is False  # opt-in
+    limits = RateLimits("premium", clock=clock, volume_quota=True)
     async with LocalNode(exec_latency_ms=0, rate_limits=limits) as node, _session() as http:
         acct = await node.create_account(collateral=1_000_000)
         a = acct.account_index

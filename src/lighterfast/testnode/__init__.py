@@ -23,10 +23,10 @@ Rate limits (`RateLimits`, protocol §5.1/§4.9): REST per IP and per L1 address
 their own; HTTP 429 `{"code":23000,"message":"Too Many Requests!"}`. WS: 200 client messages
 per minute (30009; tx frames count against the account's sendTx budget instead), 50
 unanswered subscribe requests (30010), 500 subscriptions per socket (23001), 200 sockets and
-80 new sockets per minute per IP (23003). Premium accounts also spend the §5.2 volume quota
-(1 000 at start, +1 per $3 traded, one free tx per 15 s; `RateLimits.volume_quota = False`
-turns it off). Off by default in LocalNode and `lighterfast node`; `RateLimits.refusals`
-counts refusals per code.
+80 new sockets per minute per IP (23003). `RateLimits(volume_quota=True)` (opt-in) makes
+premium accounts spend the §5.2 volume quota (1 000 at start, +1 per $3 traded, one free tx
+per 15 s; long runs of a quoting bot exhaust it, as on the venue). Limits are off by default
+in LocalNode and `lighterfast node`; `RateLimits.refusals` counts refusals per code.
 
 Faults (`node.faults`, or `POST /dev/v1/faults {"fault": name, ...}`): drop_book_delta,
 duplicate_book_delta, stall and close (code; every socket or one `session_id`), shutdown

@@ -196,7 +196,7 @@ class LocalNode:
 
     Rate limits (protocol §4.9/§5.1) are OFF unless `rate_limits` is a tier name
     ("standard", "premium", "plus") or a `RateLimits`; `node.rate_limits = None` turns them
-    off at run time, `set_account_tier()` changes one L1 address (premium: volume quota too).
+    off at run time, `set_account_tier()` changes one L1 address.
     Faults: `node.faults` and `POST /dev/v1/faults`; `await node.restart()` rebinds the same
     port keeping all state.
 

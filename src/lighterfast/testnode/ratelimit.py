@@ -6,9 +6,9 @@ client's own accounting. REST: standard = 60 requests per rolling minute (with t
 premium/plus `sendTx`/`sendTxBatch` go to a separate per-L1 bucket with no IP limit. WebSocket:
 client messages (not tx frames) per minute, unanswered subscribe requests, subscriptions per
 connection, connections and new connections per IP. Refusals are `TxError`s (HTTP 429 + 23000).
-Premium accounts also spend the §5.2 volume quota. Not modelled: per-tx-type limits (40/min
-default, withdrawals 2/min, ...), order-count caps, REST refusals also limiting WS (and back),
-the firewall's static 60 s block (the rolling window is the only cooldown).
+Opt-in (`volume_quota=True`): premium accounts spend the §5.2 volume quota. Not modelled:
+per-tx-type limits (40/min default, withdrawals 2/min, ...), order-count caps, REST refusals
+also limiting WS (and back), the firewall's static 60 s block (the window is the cooldown).
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ class RateLimits:
         ws_max_connections: int | None = p.WS_MAX_CONNECTIONS,
         ws_new_connections_per_minute: int | None = WS_NEW_CONNECTIONS_PER_MINUTE,
         tx_budget: Callable[[str], int] | None = None,
+        volume_quota: bool = False,
     ) -> None:
         if tier not in TIERS:
             raise ValueError(f"rate limit tier must be one of {TIERS}, got {tier!r}")
@@ -125,7 +126,7 @@ class RateLimits:
         self._tx_budget = tx_budget or (lambda t: TIER_TX_BUDGET[t])
         self.tiers: dict[str, str] = {}  # l1 address (lower case) -> tier
         self.refusals: dict[int, int] = {}  # error code -> refusals so far (for assertions)
-        self.volume_quota = True  # premium accounts spend the §5.2 volume quota
+        self.volume_quota = volume_quota  # opt-in: premium accounts spend the §5.2 quota
         self.quota_used: dict[str, int] = {}  # l1 (lower case) -> volume quota spent
         self._quota_free_at: dict[str, float] = {}
         self._ip: dict[tuple[str, str], RollingWindow] = {}
