@@ -103,6 +103,16 @@ async def test_demo_standard_pacing_stays_in_budget() -> None:
             assert row["budget_left"] >= 0
 
 
+async def test_demo_with_native_signer_matches_node_state() -> None:
+    async with LocalNode(**NODE_OPTIONS) as node:
+        options = DemoOptions(
+            symbols=["ETH", "SOL"], duration=2.0, premium=True, native_signer=True
+        )
+        result = await run_demo(options, node=node)
+        _assert_matches_node(node, result)
+        assert all(row["txs_accepted"] > 0 for row in result.symbols)
+
+
 async def test_demo_config_bots_share_keys_without_nonce_collisions(tmp_path: Path) -> None:
     async with LocalNode(**NODE_OPTIONS) as node:
         dev = await node.create_account(collateral=300_000)

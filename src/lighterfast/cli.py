@@ -206,6 +206,7 @@ def _run_demo_cmd(args: argparse.Namespace) -> int:
         half_spread_bps=args.spread_bps,
         node_latency=args.node_latency,
         node_rate_limits=not args.no_rate_limits,
+        native_signer=args.native_signer,
     )
     title = "lighterfast demo" + ("" if args.base_url else " (local node)")
     view: Any = ProgressView() if args.headless else LiveView(title, options.duration)
@@ -249,6 +250,11 @@ def _add_demo(sub: Any) -> None:
         "--premium",
         action="store_true",
         help="pace as a premium account (24 000 weight/min) instead of standard (60/min)",
+    )
+    p.add_argument(
+        "--native-signer",
+        action="store_true",
+        help="sign with the opt-in NativeSigner (C) instead of lighter-sdk's Go library",
     )
     p.add_argument("--size-lots", type=int, default=2, help="quote size in minimum sizes")
     p.add_argument("--spread-bps", type=float, default=1.0, help="half spread in basis points")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import math
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from .errors import ConfigError, LighterError, OrderNotFoundByCoi
 DEFAULT_SYMBOLS = ("ETH", "BTC", "SOL")
 DEMO_COLLATERAL = 100_000  # USDC per bot account on the local node
 LATENCY_WINDOW = 500  # acceptances kept for p50/p99
+UNMATCHED_TRADES = 1000  # own-account fills kept until their COI is known (or forever unknown)
 RATE_HEADROOM = 0.8  # share of the tier's budget the bots spend (WsInfo reads use the rest)
 SHUTDOWN_READS = 3  # REST calls kept in reserve for the final cancel + reads
 MAINNET_HOSTS = frozenset({urlparse(P.MAINNET_URL).hostname})
@@ -50,6 +52,7 @@ class DemoOptions:
     min_interval: float = 0.25  # seconds between two requotes of one bot
     node_latency: str = "premium"  # execution latency tier of the in-process node
     node_rate_limits: bool = True  # the in-process node enforces the tier's rate limits
+    native_signer: bool = False  # sign with the opt-in NativeSigner instead of the Go library
 
 
 @dataclass
@@ -120,6 +123,7 @@ class QuoteBot:
         self.target: tuple[float | None, float | None] | None = None
         self.would_send: str = ""
         self._seen_trades: set[int] = set()
+        self._unmatched: deque[dict[str, Any]] = deque(maxlen=UNMATCHED_TRADES)
         self.started = time.monotonic()
         self.stopped: float | None = None
 
@@ -134,6 +138,9 @@ class QuoteBot:
                 continue
             side = self._my_side(trade)
             if side is None:
+                if self.account_index in (trade.get("bid_account_id"), trade.get("ask_account_id")):
+                    # Our account, COI not known yet: the fill can beat the batch's reply.
+                    self._unmatched.append(trade)
                 continue
             self._seen_trades.add(trade_id)
             size = float(trade["size"])
@@ -333,6 +340,10 @@ class QuoteBot:
                 self.stats.quotes += 1
             elif result.get("message"):
                 self.stats.last_error = str(result["message"])
+        if self._unmatched:
+            pending = list(self._unmatched)
+            self._unmatched.clear()
+            self.on_trades(pending)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Requote every `interval` seconds until `stop` is set."""
@@ -405,16 +416,29 @@ async def _make_bot(
     from .ws import WsInfo
 
     closers: list[Callable[[], Any]] = []
-    ws = await WsInfo.run_overlay(
-        account_index,
-        api_key_index,
-        private_key,
-        symbol=symbol,
-        base_url=base_url,
-        order_book=True,
-    )
-    closers.append(ws.aclose)
+    extra = dict(dealer_kwargs or {})
+    signer: Any = share_with._signer if share_with is not None else None
     try:
+        if signer is None and options.native_signer:
+            from .signing import NativeSigner
+
+            signer = await NativeSigner.create(
+                account_index,
+                {api_key_index: private_key},
+                chain_id=extra.get("chain_id"),
+                base_url=base_url,
+            )
+            closers.append(signer.close)
+        ws = await WsInfo.run_overlay(
+            account_index,
+            api_key_index,
+            private_key,
+            symbol=symbol,
+            base_url=base_url,
+            order_book=True,
+            signer=signer,  # None: WsInfo makes (and owns) its own
+        )
+        closers.insert(0, ws.aclose)
         cfg = DealerConfig(
             base_url=base_url,
             account_index=account_index,
@@ -424,15 +448,14 @@ async def _make_bot(
             price_source=ws,
             standard_account=not options.premium,
             rate_limit_per_minute=rate_limit,
-            **(dealer_kwargs or {}),
+            **extra,
         )
-        signer = share_with._signer if share_with is not None else None
         dealer = await LighterDealer.create(cfg, signer=signer)
         if share_with is not None:
             _share_nonce_lanes(share_with, dealer)
         closers.insert(0, dealer.aclose)
     except BaseException:
-        await ws.aclose()
+        await _run_closers(closers)
         raise
     bot = QuoteBot(
         symbol, ws, dealer, dealer.market, options, account_index=account_index, interval=interval
@@ -546,11 +569,18 @@ async def _dry_run_bots(
     return bots
 
 
+async def _run_closers(closers: Sequence[Callable[[], Any]]) -> None:
+    """Call each closer (sync or async) in order; one failing does not stop the others."""
+    for closer in closers:
+        with contextlib.suppress(Exception):
+            result = closer()
+            if inspect.isawaitable(result):
+                await result
+
+
 async def _close_all(bots: Sequence[_Bot]) -> None:
     for made in bots:
-        for closer in made.closers:
-            with contextlib.suppress(Exception):
-                await closer()
+        await _run_closers(made.closers)
 
 
 # --- the command ------------------------------------------------------------------------------
