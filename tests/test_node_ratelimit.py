@@ -352,13 +352,16 @@ async def test_dev_route_switches_limits(node: LocalNode) -> None:
         for _ in range(60):
             assert (await _get(http, node, "orderBooks"))[0] == 200
         assert (await _get(http, node, "orderBooks"))[0] == 429
-        async with http.post(url, json={"reset": True}) as r:
+        async with http.post(url, json={"reset": True, "volume_quota": True}) as r:
             assert r.status == 200
+        assert node.rate_limits is not None and node.rate_limits.volume_quota
         assert (await _get(http, node, "orderBooks"))[0] == 200
         async with http.post(url, json={"tier": None}) as r:
             assert (await r.json())["enabled"] is False
         async with http.post(url, json={"tier": "gold"}) as r:
             assert r.status == 400 and (await r.json())["code"] == 20001
+        async with http.post(url, json={"volume_quota": True}) as r:
+            assert r.status == 400 and "off" in (await r.json())["message"]
         for _ in range(70):
             assert (await _get(http, node, "orderBooks"))[0] == 200
 

@@ -33,7 +33,8 @@ duplicate_book_delta, stall and close (code; every socket or one `session_id`), 
 (close_in_ms), rate_limit (count, scope tx|rest), invalid_nonce (count), tx_error (code,
 count), invert_reply_order, restart (down_ms; `await node.restart()` keeps accounts, keys,
 nonces, orders, positions; same port), clear.
-`POST /dev/v1/rate_limits {"tier": ..|null, "account_index", "account_tier", "reset"}`.
+`POST /dev/v1/rate_limits {"tier": ..|null, "account_index", "account_tier", "volume_quota",
+"reset"}`.
 
 §7 switches (default = the protocol doc's advice; details in `LocalNode`'s docstring):
 `batch_cap` 50 (15 strict), `nonce_window` 0 (strict), `next_nonce_mode` "executed",

@@ -740,7 +740,7 @@ def apply_fault(node: LocalNode, name: str, body: dict[str, Any]) -> Any:
 
 def configure_rate_limits(node: LocalNode, body: dict[str, Any]) -> None:
     """`POST /dev/v1/rate_limits`: {"tier": "standard"|"premium"|"plus"|null (off)} and/or
-    {"account_index": n, "account_tier": tier}, {"reset": true}."""
+    {"account_index": n, "account_tier": tier}, {"volume_quota": bool}, {"reset": true}."""
     from .ratelimit import RateLimits
 
     if "tier" in body:
@@ -753,5 +753,9 @@ def configure_rate_limits(node: LocalNode, body: dict[str, Any]) -> None:
             node.rate_limits.set_default_tier(str(tier))
     if "account_index" in body:
         node.set_account_tier(int(body["account_index"]), str(body.get("account_tier")))
+    if "volume_quota" in body:
+        if node.rate_limits is None:
+            raise ValueError("rate limits are off on this node")
+        node.rate_limits.volume_quota = bool(body["volume_quota"])
     if body.get("reset") and node.rate_limits is not None:
         node.rate_limits.reset()
