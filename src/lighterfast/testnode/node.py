@@ -322,8 +322,8 @@ class LocalNode:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.dev_accounts: list[DevAccount] = []
         self._bg: set[asyncio.Future[Any]] = set()
-        # Hook for the rate-limit issue: called before every REST handler with
-        # (endpoint, remote address, request); a returned TxError is sent instead (e.g. 429).
+        # Extra test hook (the built-in limits are `rate_limits`): called before every REST
+        # handler with (endpoint, remote address, request); a returned TxError is sent instead.
         self.request_hook: Callable[[str, str, Any], TxError | None] | None = None
         # Same for every WebSocket client frame: (session, decoded frame) -> error frame or None.
         self.ws_hook: Callable[[Any, dict[str, Any]], TxError | None] | None = None
