@@ -262,7 +262,10 @@ async def test_ws_message_budget_excludes_tx_frames(limited: LocalNode, clock: C
         # A tx frame is not a "message": it reaches the tx path (here: a parse error).
         await ws.send_str('{"type":"jsonapi/sendtx","data":{"id":"x","tx_type":14}}')
         assert orjson.loads((await ws.receive()).data)["error"]["code"] == 21501
-        clock.t += 60
+        clock.t += 59.999  # the 200 pings still count
+        await ws.send_str('{"type":"ping"}')
+        assert orjson.loads((await ws.receive()).data)["error"]["code"] == 30009
+        clock.t += 0.001
         await ws.send_str('{"type":"subscribe","channel":"trade/0"}')
         assert orjson.loads((await ws.receive()).data)["type"] == "subscribed/trade"
 
