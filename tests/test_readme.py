@@ -5,6 +5,7 @@ loopback); the first screen gives the two commands and `.ci/run` runs the README
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import signal
@@ -124,3 +125,48 @@ def test_ci_runs_the_readme_test_command() -> None:
         line.strip() for line in ci.splitlines() if line.strip().startswith("python3 -m pytest")
     ]
     assert commands == [TEST_COMMAND]
+
+
+def _section(text: str, start: str, end: str) -> str:
+    """The text between the heading `start` and the next `end` marker."""
+    begin = text.index(start)
+    return text[begin : text.index(end, begin + len(start))]
+
+
+@pytest.mark.parametrize("path", READMES, ids=lambda p: p.name)
+def test_api_table_names_exist(path: Path) -> None:
+    from lighterfast import DealerConfig, LighterDealer, errors
+    from lighterfast.core import OrderBook
+    from lighterfast.ws import WsInfo
+
+    text = path.read_text(encoding="utf-8")
+    heading = "## API summary" if path.name == "README.md" else "## API 早見表"
+    table = _section(text, heading, "\n## ")
+    names = set(re.findall(r"`(?:await )?(?:WsInfo\.|LighterDealer\.)?([a-z_]+)\(", table))
+    assert len(names) > 20
+    ws = WsInfo(base_url=None, account_streams=False)
+    for name in names:
+        assert any(hasattr(obj, name) for obj in (WsInfo, LighterDealer, OrderBook)), name
+    for hook in re.findall(r"`(on_[a-z_]+)`", table):
+        assert hasattr(ws, hook), hook
+    for error in re.findall(
+        r"`([A-Z][A-Za-z]+(?:Error|Found|FoundByCoi|Limited|Rejected|Closed))`", table
+    ):
+        assert hasattr(errors, error) or hasattr(builtins, error), error
+    assert hasattr(DealerConfig, "from_config")
+
+
+@pytest.mark.parametrize("path", READMES, ids=lambda p: p.name)
+def test_every_dealer_config_field_is_documented(path: Path) -> None:
+    from dataclasses import fields
+
+    from lighterfast import DealerConfig
+
+    text = path.read_text(encoding="utf-8")
+    start = text.index("### `DealerConfig`")
+    table = text[start : text.index("\n### ", start + 5)]
+    documented = set()
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            documented |= set(re.findall(r"`([a-z_0-9]+)`", line.split("|")[1]))
+    assert documented == {f.name for f in fields(DealerConfig)}
