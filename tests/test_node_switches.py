@@ -255,7 +255,7 @@ async def test_position_updates_partial_by_default_full_when_switched(default: P
 
 
 async def test_expired_token_subscription_kept_by_default_cut_when_switched() -> None:
-    for cut in (False, True):
+    async def case(cut: bool) -> None:
         async for pl in _plain(cut_expired_subscriptions=cut):
             a = pl.dev.account_index
             token, _ = pl.signer.create_auth_token_with_expiry(2, api_key_index=4)
@@ -263,7 +263,7 @@ async def test_expired_token_subscription_kept_by_default_cut_when_switched() ->
             ch = f"account_all_orders/{a}"
             await _send(ws, {"type": "subscribe", "channel": ch, "auth": token})
             assert (await _frame(ws))["type"] == "subscribed/account_all_orders"
-            await asyncio.sleep(2.4)  # the token's deadline passes
+            await asyncio.sleep(2.4)  # the token's deadline (<= 2 s away) passes
             if cut:
                 assert await _frame(ws) == {
                     "error": {
@@ -276,6 +276,8 @@ async def test_expired_token_subscription_kept_by_default_cut_when_switched() ->
             got = await _until(ws, lambda f: f.get("type") in ("pong", "update/account_all_orders"))
             assert got["type"] == ("pong" if cut else "update/account_all_orders")
             await ws.close()
+
+    await asyncio.gather(case(False), case(True))
 
 
 async def test_switch_validation() -> None:
