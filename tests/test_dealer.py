@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from lighterfast import DealerConfig, LighterDealer
+from lighterfast.cli import _node_config
 from lighterfast.core import WeightLimiter
 from lighterfast.dealer import COI_EPOCH_S, COI_PER_SECOND, CoiAllocator
 from lighterfast.errors import ConfigError, LighterError, MarketNotFound, OrderNotFoundByCoi
@@ -648,23 +649,8 @@ async def test_aclose_leaves_no_tasks_threads_or_sockets(
 
 async def test_from_config_file(node: LocalNode, funded_account: Any, tmp_path: Path) -> None:
     path = tmp_path / "config.json"
-    path.write_text(
-        "// written like `lighterfast node --write-config`\n"
-        + orjson.dumps(
-            {
-                "Lighter": {
-                    "base_url": node.base_url,
-                    "account_index": funded_account.account_index,
-                    "api_keys": [
-                        {
-                            "api_key_index": funded_account.api_key_index,
-                            "api_key_private_key": funded_account.private_key,
-                        }
-                    ],
-                }
-            }
-        ).decode()
-    )
+    config = orjson.dumps(_node_config(node, [funded_account])).decode()
+    path.write_text("// written by `lighterfast node --write-config`\n" + config)
     async with await LighterDealer.from_config(
         path, symbol="BTC", standard_account=False
     ) as dealer:

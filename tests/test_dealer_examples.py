@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from lighterfast.cli import _node_config
 from lighterfast.testnode import LocalNode
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -34,22 +35,7 @@ async def test_example_runs_against_the_node(
     node: LocalNode, funded_account: Any, tmp_path: Path, script: str, expect: bytes
 ) -> None:
     config = tmp_path / "config.json"
-    config.write_bytes(
-        orjson.dumps(
-            {
-                "Lighter": {
-                    "base_url": node.base_url,
-                    "account_index": funded_account.account_index,
-                    "api_keys": [
-                        {
-                            "api_key_index": funded_account.api_key_index,
-                            "api_key_private_key": funded_account.private_key,
-                        }
-                    ],
-                }
-            }
-        )
-    )
+    config.write_bytes(orjson.dumps(_node_config(node, [funded_account])))
     env = dict(os.environ, LIGHTER_CONFIG=str(config))
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
