@@ -723,6 +723,42 @@ def test_coi_allocator_unique_monotonic_and_restart_safe() -> None:
     assert first > cois[-1] and first == (clock[0] - COI_EPOCH_S) * COI_PER_SECOND
 
 
+def test_coi_allocator_restart_within_the_same_second() -> None:
+    second = COI_EPOCH_S + 86_400 * 3650
+    first_run = CoiAllocator(lambda: second + 0.100)
+    issued = [first_run.next() for _ in range(100)]  # 100 COIs: 24 ms ahead of the clock
+    restarted = CoiAllocator(lambda: second + 0.400)  # back 300 ms later, same second
+    assert restarted.next() > issued[-1]
+
+
+def test_coi_allocator_two_processes_one_after_another() -> None:
+    """Two real processes on the wall clock, the second started after the first exited."""
+    import subprocess
+    import sys
+
+    script = (
+        "from lighterfast.dealer import CoiAllocator\n"
+        "a = CoiAllocator()\n"
+        "print(*[a.next() for _ in range(20)])\n"
+    )
+    runs = [
+        [
+            int(x)
+            for x in subprocess.run(
+                [sys.executable, "-c", script],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            ).stdout.split()
+        ]
+        for _ in range(2)
+    ]
+    assert runs[0] == sorted(set(runs[0])) and runs[1] == sorted(set(runs[1]))
+    assert runs[1][0] > runs[0][-1]
+    assert 2**31 < runs[0][0] < 2**39
+
+
 def test_coi_allocators_made_one_after_another_never_collide() -> None:
     a = CoiAllocator()
     issued = [a.next() for _ in range(3)]

@@ -53,14 +53,18 @@ __all__ = ["CoiAllocator", "DealerConfig", "LighterDealer"]
 
 # --- client order indexes ----------------------------------------------------------------------
 
-# COI = max(last + 1, seconds since COI_EPOCH × COI_PER_SECOND). Live captures only show COIs
-# up to ~4.2e11 accepted and a third party reports 21727 above 2^31 (lighter-protocol §2.11), so
-# the allocator stays in the observed band: ≈2.5e11 in late 2026, 4.2e11 in 2028, 2^39 in 2029.
-# Sustained > COI_PER_SECOND orders/s borrows COIs from future seconds; a process restarted
-# sooner than that lead (or after the clock stepped back) may reissue a COI the node still
-# knows (21728 duplicate). Allocators on the wall clock share one process-wide high-water mark.
+# COI = max(last + 1, ticks since COI_EPOCH), one tick = 1/COI_PER_SECOND s (244 µs): the
+# suggested "seconds × 4096" band, at sub-second resolution so that a restart within the same
+# second does not reissue that second's COIs. Live captures only show COIs up to ~4.2e11
+# accepted and a third party reports 21727 above 2^31 (lighter-protocol §2.11); this stays in
+# the observed band: ≈2.5e11 in late 2026, 4.2e11 in 2028, 2^39 in 2029.
+# Sustained > COI_PER_SECOND orders/s borrows ticks from the future (the COI runs ahead of the
+# clock); a process restarted sooner than that lead, or after the clock stepped back, may
+# reissue a COI the node still knows (21728 duplicate) — pass coi_start/coi_allocator then.
+# Allocators on the wall clock share one process-wide high-water mark.
 COI_EPOCH_S = 1_735_689_600  # 2025-01-01T00:00:00Z
 COI_PER_SECOND = 4096
+_COI_EPOCH_NS = COI_EPOCH_S * 1_000_000_000
 
 
 class _HighWater:
@@ -76,22 +80,26 @@ class _HighWater:
 _WALL_CLOCK_MARK = _HighWater()
 
 
-def _clock_s() -> int:
-    return time.time_ns() // 1_000_000_000
+def _wall_clock_ticks() -> int:
+    """COI ticks since COI_EPOCH by the wall clock (exact integer arithmetic)."""
+    return (time.time_ns() - _COI_EPOCH_NS) * COI_PER_SECOND // 1_000_000_000
 
 
 class CoiAllocator:
     """Monotonic COI source: time-based (unique across restarts) or a plain counter.
 
-    `start=None`: `max(last + 1, (now - 2025-01-01) s × 4096)`; allocators on the wall clock
-    (no `clock_s`) share the process's last COI. `start=N`: N, N+1, … for this allocator only
-    (the caller keeps COIs unique across runs).
+    `start=None`: `max(last + 1, (now - 2025-01-01) in s × 4096)`; allocators on the wall clock
+    (no `clock_s`, a seconds clock for tests) share the process's last COI. `start=N`: N, N+1,
+    … for this allocator only (the caller keeps COIs unique across runs).
     """
 
     def __init__(
-        self, clock_s: Callable[[], int] | None = None, *, start: int | None = None
+        self, clock_s: Callable[[], float] | None = None, *, start: int | None = None
     ) -> None:
-        self._clock_s = clock_s or _clock_s
+        if clock_s is None:
+            self._ticks = _wall_clock_ticks
+        else:
+            self._ticks = lambda: int((clock_s() - COI_EPOCH_S) * COI_PER_SECOND)
         if start is None:
             self._mark = _WALL_CLOCK_MARK if clock_s is None else _HighWater()
             self._counter = False
@@ -108,7 +116,7 @@ class CoiAllocator:
         with mark.lock:
             coi = mark.value + 1
             if not self._counter:
-                coi = max(coi, (int(self._clock_s()) - COI_EPOCH_S) * COI_PER_SECOND)
+                coi = max(coi, self._ticks())
             if coi > P.MAX_COI:
                 raise LighterError(
                     f"COI allocator passed {P.MAX_COI}"
