@@ -272,6 +272,10 @@ async def test_request_reply_by_id_on_a_bare_connection(server: ScriptServer) ->
         with pytest.raises(asyncio.TimeoutError):
             await conn.request(b'{"type":"x","data":{"id":"r-2"}}', "r-2", timeout=0.05)
         assert conn.pending_replies == 0
+        for bad in (float("nan"), -1, None, True):  # NaN would otherwise wait forever
+            with pytest.raises((TypeError, ValueError), match="timeout"):
+                await conn.request(b"{}", "r-x", timeout=bad)
+        assert conn.pending_replies == 0  # refused before anything was registered or sent
         # a drop fails every waiter with WsClosed
         fut = conn.expect_reply("r-3")
         with pytest.raises(ValueError, match="request_id"):

@@ -334,6 +334,7 @@ class WsConnection:
 
         Raises WsClosed if the socket drops first, asyncio.TimeoutError after `timeout`.
         """
+        timeout = check_seconds("timeout", timeout)
         fut = self.expect_reply(request_id)
         try:
             self.send_raw(payload)
