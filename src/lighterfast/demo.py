@@ -119,6 +119,7 @@ class QuoteBot:
             self.size = Decimal(1).scaleb(-market.size_decimals) * options.size_lots
         self.start_position = 0.0
         self.quotes: dict[int, tuple[str, float]] = {}  # live COI → (side, price)
+        self.cancelling: set[int] = set()  # cancel accepted, stream has not confirmed yet
         self.issued: set[int] = set()  # every COI this bot created (its fills are these)
         self.target: tuple[float | None, float | None] | None = None
         self.would_send: str = ""
@@ -267,8 +268,10 @@ class QuoteBot:
     def _live_quotes(self) -> dict[int, tuple[str, float]]:
         """Forget quotes the order stream reported finished (filled, cancelled, expired)."""
         if self.dealer is not None:
-            for coi in [c for c in self.quotes if self.dealer.get_order_by_coi(c) is None]:
+            view = self.dealer.get_order_by_coi
+            for coi in [c for c in self.quotes if view(c) is None]:
                 del self.quotes[coi]
+            self.cancelling = {c for c in self.cancelling if view(c) is not None}
         return self.quotes
 
     async def step(self) -> None:
@@ -328,11 +331,13 @@ class QuoteBot:
         self.stats.txs_rejected += len(results) - len(accepted)
         if accepted:
             self.stats.latencies_us.append(elapsed_us)
-        for coi in cancels:
-            self.quotes.pop(coi, None)
         for result in results:
+            if result.get("action") == "cancel" and result.get("accepted"):
+                coi = int(result["client_order_index"])
+                if self.quotes.pop(coi, None) is not None:
+                    self.cancelling.add(coi)  # gone once the stream says so
             if result.get("action") != "create":
-                continue
+                continue  # a refused cancel keeps its quote: the next step retries it
             coi = int(result["client_order_index"])
             self.issued.add(coi)
             if result.get("accepted") or result.get("status") == "unknown":
@@ -365,7 +370,7 @@ class QuoteBot:
         if live:
             await self._send(live, [])
         deadline = time.monotonic() + timeout
-        while self._live_quotes() and time.monotonic() < deadline:
+        while (self._live_quotes() or self.cancelling) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         try:
             open_orders = await asyncio.wait_for(self.dealer.fetch_open_orders(), timeout)
