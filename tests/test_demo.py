@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from decimal import Decimal
@@ -18,7 +19,7 @@ import pytest
 
 from lighterfast import protocol as P
 from lighterfast.demo import DemoOptions, is_mainnet, percentile, run_demo
-from lighterfast.demo_view import ProgressView, render_summary
+from lighterfast.demo_view import LiveView, ProgressView, render_summary
 from lighterfast.errors import ConfigError
 from lighterfast.testnode import LocalNode
 
@@ -211,3 +212,56 @@ def test_cli_demo_exits_zero_with_fills_on_two_symbols(tmp_path: Path) -> None:
         assert row["position"] == row["position_node"], summary
     assert "fills" in proc.stdout and "[" in proc.stderr  # summary table + progress lines
     assert not HEX_SECRET.search(proc.stdout + proc.stderr)
+
+
+async def test_demo_live_view_renders_the_table() -> None:
+    from rich.console import Console
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=200, force_terminal=True, color_system=None)
+    async with LocalNode(**NODE_OPTIONS) as node:
+        view = LiveView("lighterfast demo", 1.5, console=console)
+        result = await run_demo(
+            DemoOptions(symbols=["ETH", "BTC"], duration=1.5), node=node, view=view
+        )
+        screen = buf.getvalue()
+        for column in ("bid / ask", "own quotes", "fills", "position", "PnL", "orders/s"):
+            assert column in screen
+        assert "p50 / p99 ms" in screen and "budget left" in screen
+        assert "ETH" in screen and "BTC" in screen
+        for dev in node.dev_accounts:
+            assert dev.private_key not in screen
+        assert not HEX_SECRET.search(screen)
+        _assert_matches_node(node, result)
+
+
+def test_cli_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    summary_path = tmp_path / "summary.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lighterfast.cli",
+            "demo",
+            "--symbols",
+            "ETH",
+            "--duration",
+            "0",
+            "--headless",
+            "--json-summary",
+            str(summary_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the first progress line: the bot is running
+        if line.startswith("["):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    summary = json.loads(summary_path.read_text())
+    assert summary["symbols"][0]["open_orders_end"] == 0
+    assert "lighterfast demo" in out and "Traceback" not in err

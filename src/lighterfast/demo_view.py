@@ -68,10 +68,10 @@ def row_cells(snap: dict[str, Any]) -> list[str]:
 class LiveView:
     """A `rich.live.Live` table refreshed by `update()`; messages print above it."""
 
-    def __init__(self, title: str, duration: float | None) -> None:
+    def __init__(self, title: str, duration: float | None, console: Any = None) -> None:
         from rich.console import Console
 
-        self.console = Console(stderr=False)
+        self.console = console if console is not None else Console(stderr=False)
         self.title = title
         self.duration = duration
         self._live: Any = None
