@@ -37,7 +37,7 @@ def _fixed(value: float | None, decimals: int, sign: bool = False) -> str:
     """A price or size with the market's decimals ('—' for None)."""
     if value is None:
         return "—"
-    return f"{value:+,.{decimals}f}" if sign else f"{value:,.{decimals}f}"
+    return f"{value:+.{decimals}f}" if sign else f"{value:.{decimals}f}"
 
 
 def row_cells(snap: dict[str, Any]) -> list[str]:
@@ -78,6 +78,7 @@ class LiveView:
         self._started = time.monotonic()
 
     def _table(self, bots: Sequence[Any]) -> Any:
+        from rich import box
         from rich.table import Table
 
         elapsed = time.monotonic() - self._started
@@ -85,6 +86,7 @@ class LiveView:
         table = Table(
             title=f"{self.title} — {elapsed:.0f}{left} s (Ctrl-C stops)",
             title_justify="left",
+            box=box.SIMPLE_HEAD,
         )
         for name in COLUMNS:
             table.add_column(name, justify="left" if name == "symbol" else "right")
