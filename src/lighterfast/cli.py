@@ -1,4 +1,4 @@
-"""The `lighterfast` command: `lighterfast node ...` (local Lighter node); more subcommands plug in.
+"""The `lighterfast` command: `node` (local Lighter node), `demo` (quoting bots), `bench`.
 
 Each subcommand is one `_add_<name>(subparsers)` function that registers its parser and sets
 `func`; `demo` and `bench` are added the same way.
@@ -380,7 +380,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_node(sub)
     _add_demo(sub)
     _add_bench(sub)
-    # Further subcommands (demo, bench) register here with their own _add_<name>(sub).
     return parser
 
 
