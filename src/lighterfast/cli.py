@@ -375,7 +375,11 @@ def _add_bench(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(prog="lighterfast", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="lighterfast",
+        description="lighterfast: a fast Python client for the Lighter DEX. Run a local node,"
+        " the demo bots, or the benchmarks; `lighterfast COMMAND --help` for each.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_node(sub)
     _add_demo(sub)
