@@ -719,3 +719,34 @@ async def test_auth_token_provider_takes_a_native_signer() -> None:
     assert token.split(":")[1:3] == ["1234", "3"]
     assert model.verify_token(token, KEYS["fixed_a"]["public_key"])
     signer.close()
+
+
+async def test_config_signer_native_selects_the_native_signer(tmp_path: Any) -> None:
+    """`signer="native"` through from_config: the dealer owns a NativeSigner the node accepts."""
+    from lighterfast.config import DealerConfig
+    from lighterfast.dealer import LighterDealer
+    from lighterfast.errors import ConfigError
+    from lighterfast.testnode import LocalNode
+
+    with pytest.raises(ConfigError, match="signer"):
+        DealerConfig(account_index=1, api_key_index=4, api_key_private_key="x", signer="rust")
+    async with LocalNode(exec_latency_ms=0, signature_verifier=model.Verifier()) as node:
+        acct = await node.create_account(collateral=100_000)
+        cfg = tmp_path / "config.json"
+        cfg.write_text(json.dumps({"Lighter": {
+            "base_url": node.base_url, "account_index": acct.account_index,
+            "api_keys": [{"api_key_index": acct.api_key_index,
+                          "api_key_private_key": acct.private_key}],
+        }}))  # fmt: skip
+        dealer = await LighterDealer.from_config(
+            cfg, symbol="ETH", signer="native", standard_account=False, jitter_ms=(0, 1)
+        )
+        async with dealer:
+            assert isinstance(dealer._signer, NativeSigner)
+            coi = (await dealer.create_limit_order(price=3000.05, size=+0.005))[
+                "client_order_index"
+            ]
+            assert [r["accepted"] for r in await dealer.flush()] == [True]
+            assert node.state.nonces[(acct.account_index, acct.api_key_index)] >= 1
+        assert dealer._signer.closed  # the dealer made it, so the dealer closed it
+        assert coi > 0

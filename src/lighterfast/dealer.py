@@ -382,9 +382,10 @@ class LighterDealer:
             )
             owns = signer is None
             if signer is None:
-                from .signing import SdkSigner
+                from .signing import NativeSigner, SdkSigner
 
-                signer = await SdkSigner.create(
+                signer_cls: Any = NativeSigner if config.signer == "native" else SdkSigner
+                signer = await signer_cls.create(
                     config.account_index,
                     dict(config.api_keys),
                     chain_id=config.chain_id,
@@ -436,6 +437,8 @@ class LighterDealer:
         if symbol is not None:
             overrides["symbol"] = symbol
         signer = overrides.pop("signer", None)
+        if isinstance(signer, str):  # the config field ("sdk" / "native"), not a signer object
+            overrides["signer"], signer = signer, None
         data = load_lighter_config(path, overrides)
         return await cls.create(DealerConfig.from_mapping(data), signer=signer)
 
