@@ -18,7 +18,7 @@ import pytest
 from lighterfast import DealerConfig, LighterDealer
 from lighterfast.cli import _node_config
 from lighterfast.core import WeightLimiter
-from lighterfast.dealer import COI_EPOCH_S, COI_PER_SECOND, CoiAllocator
+from lighterfast.dealer import COI_EPOCH_S, COI_PER_SECOND, NONCE_RESYNC_DELAYS_S, CoiAllocator
 from lighterfast.errors import ConfigError, LighterError, MarketNotFound, OrderNotFoundByCoi
 from lighterfast.testnode import LocalNode
 from lighterfast.ws import WsInfo
@@ -513,7 +513,7 @@ async def test_cancel_all_orders(node: LocalNode, funded_account: Any) -> None:
 # --- nonces, faults and rate limits -------------------------------------------------------------
 
 
-async def test_invalid_nonce_resyncs_once_and_resends(node: LocalNode, funded_account: Any) -> None:
+async def test_invalid_nonce_resyncs_and_resends(node: LocalNode, funded_account: Any) -> None:
     acc = funded_account.account_index
     async with (
         await make_dealer(node, funded_account) as first,
@@ -535,13 +535,23 @@ async def test_invalid_nonce_resyncs_once_and_resends(node: LocalNode, funded_ac
         assert results[0]["accepted"] and results[0]["nonce"] == 3
         assert second.stats["nonce_resyncs"] == 1
         await eventually(lambda: node.state.order_by_coi(acc, coi))
-        # invalid nonce twice in a row: reported, not retried forever, nothing consumed
+        # invalid nonce twice in a row (a lagging nextNonce): resynced again after a short
+        # wait, then accepted with the same nonce (a 21104 consumed nothing)
         node.faults.force_next_tx_error(21104)
         node.faults.force_next_tx_error(21104)
+        await second.create_limit_order(2998.5, 0.01)
+        results = await second.flush()
+        assert results[0]["accepted"] and results[0]["nonce"] == 4
+        assert second.stats["nonce_resyncs"] == 3
+        assert node_nonce(node, funded_account) == 5
+        # invalid nonce on every attempt: reported after the bounded retries, nothing consumed
+        for _ in range(1 + len(NONCE_RESYNC_DELAYS_S)):
+            node.faults.force_next_tx_error(21104)
         await second.create_limit_order(2998.0, 0.01)
         results = await second.flush()
         assert not results[0]["accepted"] and results[0]["code"] == 21104
-        assert node_nonce(node, funded_account) == 4
+        assert not node.faults.forced_tx_errors  # every attempt reached the node
+        assert node_nonce(node, funded_account) == 5
 
 
 @pytest.mark.parametrize("use_ws", [True, False], ids=["ws", "rest"])

@@ -136,6 +136,11 @@ ACTION_CANCEL = "cancel"
 ACTION_MODIFY = "modify"
 ACTION_CANCEL_ALL = "cancel_all"
 
+# Waits before each resync of a key after an invalid-nonce reply. The first resync is at once;
+# the later ones cover a nextNonce that lags accepted txs (the venue says it does not update
+# right away; the SDK's polling manager waits >= 350 ms between uses of a key; §2.10).
+NONCE_RESYNC_DELAYS_S: tuple[float, ...] = (0.0, 0.05, 0.15, 0.35)
+
 _SIGN_METHOD = {
     ACTION_CREATE: "create_order",
     ACTION_CANCEL: "cancel_order",
@@ -1072,12 +1077,19 @@ class LighterDealer:
     async def _send_chunk(
         self, lane: Any, chunk: list[_Intent]
     ) -> list[tuple[int, dict[str, Any]]]:
-        """Take nonces, sign, send one batch; on 21104 resync once and re-sign the same intents."""
+        """Take nonces, sign, send one batch; on 21104 resync and re-sign the same intents.
+
+        The node's nextNonce may lag its accepted txs (protocol §2.10), so a resync can read a
+        stale value: later resyncs wait a little first (NONCE_RESYNC_DELAYS_S), a bounded number
+        of times. A 21104 consumes nothing, so re-signing with a fresh nonce reuses no nonce.
+        """
         key = lane.api_key_index
         n = len(chunk)
         error: BaseException | None = None
         unknown = False  # sent, but the reply never came: the node may have accepted it
-        for attempt in range(2):
+        for attempt in range(1 + len(NONCE_RESYNC_DELAYS_S)):
+            if attempt:
+                await asyncio.sleep(NONCE_RESYNC_DELAYS_S[attempt - 1])
             try:
                 first = await lane.take(n)
             except Exception as exc:  # nextNonce failed: nothing signed, nothing sent
@@ -1111,7 +1123,7 @@ class LighterDealer:
                     key,
                     exc,
                     n,
-                    " and re-signing" if attempt == 0 else "",
+                    " and re-signing" if attempt < len(NONCE_RESYNC_DELAYS_S) else "",
                 )
                 continue
             except (TxRejected, RateLimited, SignerError) as exc:
