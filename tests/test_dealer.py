@@ -7,7 +7,6 @@ import asyncio
 import logging
 import math
 import warnings
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from lighterfast import DealerConfig, LighterDealer
+from _helpers import config_for, eventually, make_dealer, node_nonce
+from lighterfast import LighterDealer
 from lighterfast.cli import _node_config
 from lighterfast.core import WeightLimiter
 from lighterfast.dealer import COI_EPOCH_S, COI_PER_SECOND, NONCE_RESYNC_DELAYS_S, CoiAllocator
@@ -24,41 +24,6 @@ from lighterfast.testnode import LocalNode
 from lighterfast.ws import WsInfo
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 3.0) -> Any:
-    """Poll a node-state predicate until truthy (execution is asynchronous after acceptance)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
-
-
-def config_for(node: LocalNode, acct: Any, **kw: Any) -> DealerConfig:
-    opts: dict[str, Any] = {
-        "base_url": node.base_url,
-        "account_index": acct.account_index,
-        "api_key_index": acct.api_key_index,
-        "api_key_private_key": acct.private_key,
-        "symbol": "ETH",
-        "standard_account": False,
-        "jitter_ms": (0, 1),
-    }
-    opts.update(kw)
-    return DealerConfig(**opts)
-
-
-async def make_dealer(node: LocalNode, acct: Any, **kw: Any) -> LighterDealer:
-    return await LighterDealer.create(config_for(node, acct, **kw))
-
-
-def node_nonce(node: LocalNode, acct: Any, key: int | None = None) -> int:
-    k = acct.api_key_index if key is None else key
-    return node.state.nonces.get((acct.account_index, k), 0)
 
 
 # --- the seed quickstart -------------------------------------------------------------------------

@@ -49,7 +49,24 @@ from .nonces import NonceManager
 from .transport.rest import RestClient
 from .wire import encode_sendtx_batch, error_from_code, parse_tx_reply
 
-__all__ = ["CoiAllocator", "DealerConfig", "LighterDealer"]
+__all__ = ["CoiAllocator", "DealerConfig", "LighterDealer", "RateBudget"]
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    """What the rate limiter lets the dealer send right now (weight units, protocol §5)."""
+
+    left: int  # units left now in the bucket that order sends draw from
+    capacity: int  # that bucket's size per window
+    batch_cost: int  # units one sendTxBatch costs
+    read_cost: int  # units one account read costs
+    shared_with_reads: bool  # True: sends and reads share one bucket (standard account)
+
+    def can_send_batch(self, reserve_reads: int = 0) -> bool:
+        """True when one batch fits now, keeping `reserve_reads` account reads in reserve."""
+        reserve = reserve_reads * self.read_cost if self.shared_with_reads else 0
+        return self.left >= self.batch_cost + reserve
+
 
 # --- client order indexes ----------------------------------------------------------------------
 
@@ -290,6 +307,7 @@ class LighterDealer:
         rest: RestClient,
         limiter: Any,
         owns_signer: bool = True,
+        nonces: NonceManager | None = None,
     ) -> None:
         self.config = config
         self.market = market
@@ -316,7 +334,9 @@ class LighterDealer:
         self.limiter = limiter
         assert config.api_keys and config.account_index is not None
         self.account_index: int = config.account_index
-        self._nonces = NonceManager(list(config.api_keys), self._fetch_nonce)
+        self._nonces = (
+            nonces if nonces is not None else NonceManager(list(config.api_keys), self._fetch_nonce)
+        )
         self._queue: list[_Intent] = []
         # COI → what we know of the order: our intent, then WS/REST updates.
         self._orders = CoiCache(config.coi_cache_size)
@@ -351,12 +371,23 @@ class LighterDealer:
     # ==========================================================================================
 
     @classmethod
-    async def create(cls, config: DealerConfig, *, signer: Any = None) -> LighterDealer:
-        """Resolve the market, load the signer and open the transports for `config`."""
+    async def create(
+        cls,
+        config: DealerConfig,
+        *,
+        signer: Any = None,
+        share_nonces_with: LighterDealer | None = None,
+    ) -> LighterDealer:
+        """Resolve the market, load the signer and open the transports for `config`.
+
+        `share_nonces_with`: an open dealer of the same account, node and API keys; both then
+        take nonces from one lane per key (never counting separately). Close this one first.
+        """
         if not isinstance(config, DealerConfig):
             raise TypeError("config must be a DealerConfig")
         config.require_credentials()
         assert config.api_keys is not None and config.account_index is not None
+        shared_nonces = _shared_nonces(config, share_nonces_with)
         capacity = config.rate_limit_per_minute or (
             P.STANDARD_REQUESTS_PER_MINUTE
             if config.standard_account
@@ -401,7 +432,13 @@ class LighterDealer:
             raise
         try:
             dealer = cls(
-                config, market, signer=signer, rest=rest, limiter=limiter, owns_signer=owns
+                config,
+                market,
+                signer=signer,
+                rest=rest,
+                limiter=limiter,
+                owns_signer=owns,
+                nonces=shared_nonces,
             )
         except BaseException:
             await rest.close()
@@ -444,8 +481,37 @@ class LighterDealer:
         signer = overrides.pop("signer", None)
         if isinstance(signer, str):  # the config field ("sdk" / "native"), not a signer object
             overrides["signer"], signer = signer, None
+        share = overrides.pop("share_nonces_with", None)
         data = load_lighter_config(path, overrides)
-        return await cls.create(DealerConfig.from_mapping(data), signer=signer)
+        return await cls.create(
+            DealerConfig.from_mapping(data), signer=signer, share_nonces_with=share
+        )
+
+    # ==========================================================================================
+    # what other parts of a bot may share or watch
+    # ==========================================================================================
+
+    @property
+    def signer(self) -> Any:
+        """The signer this dealer signs with (pass it to a WsInfo or dealer of the same key)."""
+        return self._signer
+
+    @property
+    def closed(self) -> bool:
+        """True once `aclose()` has run."""
+        return self._closed
+
+    def rate_budget(self) -> RateBudget:
+        """The limiter bucket order sends draw from, as it stands now (premium: its own)."""
+        rest = self._rest
+        limiter = rest.tx_limiter if rest.tx_limiter is not None else rest.limiter
+        return RateBudget(
+            left=int(limiter.available()),
+            capacity=int(limiter.capacity),
+            batch_cost=rest.cost("sendTxBatch"),
+            read_cost=rest.cost("account"),
+            shared_with_reads=rest.tx_limiter is None,
+        )
 
     # ==========================================================================================
     # context management
@@ -1490,6 +1556,27 @@ class LighterDealer:
 
 
 # --- small validators ------------------------------------------------------------------------
+
+
+def _shared_nonces(config: DealerConfig, other: Any) -> NonceManager | None:
+    """The nonce lanes of `other` for a dealer built from `config`, after checking they fit."""
+    if other is None:
+        return None
+    if not isinstance(other, LighterDealer):
+        raise TypeError("share_nonces_with must be a LighterDealer")
+    if other.closed:
+        raise ValueError("share_nonces_with: that dealer is closed")
+    if other.account_index != config.account_index:
+        raise ValueError(
+            f"share_nonces_with: account {other.account_index} is not {config.account_index}"
+        )
+    if other.config.base_url != config.base_url:
+        raise ValueError("share_nonces_with: that dealer talks to another node (base_url)")
+    assert config.api_keys is not None
+    keys, theirs = sorted(config.api_keys), sorted(other._nonces.api_key_indices)
+    if keys != theirs:  # rotation picks from the shared lanes: each dealer must sign for all
+        raise ValueError(f"share_nonces_with: API keys {keys} are not that dealer's {theirs}")
+    return other._nonces
 
 
 def _deprecated(old: str, new: str) -> None:

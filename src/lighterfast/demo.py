@@ -204,9 +204,8 @@ class QuoteBot:
         """(left, capacity) of the limiter that governs this bot's tx sends."""
         if self.dealer is None:
             return None
-        # Premium accounts send txs from their own bucket (RestClient.tx_limiter).
-        limiter = self.dealer._rest.tx_limiter or self.dealer.limiter
-        return int(limiter.available()), int(limiter.capacity)
+        budget = self.dealer.rate_budget()  # premium accounts send txs from their own bucket
+        return budget.left, budget.capacity
 
     def snapshot(self) -> dict[str, Any]:
         """Everything the live view and the summary show for this symbol (no secrets)."""
@@ -305,11 +304,7 @@ class QuoteBot:
 
     def _can_send(self) -> bool:
         """True when a tx batch fits the budget with the shutdown's reads still in reserve."""
-        rest = self.dealer._rest
-        batch = rest.cost("sendTxBatch")
-        if rest.tx_limiter is not None:  # premium: txs have their own bucket
-            return bool(rest.tx_limiter.available() >= batch)
-        return bool(rest.limiter.available() >= batch + SHUTDOWN_READS * rest.cost("account"))
+        return self.dealer.rate_budget().can_send_batch(reserve_reads=SHUTDOWN_READS)
 
     async def _send(self, cancels: list[int], new: list[tuple[float, float]]) -> None:
         """One batch: cancel `cancels` by COI, create `new`; record latency and results."""
@@ -422,7 +417,7 @@ async def _make_bot(
 
     closers: list[Callable[[], Any]] = []
     extra = dict(dealer_kwargs or {})
-    signer: Any = share_with._signer if share_with is not None else None
+    signer: Any = share_with.signer if share_with is not None else None
     try:
         if signer is None and options.native_signer:
             from .signing import NativeSigner
@@ -455,9 +450,8 @@ async def _make_bot(
             rate_limit_per_minute=rate_limit,
             **extra,
         )
-        dealer = await LighterDealer.create(cfg, signer=signer)
-        if share_with is not None:
-            _share_nonce_lanes(share_with, dealer)
+        # Two dealers on one API key must take nonces from one lane (they would collide).
+        dealer = await LighterDealer.create(cfg, signer=signer, share_nonces_with=share_with)
         closers.insert(0, dealer.aclose)
     except BaseException:
         await _run_closers(closers)
@@ -471,15 +465,6 @@ async def _make_bot(
     with contextlib.suppress(LighterError, asyncio.TimeoutError):
         bot.start_position = (await dealer.fetch_my_position())["size"]
     return _Bot(bot, closers)
-
-
-def _share_nonce_lanes(leader: Any, follower: Any) -> None:
-    """Make `follower` take nonces from `leader`'s lanes (same account and key).
-
-    Two dealers on one API key must never count nonces separately (they would collide); the
-    dealer has no public option for a shared lane yet, so the demo hands over the manager.
-    """
-    follower._nonces = leader._nonces
 
 
 async def _local_bots(
@@ -584,7 +569,8 @@ async def _run_closers(closers: Sequence[Callable[[], Any]]) -> None:
 
 
 async def _close_all(bots: Sequence[_Bot]) -> None:
-    for made in bots:
+    """Close the bots newest first (a dealer sharing another's nonce lanes before that one)."""
+    for made in reversed(bots):
         await _run_closers(made.closers)
 
 

@@ -1,0 +1,48 @@
+"""Small helpers several test modules share (dealer configs on the LocalNode, bounded polling)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from lighterfast import DealerConfig, LighterDealer
+from lighterfast.testnode import LocalNode
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 3.0, step: float = 0.01) -> Any:
+    """Poll a predicate until truthy (node execution is asynchronous after acceptance)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(step)
+
+
+def config_for(node: LocalNode, acct: Any, **kw: Any) -> DealerConfig:
+    """A premium ETH DealerConfig for a dev account of `node`; `kw` overrides any field."""
+    opts: dict[str, Any] = {
+        "base_url": node.base_url,
+        "account_index": acct.account_index,
+        "api_key_index": acct.api_key_index,
+        "api_key_private_key": acct.private_key,
+        "symbol": "ETH",
+        "standard_account": False,
+        "jitter_ms": (0, 1),
+    }
+    opts.update(kw)
+    return DealerConfig(**opts)
+
+
+async def make_dealer(node: LocalNode, acct: Any, **kw: Any) -> LighterDealer:
+    """A dealer for a dev account of `node` (see `config_for`)."""
+    return await LighterDealer.create(config_for(node, acct, **kw))
+
+
+def node_nonce(node: LocalNode, acct: Any, key: int | None = None) -> int:
+    """The node's next nonce for one key of a dev account (0 before its first tx)."""
+    k = acct.api_key_index if key is None else key
+    return node.state.nonces.get((acct.account_index, k), 0)
