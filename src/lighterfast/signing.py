@@ -1082,6 +1082,16 @@ class SdkSigner:
         if self._closed:
             raise SignerError("signer is closed")
 
+    def _prep(
+        self,
+        worker: Callable[..., SignedTx],
+        row: Any,
+        nonce: int,
+        api_key_index: int,
+    ) -> _Job:
+        """One signing job: the worker and its arguments, after the fields were validated."""
+        return worker, (self._account_index, self._key(api_key_index), _nonce(nonce), row)
+
     def _prep_create_order(
         self,
         *,
@@ -1097,7 +1107,7 @@ class SdkSigner:
         order_expiry: int = -1,
         nonce: int,
         api_key_index: int,
-    ) -> tuple[Callable[..., SignedTx], tuple[Any, ...]]:
+    ) -> _Job:
         row = validate_create_order(
             market_index=market_index,
             client_order_index=client_order_index,
@@ -1110,55 +1120,23 @@ class SdkSigner:
             trigger_price=trigger_price,
             order_expiry=order_expiry,
         )
-        key = self._key(api_key_index)
-        return _w_create_order, (self._account_index, key, _nonce(nonce), row)
+        return self._prep(_w_create_order, row, nonce, api_key_index)
 
-    def _prep_cancel_order(
-        self, *, market_index: int, order_index: int, nonce: int, api_key_index: int
-    ) -> tuple[Callable[..., SignedTx], tuple[Any, ...]]:
-        row = validate_cancel_order(market_index=market_index, order_index=order_index)
-        key = self._key(api_key_index)
-        return _w_cancel_order, (self._account_index, key, _nonce(nonce), row)
+    def _prep_cancel_order(self, *, nonce: int, api_key_index: int, **fields: Any) -> _Job:
+        row = validate_cancel_order(**fields)
+        return self._prep(_w_cancel_order, row, nonce, api_key_index)
 
-    def _prep_modify_order(
-        self,
-        *,
-        market_index: int,
-        order_index: int,
-        base_amount: int,
-        price: int,
-        trigger_price: int = 0,
-        nonce: int,
-        api_key_index: int,
-    ) -> tuple[Callable[..., SignedTx], tuple[Any, ...]]:
-        row = validate_modify_order(
-            market_index=market_index,
-            order_index=order_index,
-            base_amount=base_amount,
-            price=price,
-            trigger_price=trigger_price,
-        )
-        key = self._key(api_key_index)
-        return _w_modify_order, (self._account_index, key, _nonce(nonce), row)
+    def _prep_modify_order(self, *, nonce: int, api_key_index: int, **fields: Any) -> _Job:
+        row = validate_modify_order(**fields)
+        return self._prep(_w_modify_order, row, nonce, api_key_index)
 
-    def _prep_cancel_all_orders(
-        self, *, time_in_force: int, time: int, nonce: int, api_key_index: int
-    ) -> tuple[Callable[..., SignedTx], tuple[Any, ...]]:
-        row = validate_cancel_all_orders(time_in_force=time_in_force, time=time)
-        key = self._key(api_key_index)
-        return _w_cancel_all_orders, (self._account_index, key, _nonce(nonce), row)
+    def _prep_cancel_all_orders(self, *, nonce: int, api_key_index: int, **fields: Any) -> _Job:
+        row = validate_cancel_all_orders(**fields)
+        return self._prep(_w_cancel_all_orders, row, nonce, api_key_index)
 
-    def _prep_create_grouped_orders(
-        self,
-        *,
-        grouping_type: int,
-        orders: Sequence[GroupedOrder | Mapping[str, Any]],
-        nonce: int,
-        api_key_index: int,
-    ) -> tuple[Callable[..., SignedTx], tuple[Any, ...]]:
-        row = validate_create_grouped_orders(grouping_type=grouping_type, orders=orders)
-        key = self._key(api_key_index)
-        return _w_create_grouped_orders, (self._account_index, key, _nonce(nonce), row)
+    def _prep_create_grouped_orders(self, *, nonce: int, api_key_index: int, **fields: Any) -> _Job:
+        row = validate_create_grouped_orders(**fields)
+        return self._prep(_w_create_grouped_orders, row, nonce, api_key_index)
 
     def _prep_many(
         self, requests: Sequence[tuple[str, Mapping[str, Any]]]
