@@ -36,6 +36,7 @@ import orjson
 
 from . import protocol as P
 from ._checks import check_flag, check_int, check_seconds
+from ._counters import Counters
 from .core import IMPLEMENTATION, CoiCache, OrderBook, order_book_market
 from .errors import ConfigError, MarketNotFound, WsClosed
 from .markets import lookup_static, resolve_market
@@ -87,7 +88,7 @@ _JSONDecodeError = orjson.JSONDecodeError
 _is_terminal = P.is_terminal_status
 
 
-class WsInfoStats:
+class WsInfoStats(Counters):
     """Counters of the frame path (plain attributes)."""
 
     __slots__ = (
@@ -102,25 +103,16 @@ class WsInfoStats:
         "rest_resyncs",
         "unknown",
     )
-
-    def __init__(self) -> None:
-        self.malformed = 0
-        self.unknown = 0
-        self.hook_errors = 0
-        self.error_frames = 0
-        self.book_gaps = 0
-        self.book_duplicates = 0
-        self.book_resyncs = 0
-        self.rest_resyncs = 0
-        self.reconnects = 0
-        self.reauths = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """Snapshot of the counters."""
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    def __repr__(self) -> str:
-        return f"WsInfoStats({self.as_dict()})"
+    book_duplicates: int
+    book_gaps: int
+    book_resyncs: int
+    error_frames: int
+    hook_errors: int
+    malformed: int
+    reauths: int
+    reconnects: int
+    rest_resyncs: int
+    unknown: int
 
 
 def _flatten(value: Any) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 
 from .. import protocol as P
 from .._checks import check_seconds
+from .._counters import Counters
 from ..errors import WsClosed
 from ..wire import PING, PONG, TYPE_PING, TYPE_SHUTDOWN, parse_tx_reply
 
@@ -52,7 +53,7 @@ _BINARY = WSMsgType.BINARY
 _CONTROL_MAX_LEN = 96
 
 
-class WsStats:
+class WsStats(Counters):
     """Counters of one connection's life (plain attributes, cheap to bump)."""
 
     __slots__ = (
@@ -66,16 +67,17 @@ class WsStats:
         "pings_sent",
         "shutdowns",
     )
+    binary_frames: int
+    connect_failures: int
+    connects: int
+    dead_detected: int
+    frames: int
+    pings_answered: int
+    pings_sent: int
+    shutdowns: int
 
     def __init__(self) -> None:
-        self.connects = 0
-        self.connect_failures = 0
-        self.frames = 0
-        self.binary_frames = 0
-        self.pings_sent = 0
-        self.pings_answered = 0
-        self.dead_detected = 0
-        self.shutdowns = 0
+        super().__init__()
         self.last_close_code: int | None = None
 
     @property
@@ -85,12 +87,9 @@ class WsStats:
 
     def as_dict(self) -> dict[str, Any]:
         """Snapshot of the counters."""
-        out = {name: getattr(self, name) for name in self.__slots__}
+        out = super().as_dict()
         out["reconnects"] = self.reconnects
         return out
-
-    def __repr__(self) -> str:
-        return f"WsStats({self.as_dict()})"
 
 
 class _Listener(WSListener):  # type: ignore[misc]
