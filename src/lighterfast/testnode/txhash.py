@@ -13,24 +13,12 @@ from typing import Any
 from lighterfast import protocol as p
 
 from ._poseidon_constants import EXTERNAL_ROUND_CONSTANTS, INTERNAL_DIAG, INTERNAL_ROUND_CONSTANTS
-from .txparse import ParsedTx
+from .txparse import ORDER_FIELDS, ParsedTx
 
 PRIME = 2**64 - 2**32 + 1
 _RC_FULL_FIRST = EXTERNAL_ROUND_CONSTANTS[:4]
 _RC_FULL_LAST = EXTERNAL_ROUND_CONSTANTS[4:]
 _MASK64 = 2**64 - 1
-_ORDER_KEYS = (
-    "MarketIndex",
-    "ClientOrderIndex",
-    "BaseAmount",
-    "Price",
-    "IsAsk",
-    "Type",
-    "TimeInForce",
-    "ReduceOnly",
-    "TriggerPrice",
-    "OrderExpiry",
-)
 # Attributes whose nil value is not 0 (signer-spec §5.3).
 _ATTR_NIL = {int(p.ATTR_CANCEL_ALL_MARKET): p.ALL_MARKETS}
 
@@ -91,7 +79,7 @@ def hash_no_pad(words: Sequence[int], m: int) -> list[int]:
 
 
 def _order_words(o: Mapping[str, Any]) -> list[int]:
-    return [o[k] for k in _ORDER_KEYS]
+    return [o[k] for k in ORDER_FIELDS]
 
 
 def _body(tx_type: int, info: Mapping[str, Any]) -> list[int]:

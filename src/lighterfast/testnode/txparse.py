@@ -15,7 +15,8 @@ from lighterfast import protocol as p
 
 # Keys every L2 tx of a type must carry (struct order of the signer's JSON).
 _COMMON = ("AccountIndex", "ApiKeyIndex", "ExpiredAt", "Nonce")
-_ORDER_FIELDS = (
+# The order fields, in the order the signer prints and hashes them (one grouped-order leg too).
+ORDER_FIELDS = (
     "MarketIndex",
     "ClientOrderIndex",
     "BaseAmount",
@@ -28,7 +29,7 @@ _ORDER_FIELDS = (
     "OrderExpiry",
 )
 INT_FIELDS: dict[int, tuple[str, ...]] = {
-    p.TX_TYPE_CREATE_ORDER: (*_COMMON, *_ORDER_FIELDS),
+    p.TX_TYPE_CREATE_ORDER: (*_COMMON, *ORDER_FIELDS),
     p.TX_TYPE_CANCEL_ORDER: (*_COMMON, "MarketIndex", "Index"),
     p.TX_TYPE_CANCEL_ALL_ORDERS: (*_COMMON, "TimeInForce", "Time"),
     p.TX_TYPE_MODIFY_ORDER: (
@@ -146,7 +147,7 @@ def parse_tx(tx_type: object, tx_info: object) -> ParsedTx:
         for order in orders:
             if not isinstance(order, dict):
                 raise TxError(p.ERR_INVALID_TX_INFO)
-            for key in _ORDER_FIELDS:
+            for key in ORDER_FIELDS:
                 if type(order.get(key)) is not int:
                     raise TxError(p.ERR_INVALID_TX_INFO)
     return ParsedTx(tx_type, info, info_str)
