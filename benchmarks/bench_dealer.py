@@ -37,6 +37,8 @@ from typing import Any
 
 import pytest
 
+from setup_common import new_loop
+
 ROUNDS = int(os.environ.get("LIGHTERFAST_BENCH_ROUNDS", "300"))
 BATCH_ROUNDS = max(20, ROUNDS // 10)
 WARMUP = 10
@@ -84,12 +86,7 @@ def node_info(request: Any) -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
     """One uvloop loop for every client (the same loop for all, for fairness)."""
-    try:
-        import uvloop
-
-        lp = uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover
-        lp = asyncio.new_event_loop()
+    lp = new_loop()
     asyncio.set_event_loop(lp)
     yield lp
     lp.close()

@@ -32,51 +32,10 @@ from typing import Any
 import pytest
 
 from lighterfast import _signer as native
-from lighterfast import protocol as P
-from lighterfast.signing import NativeSigner, SdkSigner, generate_api_key
+from lighterfast.signing import NativeSigner, SdkSigner
+from setup_common import ACCOUNT, KEY, ORDERS, N
 
-N = 15
-ACCOUNT = 1234
-KEY = 4
-ORDERS: list[dict[str, Any]] = [
-    dict(
-        market_index=0,
-        client_order_index=1000 + i,
-        base_amount=100,
-        price=300000 + i,
-        is_ask=bool(i % 2),
-        order_type=P.ORDER_TYPE_LIMIT,
-        time_in_force=P.TIF_GTT,
-        reduce_only=False,
-        trigger_price=0,
-        order_expiry=-1,
-        nonce=1 + i,
-        api_key_index=KEY,
-    )
-    for i in range(N)
-]
 GROUP = "signing-15-orders-native"
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-
-        return uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
-        return asyncio.new_event_loop()
-
-
-@pytest.fixture(scope="module")
-def private_key() -> str:
-    return generate_api_key()[0]
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    lp = _new_loop()
-    yield lp
-    lp.close()
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +63,7 @@ def test_native_sync(benchmark: Any, ours: NativeSigner) -> None:
 
 
 @pytest.mark.benchmark(group=GROUP)
-def test_native_await(
-    benchmark: Any, ours: NativeSigner, loop: asyncio.AbstractEventLoop
-) -> None:
+def test_native_await(benchmark: Any, ours: NativeSigner, loop: asyncio.AbstractEventLoop) -> None:
     async def run() -> None:
         for kwargs in ORDERS:
             await ours.asign_create_order(**kwargs)

@@ -136,18 +136,6 @@ def node_proc(
     n.stop()
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    try:
-        import uvloop
-
-        lp = uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        lp = asyncio.new_event_loop()
-    yield lp
-    lp.close()
-
-
 async def _ws_round(ws: aiohttp.ClientWebSocketResponse, frames: list[str]) -> None:
     """Send frames keeping <= WINDOW unanswered; wait for every reply; all must be 200."""
     sent = 0

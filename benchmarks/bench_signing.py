@@ -24,50 +24,8 @@ from typing import Any
 import pytest
 
 import lighterfast.signing as S
-from lighterfast import protocol as P
-from lighterfast.signing import SdkSigner, generate_api_key
-
-N = 15
-ACCOUNT = 1234
-KEY = 4
-ORDERS: list[dict[str, Any]] = [
-    dict(
-        market_index=0,
-        client_order_index=1000 + i,
-        base_amount=100,
-        price=300000 + i,
-        is_ask=bool(i % 2),
-        order_type=P.ORDER_TYPE_LIMIT,
-        time_in_force=P.TIF_GTT,
-        reduce_only=False,
-        trigger_price=0,
-        order_expiry=-1,
-        nonce=1 + i,
-        api_key_index=KEY,
-    )
-    for i in range(N)
-]
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-
-        return uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
-        return asyncio.new_event_loop()
-
-
-@pytest.fixture(scope="module")
-def private_key() -> str:
-    return generate_api_key()[0]
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    lp = _new_loop()
-    yield lp
-    lp.close()
+from lighterfast.signing import SdkSigner
+from setup_common import ACCOUNT, KEY, ORDERS, N
 
 
 @pytest.fixture(scope="module")
