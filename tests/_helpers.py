@@ -6,6 +6,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
+import orjson
+
 from lighterfast import DealerConfig, LighterDealer
 from lighterfast.testnode import LocalNode
 
@@ -46,3 +49,35 @@ def node_nonce(node: LocalNode, acct: Any, key: int | None = None) -> int:
     """The node's next nonce for one key of a dev account (0 before its first tx)."""
     k = acct.api_key_index if key is None else key
     return node.state.nonces.get((acct.account_index, k), 0)
+
+
+async def open_ws(http: aiohttp.ClientSession, node: LocalNode) -> aiohttp.ClientWebSocketResponse:
+    """A raw WebSocket to `node`, past its `connected` greeting."""
+    ws = await http.ws_connect(node.ws_url)
+    assert orjson.loads((await ws.receive()).data)["type"] == "connected"
+    return ws
+
+
+async def next_frame(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3.0) -> dict[str, Any]:
+    """The next text frame of a raw WebSocket, decoded (bounded wait)."""
+    msg = await asyncio.wait_for(ws.receive(), timeout)
+    assert msg.type == aiohttp.WSMsgType.TEXT, msg
+    frame: dict[str, Any] = orjson.loads(msg.data)
+    return frame
+
+
+async def frame_until(
+    ws: aiohttp.ClientWebSocketResponse,
+    want: str | Callable[[dict[str, Any]], Any],
+    timeout: float = 3.0,
+) -> dict[str, Any]:
+    """Skip frames until one has type `want` (or satisfies the predicate `want`)."""
+    while True:
+        frame = await next_frame(ws, timeout)
+        if (frame.get("type") == want) if isinstance(want, str) else want(frame):
+            return frame
+
+
+async def send_json(ws: aiohttp.ClientWebSocketResponse, obj: dict[str, Any]) -> None:
+    """Send one JSON object as a text frame."""
+    await ws.send_str(orjson.dumps(obj).decode())

@@ -12,6 +12,7 @@ import lighter
 import orjson
 import pytest
 
+from _helpers import frame_until, next_frame, open_ws, send_json
 from lighterfast.testnode import LocalNode
 
 TOO_MANY = {"code": 23000, "message": "Too Many Requests!"}
@@ -51,29 +52,7 @@ class Client:
             return r.status, await r.json()
 
     async def ws(self) -> aiohttp.ClientWebSocketResponse:
-        ws = await self.http.ws_connect(self.node.ws_url)
-        assert orjson.loads((await ws.receive()).data)["type"] == "connected"
-        return ws
-
-
-async def _frame(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3.0) -> dict[str, Any]:
-    msg = await asyncio.wait_for(ws.receive(), timeout)
-    assert msg.type == aiohttp.WSMsgType.TEXT, msg
-    frame: dict[str, Any] = orjson.loads(msg.data)
-    return frame
-
-
-async def _until(
-    ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 3.0
-) -> dict[str, Any]:
-    while True:
-        f = await _frame(ws, timeout)
-        if f.get("type") == kind:
-            return f
-
-
-async def _send_json(ws: aiohttp.ClientWebSocketResponse, obj: dict[str, Any]) -> None:
-    await ws.send_str(orjson.dumps(obj).decode())
+        return await open_ws(self.http, self.node)
 
 
 @pytest.fixture
@@ -88,8 +67,8 @@ async def client(node: LocalNode) -> AsyncIterator[Client]:
 
 async def test_gap_drop_next_delta(client: Client) -> None:
     ws = await client.ws()
-    await _send_json(ws, {"type": "subscribe", "channel": "order_book/0"})
-    snap = (await _until(ws, "subscribed/order_book"))["order_book"]
+    await send_json(ws, {"type": "subscribe", "channel": "order_book/0"})
+    snap = (await frame_until(ws, "subscribed/order_book"))["order_book"]
     assert await client.fault(fault="drop_book_delta", market_index=0) == (
         200,
         {"code": 200, "fault": "drop_book_delta"},
@@ -97,7 +76,7 @@ async def test_gap_drop_next_delta(client: Client) -> None:
     assert (await client.send(client.order(0, 290_000)))[0] == 200
     await asyncio.sleep(0.15)  # one book tick: this delta is dropped
     assert (await client.send(client.order(1, 289_000)))[0] == 200
-    delta = (await _until(ws, "update/order_book"))["order_book"]
+    delta = (await frame_until(ws, "update/order_book"))["order_book"]
     assert delta["begin_nonce"] > snap["nonce"]  # the chain has a hole: a gap
     assert [b["price"] for b in delta["bids"]] == ["2890.00"]
     await ws.close()
@@ -105,12 +84,12 @@ async def test_gap_drop_next_delta(client: Client) -> None:
 
 async def test_duplicate_next_delta(client: Client) -> None:
     ws = await client.ws()
-    await _send_json(ws, {"type": "subscribe", "channel": "order_book/0"})
-    await _until(ws, "subscribed/order_book")
+    await send_json(ws, {"type": "subscribe", "channel": "order_book/0"})
+    await frame_until(ws, "subscribed/order_book")
     assert (await client.fault(fault="duplicate_book_delta", market_index=0))[0] == 200
     assert (await client.send(client.order(0)))[0] == 200
-    first = await _until(ws, "update/order_book")
-    second = await _frame(ws)
+    first = await frame_until(ws, "update/order_book")
+    second = await next_frame(ws)
     assert second == first
     await ws.close()
 
@@ -120,9 +99,9 @@ async def test_stall_and_resume(client: Client) -> None:
     assert (await client.fault(fault="stall"))[0] == 200
     await ws.send_str('{"type":"ping"}')
     with pytest.raises(asyncio.TimeoutError):
-        await _frame(ws, timeout=0.2)
+        await next_frame(ws, timeout=0.2)
     assert (await client.fault(fault="stall", on=False))[0] == 200
-    assert await _frame(ws) == {"type": "pong"}
+    assert await next_frame(ws) == {"type": "pong"}
     await ws.close()
 
 
@@ -133,16 +112,16 @@ async def test_stall_and_close_one_session(client: Client) -> None:
     assert (await client.fault(fault="stall", session_id=sid))[0] == 200
     await quiet.send_str('{"type":"ping"}')
     await other.send_str('{"type":"ping"}')
-    assert await _frame(other) == {"type": "pong"}  # only `quiet` is stalled
+    assert await next_frame(other) == {"type": "pong"}  # only `quiet` is stalled
     with pytest.raises(asyncio.TimeoutError):
-        await _frame(quiet, timeout=0.2)
+        await next_frame(quiet, timeout=0.2)
     assert (await client.fault(fault="stall", on=False, session_id=sid))[0] == 200
-    assert await _frame(quiet) == {"type": "pong"}
+    assert await next_frame(quiet) == {"type": "pong"}
     assert (await client.fault(fault="close", code=4001, session_id=sid))[0] == 200
     assert (await asyncio.wait_for(quiet.receive(), 3)).type == aiohttp.WSMsgType.CLOSE
     assert quiet.close_code == 4001
     await other.send_str('{"type":"ping"}')
-    assert await _frame(other) == {"type": "pong"}  # still open
+    assert await next_frame(other) == {"type": "pong"}  # still open
     status, body = await client.fault(fault="close", session_id="nope")
     assert status == 400 and "unknown session_id" in body["message"]
     await other.close()
@@ -160,7 +139,7 @@ async def test_close_with_code(client: Client, code: int) -> None:
 async def test_shutdown_frame_then_close(client: Client) -> None:
     ws = await client.ws()
     assert (await client.fault(fault="shutdown", close_in_ms=80))[0] == 200
-    assert await _frame(ws) == {"type": "shutdown", "close_in_ms": 80}
+    assert await next_frame(ws) == {"type": "shutdown", "close_in_ms": 80}
     msg = await asyncio.wait_for(ws.receive(), 3)
     assert msg.type == aiohttp.WSMsgType.CLOSE and ws.close_code == 1001
 
@@ -182,14 +161,14 @@ async def test_forced_invalid_nonce_rest_and_ws(client: Client) -> None:
     assert await client.send(client.order(0)) == (400, BAD_NONCE)
     ws = await client.ws()
     form = client.order(0)
-    await _send_json(
+    await send_json(
         ws,
         {
             "type": "jsonapi/sendtx",
             "data": {"id": "n", "tx_type": int(form["tx_type"]), "tx_info": form["tx_info"]},
         },
     )
-    assert await _frame(ws) == {"error": BAD_NONCE, "id": "n"}
+    assert await next_frame(ws) == {"error": BAD_NONCE, "id": "n"}
     assert (await client.send(form))[0] == 200  # nothing was consumed
     assert client.node.state.nonces[(client.account, 4)] == 1
     await ws.close()
@@ -255,8 +234,8 @@ async def test_restart_keeps_account_state(client: Client) -> None:
         status, body = await client.send(client.order(2, 291_000))
         assert (status, body["code"]) == (200, 200)
         ws2 = await client.ws()
-        await _send_json(ws2, {"type": "subscribe", "channel": "order_book/0"})
-        snap = (await _until(ws2, "subscribed/order_book"))["order_book"]
+        await send_json(ws2, {"type": "subscribe", "channel": "order_book/0"})
+        snap = (await frame_until(ws2, "subscribed/order_book"))["order_book"]
         assert {b["price"] for b in snap["bids"]} >= {"2900.00"}
         await ws2.close()
 

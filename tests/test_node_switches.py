@@ -13,6 +13,7 @@ import lighter
 import orjson
 import pytest
 
+from _helpers import frame_until, next_frame, open_ws, send_json
 from lighterfast import protocol as p
 from lighterfast.testnode import DevAccount, LocalNode
 
@@ -44,27 +45,7 @@ class Plain:
             return r.status, await r.json()
 
     async def ws(self) -> aiohttp.ClientWebSocketResponse:
-        ws = await self.http.ws_connect(self.node.ws_url)
-        assert orjson.loads((await ws.receive()).data)["type"] == "connected"
-        return ws
-
-
-async def _frame(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3.0) -> dict[str, Any]:
-    msg = await asyncio.wait_for(ws.receive(), timeout)
-    assert msg.type == aiohttp.WSMsgType.TEXT, msg
-    out: dict[str, Any] = orjson.loads(msg.data)
-    return out
-
-
-async def _until(ws: aiohttp.ClientWebSocketResponse, pred: Any) -> dict[str, Any]:
-    while True:
-        f = await _frame(ws)
-        if pred(f):
-            return f
-
-
-async def _send(ws: aiohttp.ClientWebSocketResponse, obj: dict[str, Any]) -> None:
-    await ws.send_str(orjson.dumps(obj).decode())
+        return await open_ws(self.http, self.node)
 
 
 async def _plain(**options: Any) -> AsyncIterator[Plain]:
@@ -122,31 +103,41 @@ async def test_nonce_window_holds_txs_until_the_gap_fills() -> None:
 async def test_ws_tx_reply_fields_and_error_styles(default: Plain) -> None:
     ws = await default.ws()
     tt, info = default.order(0)
-    await _send(ws, {"type": "jsonapi/sendtx", "data": {"id": "a", "tx_type": tt, "tx_info": info}})
-    reply = await _until(ws, lambda f: f.get("id") == "a")
+    await send_json(
+        ws, {"type": "jsonapi/sendtx", "data": {"id": "a", "tx_type": tt, "tx_info": info}}
+    )
+    reply = await frame_until(ws, lambda f: f.get("id") == "a")
     assert set(reply) == {"code", "id", "predicted_execution_time_ms", "tx_hash", "type"}
-    await _send(ws, {"type": "jsonapi/sendtx", "data": {"id": "b", "tx_type": tt, "tx_info": info}})
-    assert await _until(ws, lambda f: f.get("id") == "b") == {
+    await send_json(
+        ws, {"type": "jsonapi/sendtx", "data": {"id": "b", "tx_type": tt, "tx_info": info}}
+    )
+    assert await frame_until(ws, lambda f: f.get("id") == "b") == {
         "error": {"code": 21104, "message": "invalid nonce"},
         "id": "b",
     }
     default.node.ws_tx_reply_extras = True
     default.node.ws_tx_error_style = "typed"
     tt, info = default.order(1)
-    await _send(ws, {"type": "jsonapi/sendtx", "data": {"id": "c", "tx_type": tt, "tx_info": info}})
-    reply = await _until(ws, lambda f: f.get("id") == "c")
+    await send_json(
+        ws, {"type": "jsonapi/sendtx", "data": {"id": "c", "tx_type": tt, "tx_info": info}}
+    )
+    reply = await frame_until(ws, lambda f: f.get("id") == "c")
     assert reply["message"] == '{"ratelimit": "Ratelimit is off"}'
     assert reply["volume_quota_remaining"] == 1000
-    await _send(ws, {"type": "jsonapi/sendtx", "data": {"id": "d", "tx_type": tt, "tx_info": info}})
-    assert await _until(ws, lambda f: f.get("id") == "d") == {
+    await send_json(
+        ws, {"type": "jsonapi/sendtx", "data": {"id": "d", "tx_type": tt, "tx_info": info}}
+    )
+    assert await frame_until(ws, lambda f: f.get("id") == "d") == {
         "type": "jsonapi/sendtx",
         "code": 21104,
         "message": "invalid nonce",
         "id": "d",
     }
     default.node.ws_tx_error_style = "type_error"
-    await _send(ws, {"type": "jsonapi/sendtx", "data": {"id": "e", "tx_type": tt, "tx_info": info}})
-    assert (await _until(ws, lambda f: f.get("id") == "e"))["type"] == "error"
+    await send_json(
+        ws, {"type": "jsonapi/sendtx", "data": {"id": "e", "tx_type": tt, "tx_info": info}}
+    )
+    assert (await frame_until(ws, lambda f: f.get("id") == "e"))["type"] == "error"
     await ws.close()
 
 
@@ -154,15 +145,15 @@ async def test_ws_string_tx_info_switch() -> None:
     async for pl in _plain(ws_string_tx_info=False):
         ws = await pl.ws()
         tt, info = pl.order(0)
-        await _send(
+        await send_json(
             ws, {"type": "jsonapi/sendtx", "data": {"id": 1, "tx_type": tt, "tx_info": info}}
         )
-        assert (await _frame(ws))["error"]["code"] == 21501
+        assert (await next_frame(ws))["error"]["code"] == 21501
         obj = orjson.loads(info)
-        await _send(
+        await send_json(
             ws, {"type": "jsonapi/sendtx", "data": {"id": 2, "tx_type": tt, "tx_info": obj}}
         )
-        assert (await _frame(ws))["code"] == 200
+        assert (await next_frame(ws))["code"] == 200
         await ws.close()
 
 
@@ -184,14 +175,16 @@ async def test_private_channels_and_account_orders_channel_form() -> None:
     async for pl in _plain(private_channels=private, account_orders_channel="market"):
         a = pl.dev.account_index
         ws = await pl.ws()
-        await _send(ws, {"type": "subscribe", "channel": f"account_all/{a}"})
-        assert (await _frame(ws))["error"]["code"] == 20001
+        await send_json(ws, {"type": "subscribe", "channel": f"account_all/{a}"})
+        assert (await next_frame(ws))["error"]["code"] == 20001
         token, _ = pl.signer.create_auth_token_with_expiry(api_key_index=4)
-        await _send(ws, {"type": "subscribe", "channel": f"account_orders/0/{a}", "auth": token})
-        snap = await _frame(ws)
+        await send_json(
+            ws, {"type": "subscribe", "channel": f"account_orders/0/{a}", "auth": token}
+        )
+        snap = await next_frame(ws)
         assert snap["type"] == "subscribed/account_orders" and snap["channel"] == "account_orders:0"
         assert (await pl.send(0))[0] == 200
-        upd = await _until(ws, lambda f: f.get("type") == "update/account_orders")
+        upd = await frame_until(ws, lambda f: f.get("type") == "update/account_orders")
         assert upd["channel"] == "account_orders:0"
         await ws.close()
 
@@ -200,10 +193,10 @@ async def test_default_account_orders_channel_names_the_account(default: Plain) 
     a = default.dev.account_index
     token, _ = default.signer.create_auth_token_with_expiry(api_key_index=4)
     ws = await default.ws()
-    await _send(ws, {"type": "subscribe", "channel": f"account_all/{a}"})  # public by default
-    assert (await _frame(ws))["type"] == "subscribed/account_all"
-    await _send(ws, {"type": "subscribe", "channel": f"account_orders/0/{a}", "auth": token})
-    assert (await _frame(ws))["channel"] == f"account_orders:0:{a}"
+    await send_json(ws, {"type": "subscribe", "channel": f"account_all/{a}"})  # public by default
+    assert (await next_frame(ws))["type"] == "subscribed/account_all"
+    await send_json(ws, {"type": "subscribe", "channel": f"account_orders/0/{a}", "auth": token})
+    assert (await next_frame(ws))["channel"] == f"account_orders:0:{a}"
     await ws.close()
 
 
@@ -219,8 +212,10 @@ async def _position_update_markets(pl: Plain) -> list[set[str]]:
     )
     token, _ = pl.signer.create_auth_token_with_expiry(api_key_index=4)
     ws = await pl.ws()
-    await _send(ws, {"type": "subscribe", "channel": f"account_all_positions/{a}", "auth": token})
-    await _frame(ws)
+    await send_json(
+        ws, {"type": "subscribe", "channel": f"account_all_positions/{a}", "auth": token}
+    )
+    await next_frame(ws)
     seen: list[set[str]] = []
     try:
         for n, m in enumerate((0, 1)):
@@ -240,7 +235,7 @@ async def _position_update_markets(pl: Plain) -> list[set[str]]:
             form = {"tx_type": str(tt), "tx_info": info}
             async with pl.http.post(node.base_url + "/api/v1/sendTx", data=form) as r:
                 assert r.status == 200
-            upd = await _until(ws, lambda f: f.get("type") == "update/account_all_positions")
+            upd = await frame_until(ws, lambda f: f.get("type") == "update/account_all_positions")
             seen.append(set(upd["positions"]))
     finally:
         await o.close()
@@ -261,11 +256,11 @@ async def test_expired_token_subscription_kept_by_default_cut_when_switched() ->
             token, _ = pl.signer.create_auth_token_with_expiry(2, api_key_index=4)
             ws = await pl.ws()
             ch = f"account_all_orders/{a}"
-            await _send(ws, {"type": "subscribe", "channel": ch, "auth": token})
-            assert (await _frame(ws))["type"] == "subscribed/account_all_orders"
+            await send_json(ws, {"type": "subscribe", "channel": ch, "auth": token})
+            assert (await next_frame(ws))["type"] == "subscribed/account_all_orders"
             await asyncio.sleep(2.4)  # the token's deadline (<= 2 s away) passes
             if cut:
-                assert await _frame(ws) == {
+                assert await next_frame(ws) == {
                     "error": {
                         "code": 20013,
                         "message": f"invalid auth: token expired: account_all_orders:{a}",
@@ -273,7 +268,9 @@ async def test_expired_token_subscription_kept_by_default_cut_when_switched() ->
                 }
             assert (await pl.send(0))[0] == 200
             await ws.send_str('{"type":"ping"}')
-            got = await _until(ws, lambda f: f.get("type") in ("pong", "update/account_all_orders"))
+            got = await frame_until(
+                ws, lambda f: f.get("type") in ("pong", "update/account_all_orders")
+            )
             assert got["type"] == ("pong" if cut else "update/account_all_orders")
             await ws.close()
 
