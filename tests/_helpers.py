@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -81,3 +84,32 @@ async def frame_until(
 async def send_json(ws: aiohttp.ClientWebSocketResponse, obj: dict[str, Any]) -> None:
     """Send one JSON object as a text frame."""
     await ws.send_str(orjson.dumps(obj).decode())
+
+
+CLI = (sys.executable, "-m", "lighterfast.cli")  # the `lighterfast` command of this interpreter
+
+
+def start_cli(*args: str, **popen: Any) -> subprocess.Popen[str]:
+    """`lighterfast <args>` in a subprocess with text pipes (`popen` overrides Popen options)."""
+    options: dict[str, Any] = {
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.PIPE,
+        "text": True,
+        **popen,
+    }
+    return subprocess.Popen([*CLI, *args], **options)
+
+
+def read_until_ready(proc: subprocess.Popen[str], timeout: float = 30.0) -> list[str]:
+    """stdout lines of a starting `lighterfast node` up to its `ready` line (bounded wait)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if line.startswith("ready"):
+            return lines
+    raise AssertionError(f"node did not become ready: {lines}")

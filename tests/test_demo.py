@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from _helpers import start_cli
 from lighterfast import protocol as P
 from lighterfast.demo import DemoOptions, is_mainnet, percentile, run_demo
 from lighterfast.demo_view import LiveView, ProgressView, render_summary
@@ -237,23 +238,15 @@ async def test_demo_live_view_renders_the_table() -> None:
 
 def test_cli_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     summary_path = tmp_path / "summary.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lighterfast.cli",
-            "demo",
-            "--symbols",
-            "ETH",
-            "--duration",
-            "0",
-            "--headless",
-            "--json-summary",
-            str(summary_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_cli(
+        "demo",
+        "--symbols",
+        "ETH",
+        "--duration",
+        "0",
+        "--headless",
+        "--json-summary",
+        str(summary_path),
     )
     assert proc.stderr is not None
     for line in proc.stderr:  # the first progress line: the bot is running

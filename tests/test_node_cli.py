@@ -6,49 +6,20 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-
-def _read_until_ready(proc: subprocess.Popen[str], timeout: float = 30.0) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if line.startswith("ready"):
-            return lines
-    raise AssertionError(f"node did not become ready: {lines}")
+from _helpers import read_until_ready, start_cli
 
 
 def test_cli_node_writes_config_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     cfg = tmp_path / "cfg.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lighterfast.cli",
-            "node",
-            "--port",
-            "0",
-            "--accounts",
-            "2",
-            "--write-config",
-            str(cfg),
-            "--latency",
-            "zero",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_cli(
+        "node", "--port", "0", "--accounts", "2", "--write-config", str(cfg), "--latency", "zero"
     )
     try:
-        lines = _read_until_ready(proc)
+        lines = read_until_ready(proc)
         rest = next(ln.split()[-1] for ln in lines if ln.strip().startswith("REST"))
         ws = next(ln.split()[-1] for ln in lines if ln.strip().startswith("WebSocket"))
         assert rest.startswith("http://127.0.0.1:") and ws == rest.replace("http", "ws") + "/stream"
@@ -103,25 +74,9 @@ def test_cli_without_command_prints_help() -> None:
 
 def test_cli_rate_limits_flag_and_fault_route() -> None:
     """`--rate-limits standard`: the 61st request in a minute is refused with 429 + 23000."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lighterfast.cli",
-            "node",
-            "--port",
-            "0",
-            "--latency",
-            "zero",
-            "--rate-limits",
-            "standard",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli("node", "--port", "0", "--latency", "zero", "--rate-limits", "standard")
     try:
-        lines = _read_until_ready(proc)
+        lines = read_until_ready(proc)
         assert any("rate limits standard" in ln for ln in lines)
         rest = next(ln.split()[-1] for ln in lines if ln.strip().startswith("REST"))
         for _ in range(60):
@@ -156,12 +111,7 @@ def test_cli_simulate_flow_moves_every_market() -> None:
 
     from lighterfast.testnode import DEFAULT_MARKETS
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lighterfast.cli", "node", "--port", "0", "--simulate-flow"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli("node", "--port", "0", "--simulate-flow")
 
     async def watch(ws_url: str) -> set[str]:
         seen: set[str] = set()
@@ -184,7 +134,7 @@ def test_cli_simulate_flow_moves_every_market() -> None:
         return seen
 
     try:
-        lines = _read_until_ready(proc)
+        lines = read_until_ready(proc)
         ws_url = next(ln.split()[-1] for ln in lines if ln.strip().startswith("WebSocket"))
         assert len(asyncio.run(watch(ws_url))) == 2 * len(DEFAULT_MARKETS)
         proc.send_signal(signal.SIGINT)

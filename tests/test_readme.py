@@ -11,12 +11,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from _helpers import read_until_ready, start_cli
 from lighterfast.config import load_lighter_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,33 +49,19 @@ BLOCKS = _all_blocks()
 def node_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A directory holding the config.json of a running `lighterfast node` (the README's)."""
     where = tmp_path_factory.mktemp("readme")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lighterfast.cli",
-            "node",
-            "--port",
-            "0",
-            "--accounts",
-            "1",
-            "--simulate-flow",
-            "--write-config",
-            "config.json",
-        ],
+    proc = start_cli(
+        "node",
+        "--port",
+        "0",
+        "--accounts",
+        "1",
+        "--simulate-flow",
+        "--write-config",
+        "config.json",
         cwd=where,
-        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
     )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    lines = []
-    for line in proc.stdout:  # bounded: the node prints "ready" within a second or two
-        lines.append(line)
-        if line.startswith("ready") or time.monotonic() > deadline:
-            break
-    assert lines and lines[-1].startswith("ready"), "".join(lines)
+    read_until_ready(proc)
     try:
         yield where
     finally:
