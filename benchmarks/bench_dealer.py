@@ -26,61 +26,27 @@ mode (the node re-hashes each tx as the venue would). Groups are suffixed with t
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import statistics
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 
-from setup_common import new_loop
+from setup_common import new_loop, node_in_process
 
 ROUNDS = int(os.environ.get("LIGHTERFAST_BENCH_ROUNDS", "300"))
 BATCH_ROUNDS = max(20, ROUNDS // 10)
 WARMUP = 10
 
-_NODE_SCRIPT = r"""
-import asyncio, json, sys
-from lighterfast.testnode import LocalNode
-
-async def main():
-    async with LocalNode(port=0, exec_latency_ms=0, tx_hash_mode=sys.argv[1]) as node:
-        accounts = []
-        for _ in range(6):
-            a = await node.create_account(collateral=100_000_000)
-            accounts.append([a.account_index, a.api_key_index, a.private_key])
-        print(json.dumps({"base_url": node.base_url, "accounts": accounts}), flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-asyncio.run(main())
-"""
-
 
 @pytest.fixture(scope="module", params=["fast", "signer"])
 def node_info(request: Any) -> Iterator[dict[str, Any]]:
     """A LocalNode in its own process (so its work does not share the clients' loop)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _NODE_SCRIPT, request.param],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    line = proc.stdout.readline()
-    try:
-        info = json.loads(line)
+    with node_in_process(request.param, accounts=6) as info:
         info["tx_hash_mode"] = request.param
         yield info
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,8 @@ dealer holding a NativeSigner vs one holding the default SdkSigner, and lighter-
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import statistics
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -33,7 +30,7 @@ import pytest
 
 from lighterfast import _signer as native
 from lighterfast.signing import NativeSigner, SdkSigner
-from setup_common import ACCOUNT, KEY, ORDERS, N
+from setup_common import ACCOUNT, KEY, ORDERS, SDK_ORDER_ARGS, N, node_in_process
 
 GROUP = "signing-15-orders-native"
 
@@ -120,17 +117,9 @@ def test_lighter_sdk_main_thread(
         return lighter.SignerClient("http://127.0.0.1:9", ACCOUNT, {KEY: private_key})
 
     client = loop.run_until_complete(make_client())
-    sdk_args = [
-        (
-            o["market_index"], o["client_order_index"], o["base_amount"], o["price"],
-            int(o["is_ask"]), o["order_type"], o["time_in_force"], int(o["reduce_only"]),
-            o["trigger_price"], o["order_expiry"],
-        )
-        for o in ORDERS
-    ]  # fmt: skip
 
     async def run() -> None:
-        for args, o in zip(sdk_args, ORDERS, strict=True):
+        for args, o in zip(SDK_ORDER_ARGS, ORDERS, strict=True):
             _, tx_info, _, error = client.sign_create_order(
                 *args, nonce=o["nonce"], api_key_index=KEY
             )
@@ -169,40 +158,14 @@ def test_primitive_verify(benchmark: Any, private_key: str) -> None:
 
 # -- order to acceptance: a dealer with each signer, against a node in another process ------------
 
-_NODE_SCRIPT = r"""
-import asyncio, json, sys
-from lighterfast.testnode import LocalNode
-
-async def main():
-    async with LocalNode(port=0, exec_latency_ms=0, tx_hash_mode="fast") as node:
-        accounts = []
-        for _ in range(3):
-            a = await node.create_account(collateral=100_000_000)
-            accounts.append([a.account_index, a.api_key_index, a.private_key])
-        print(json.dumps({"base_url": node.base_url, "accounts": accounts}), flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-asyncio.run(main())
-"""
 E2E = "native-order-to-acceptance"
 E2E_ROUNDS = 200
 
 
 @pytest.fixture(scope="module")
 def node_info() -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _NODE_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None and proc.stdin is not None
-    try:
-        yield json.loads(proc.stdout.readline())
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with node_in_process("fast", accounts=3) as info:
+        yield info
 
 
 def _percentiles(

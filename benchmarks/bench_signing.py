@@ -25,7 +25,7 @@ import pytest
 
 import lighterfast.signing as S
 from lighterfast.signing import SdkSigner
-from setup_common import ACCOUNT, KEY, ORDERS, N
+from setup_common import ACCOUNT, KEY, ORDERS, SDK_ORDER_ARGS, N
 
 
 @pytest.fixture(scope="module")
@@ -98,17 +98,9 @@ def test_lighter_sdk_main_thread(
         return lighter.SignerClient("http://127.0.0.1:9", ACCOUNT, {KEY: private_key})
 
     client = loop.run_until_complete(make_client())
-    sdk_args = [
-        (
-            o["market_index"], o["client_order_index"], o["base_amount"], o["price"],
-            int(o["is_ask"]), o["order_type"], o["time_in_force"], int(o["reduce_only"]),
-            o["trigger_price"], o["order_expiry"],
-        )
-        for o in ORDERS
-    ]  # fmt: skip
 
     async def run() -> None:  # as the SDK's own async create_order does: inside the loop
-        for args, o in zip(sdk_args, ORDERS, strict=True):
+        for args, o in zip(SDK_ORDER_ARGS, ORDERS, strict=True):
             _, tx_info, _, error = client.sign_create_order(
                 *args, nonce=o["nonce"], api_key_index=KEY
             )

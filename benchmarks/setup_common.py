@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from lighterfast import protocol as P
@@ -37,3 +42,54 @@ def new_loop() -> asyncio.AbstractEventLoop:
         return uvloop.new_event_loop()
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
         return asyncio.new_event_loop()
+
+
+# The same orders as lighter-sdk's SignerClient.sign_create_order takes them (positional).
+SDK_ORDER_ARGS: list[tuple[int, ...]] = [
+    (
+        o["market_index"], o["client_order_index"], o["base_amount"], o["price"],
+        int(o["is_ask"]), o["order_type"], o["time_in_force"], int(o["reduce_only"]),
+        o["trigger_price"], o["order_expiry"],
+    )
+    for o in ORDERS
+]  # fmt: skip
+
+_NODE_SCRIPT = r"""
+import asyncio, json, sys
+from lighterfast.testnode import LocalNode
+
+async def main():
+    async with LocalNode(port=0, exec_latency_ms=0, tx_hash_mode=sys.argv[1]) as node:
+        accounts = []
+        for _ in range(int(sys.argv[2])):
+            a = await node.create_account(collateral=100_000_000)
+            accounts.append([a.account_index, a.api_key_index, a.private_key])
+        print(json.dumps({"base_url": node.base_url, "accounts": accounts}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+
+
+@contextlib.contextmanager
+def node_in_process(tx_hash_mode: str, accounts: int) -> Iterator[dict[str, Any]]:
+    """A LocalNode in its own process (its work does not share the clients' loop).
+
+    Yields {"base_url", "accounts": [[account_index, api_key_index, private_key], ...]};
+    the node stops when its stdin closes.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _NODE_SCRIPT, tx_hash_mode, str(accounts)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        yield json.loads(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
