@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
 import time
@@ -113,3 +114,29 @@ def read_until_ready(proc: subprocess.Popen[str], timeout: float = 30.0) -> list
         if line.startswith("ready"):
             return lines
     raise AssertionError(f"node did not become ready: {lines}")
+
+
+def interrupt(proc: subprocess.Popen[str], timeout: float = 15.0) -> tuple[str, str]:
+    """Ctrl-C a CLI subprocess and collect the rest of its output (bounded wait)."""
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=timeout)
+
+
+def reap(proc: subprocess.Popen[str]) -> None:
+    """Kill a CLI subprocess that is still running (a step failed) and collect it."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+async def check_auth_token(
+    http: aiohttp.ClientSession, node: LocalNode, account_index: int, token: str
+) -> None:
+    """The node accepts `token` on an authenticated read and refuses it with its tail changed."""
+    orders = node.base_url + "/api/v1/accountActiveOrders"
+    params = {"account_index": account_index, "market_id": 0}
+    async with http.get(orders, params=params, headers={"Authorization": token}) as resp:
+        assert resp.status == 200, await resp.text()
+    bad = token[:-4] + ("0000" if token[-4:] != "0000" else "1111")
+    async with http.get(orders, params=params, headers={"Authorization": bad}) as resp:
+        assert resp.status == 401

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import test_signing_hash as model
+from _helpers import check_auth_token
 from lighterfast import _signer as native
 from lighterfast import protocol as P
 from lighterfast.errors import SignerError
@@ -452,6 +453,7 @@ def test_same_tx_info_and_hash_as_sdk_signer(seed: int) -> None:
     pub = bytes.fromhex(KEYS["fixed_a"]["public_key"][2:])
     for (kind, kwargs), so_tx in zip(requests, theirs, strict=True):
         so_info = json.loads(so_tx.tx_info)
+
         # The .so stamps ExpiredAt (and a default OrderExpiry) from its clock: pin ours to it.
         def pinned(expired_at: int = so_info["ExpiredAt"]) -> int:
             return expired_at - 599_000
@@ -662,13 +664,7 @@ async def test_local_node_accepts_native_transactions_and_tokens() -> None:
             assert resp.status == 200 and body["code"] == 200, body
 
         token = await s.acreate_auth_token(int(time.time()) + 600, key)
-        orders = node.base_url + "/api/v1/accountActiveOrders"
-        params = {"account_index": acct.account_index, "market_id": 0}
-        async with http.get(orders, params=params, headers={"Authorization": token}) as resp:
-            assert resp.status == 200, await resp.text()
-        bad = token[:-4] + ("0000" if token[-4:] != "0000" else "1111")
-        async with http.get(orders, params=params, headers={"Authorization": bad}) as resp:
-            assert resp.status == 401
+        await check_auth_token(http, node, acct.account_index, token)
         s.close()
 
 

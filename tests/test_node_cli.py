@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from _helpers import read_until_ready, start_cli
+from _helpers import interrupt, read_until_ready, reap, start_cli
 
 
 def test_cli_node_writes_config_and_stops_on_ctrl_c(tmp_path: Path) -> None:
@@ -44,12 +43,9 @@ def test_cli_node_writes_config_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         # No private key is printed on the console.
         secret = lighter["api_keys"][0]["api_key_private_key"].removeprefix("0x")
         assert all(secret not in ln for ln in lines)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
+        out, err = interrupt(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        reap(proc)
     assert proc.returncode == 0, err
     assert "stopped" in out
 
@@ -93,12 +89,9 @@ def test_cli_rate_limits_flag_and_fault_route() -> None:
         )
         with urllib.request.urlopen(req, timeout=5) as r:
             assert json.loads(r.read()) == {"code": 200, "fault": "clear"}
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=15)
+        interrupt(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        reap(proc)
     assert proc.returncode == 0
 
 
@@ -137,10 +130,7 @@ def test_cli_simulate_flow_moves_every_market() -> None:
         lines = read_until_ready(proc)
         ws_url = next(ln.split()[-1] for ln in lines if ln.strip().startswith("WebSocket"))
         assert len(asyncio.run(watch(ws_url))) == 2 * len(DEFAULT_MARKETS)
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=15)
+        interrupt(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        reap(proc)
     assert proc.returncode == 0

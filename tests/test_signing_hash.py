@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from _helpers import check_auth_token
 from lighterfast import protocol as P
 from lighterfast.signing import GroupedOrder, SdkSigner, SignedTx, generate_api_key
 
@@ -486,12 +487,6 @@ async def test_node_with_signature_checks_accepts_ours_and_refuses_tampering() -
             assert body["tx_hash"] == tx.tx_hash  # the node hashes what the signer signed
 
             token = await s.acreate_auth_token(int(time.time()) + 600, key)
-            orders = node.base_url + "/api/v1/accountActiveOrders"
-            params = {"account_index": acct.account_index, "market_id": 0}
-            async with http.get(orders, params=params, headers={"Authorization": token}) as resp:
-                assert resp.status == 200, await resp.text()
-            bad = token[:-4] + ("0000" if token[-4:] != "0000" else "1111")
-            async with http.get(orders, params=params, headers={"Authorization": bad}) as resp:
-                assert resp.status == 401
+            await check_auth_token(http, node, acct.account_index, token)
         finally:
             s.close()
