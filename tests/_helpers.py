@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import lighter
 import orjson
 
 from lighterfast import DealerConfig, LighterDealer
@@ -140,3 +141,12 @@ async def check_auth_token(
     bad = token[:-4] + ("0000" if token[-4:] != "0000" else "1111")
     async with http.get(orders, params=params, headers={"Authorization": bad}) as resp:
         assert resp.status == 401
+
+
+def sdk_client(node: LocalNode, acct: Any) -> lighter.SignerClient:
+    """lighter-sdk's SignerClient for a dev account of `node` (the reference client)."""
+    return lighter.SignerClient(
+        url=node.base_url,
+        account_index=acct.account_index,
+        api_private_keys={acct.api_key_index: acct.private_key},
+    )

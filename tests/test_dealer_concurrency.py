@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from _helpers import eventually
 from lighterfast import DealerConfig, LighterDealer
 from lighterfast.testnode import LocalNode
 from lighterfast.ws import WsInfo
@@ -20,14 +21,6 @@ pytestmark = pytest.mark.timeout(120)
 
 TASKS = 4
 ORDERS_PER_TASK = 200
-
-
-async def wait_for(check: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_four_tasks_two_keys_random_flushes_with_faults(node: LocalNode) -> None:
@@ -90,13 +83,13 @@ async def test_four_tasks_two_keys_random_flushes_with_faults(node: LocalNode) -
             results.extend(await dealer.flush())
 
         async def faults() -> None:
-            await wait_for(lambda: progress[0] > 150)
+            await eventually(lambda: progress[0] > 150, timeout=10.0)
             node.faults.force_next_tx_error(21104)  # invalid nonce, nothing moved
-            await wait_for(lambda: not node.faults.forced_tx_errors)
-            await wait_for(lambda: progress[0] > 350)
+            await eventually(lambda: not node.faults.forced_tx_errors, timeout=10.0)
+            await eventually(lambda: progress[0] > 350, timeout=10.0)
             node.faults.force_rate_limit()  # HTTP 429 / 23000
-            await wait_for(lambda: not node.faults.forced_tx_errors)
-            await wait_for(lambda: progress[0] > 550)
+            await eventually(lambda: not node.faults.forced_tx_errors, timeout=10.0)
+            await eventually(lambda: progress[0] > 550, timeout=10.0)
             # Another client uses key 5 while the dealer's key-5 lane is idle (we hold it, so
             # the other client sees a settled nonce); afterwards the dealer's lane is 2 behind
             # the node and its next key-5 batch meets 21104 → one resync → resend.
@@ -147,7 +140,7 @@ async def test_four_tasks_two_keys_random_flushes_with_faults(node: LocalNode) -
         }
         expected_live = set(created) - canceled
         # generous bound: the shared 2-core CI host can lag the order stream by seconds
-        await wait_for(
+        await eventually(
             lambda: set(_live_view(dealer)) - set(created_by_other) == expected_live, timeout=40.0
         )
         node_live = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -13,33 +13,18 @@ import lighter
 import lighter.models as lm
 import pytest
 
+from _helpers import eventually, sdk_client
 from lighterfast import protocol as p
 from lighterfast.testnode import DevAccount, LocalNode
 
 ETH = 0
 
 
-async def _wait_until(cond: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
-def _sdk(node: LocalNode, acct: DevAccount) -> lighter.SignerClient:
-    return lighter.SignerClient(
-        url=node.base_url,
-        account_index=acct.account_index,
-        api_private_keys={acct.api_key_index: acct.private_key},
-    )
-
-
 @pytest.fixture
 async def client(
     node: LocalNode, funded_account: DevAccount
 ) -> AsyncIterator[lighter.SignerClient]:
-    c = _sdk(node, funded_account)
+    c = sdk_client(node, funded_account)
     yield c
     await c.close()
 
@@ -91,14 +76,14 @@ async def test_sdk_create_modify_cancel_cancel_all(
         time_in_force=client.ORDER_TIME_IN_FORCE_GOOD_TILL_TIME,
     )
     assert err is None and resp.code == 200 and len(resp.tx_hash) == 80
-    await _wait_until(lambda: (node.state.order_by_coi(a, 101) or {}).get("status") == "open")
+    await eventually(lambda: (node.state.order_by_coi(a, 101) or {}).get("status") == "open")
     assert node.state.books[ETH]["bids"] == [(300_000, 100)]
 
     _, resp, err = await client.modify_order(
         market_index=ETH, order_index=101, base_amount=60, price=300_100
     )
     assert err is None and resp.code == 200
-    await _wait_until(lambda: node.state.books[ETH]["bids"] == [(300_100, 60)])
+    await eventually(lambda: node.state.books[ETH]["bids"] == [(300_100, 60)])
 
     _, resp, err = await client.create_order(
         market_index=ETH,
@@ -112,13 +97,13 @@ async def test_sdk_create_modify_cancel_cancel_all(
     assert err is None
     _, resp, err = await client.cancel_order(market_index=ETH, order_index=101)
     assert err is None and resp.code == 200
-    await _wait_until(lambda: node.state.order_by_coi(a, 101)["status"] == "canceled")
+    await eventually(lambda: node.state.order_by_coi(a, 101)["status"] == "canceled")
 
     _, resp, err = await client.cancel_all_orders(
         time_in_force=client.CANCEL_ALL_TIF_IMMEDIATE, timestamp_ms=0
     )
     assert err is None and resp.code == 200
-    await _wait_until(lambda: node.state.order_by_coi(a, 102)["status"] == "canceled")
+    await eventually(lambda: node.state.order_by_coi(a, 102)["status"] == "canceled")
     assert node.state.books[ETH] == {"bids": [], "asks": [], "nonce": node.state.books[0]["nonce"]}
     # The SDK's nonce manager used 0..4 on key 4, all accepted.
     assert node.state.nonces[(a, funded_account.api_key_index)] == 5
@@ -130,7 +115,7 @@ async def test_sdk_apis_parse_into_models(
 ) -> None:
     a = funded_account.account_index
     maker = await node.create_account(collateral=100_000)
-    mclient = _sdk(node, maker)
+    mclient = sdk_client(node, maker)
     try:
         _, r, err = await mclient.create_order(
             market_index=ETH,
@@ -154,7 +139,7 @@ async def test_sdk_apis_parse_into_models(
         )
         assert err is None
         tx_hash = r.tx_hash
-        await _wait_until(lambda: node.state.order_by_coi(a, 8)["status"] == "filled")
+        await eventually(lambda: node.state.order_by_coi(a, 8)["status"] == "filled")
         token, err = client.create_auth_token_with_expiry()
         assert err is None
 
@@ -202,7 +187,7 @@ async def test_sdk_apis_parse_into_models(
 
 async def test_rest_shapes_validate_strictly(node: LocalNode, funded_account: DevAccount) -> None:
     """Raw REST bodies validate against the SDK's pydantic models (not just from_dict)."""
-    client = _sdk(node, funded_account)
+    client = sdk_client(node, funded_account)
     try:
         await client.create_order(
             market_index=ETH,
@@ -225,7 +210,7 @@ async def test_rest_shapes_validate_strictly(node: LocalNode, funded_account: De
                 assert r.status == 200, await r.text()
                 return await r.json()
 
-        await _wait_until(lambda: bool(node.state.orders))
+        await eventually(lambda: bool(node.state.orders))
         lm.OrderBooks.model_validate(await get("orderBooks"))
         lm.OrderBookDetails.model_validate(await get("orderBookDetails"))
         lm.OrderBookOrders.model_validate(await get("orderBookOrders?market_id=0&limit=5"))
@@ -267,7 +252,7 @@ async def test_sdk_ws_client_receives_snapshot_and_updates(
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        await _wait_until(lambda: len(seen) >= 1 and len(accounts) >= 1)
+        await eventually(lambda: len(seen) >= 1 and len(accounts) >= 1)
         assert seen[0] == {"market": "0", "bids": []}
         _, _, err = await client.create_order(
             market_index=ETH,
@@ -280,7 +265,7 @@ async def test_sdk_ws_client_receives_snapshot_and_updates(
         )
         assert err is None
         assert await asyncio.to_thread(got_level.wait, 3.0)
-        await _wait_until(lambda: len(accounts) >= 2)
+        await eventually(lambda: len(accounts) >= 2)
         assert accounts[0]["type"] == "subscribed/account_all"
     finally:
         if ws_client.ws is not None:
@@ -295,7 +280,7 @@ async def test_order_shows_on_book_orders_and_trades_channels(
     a = funded_account.account_index
     taker = await node.create_account(collateral=100_000)
     b = taker.account_index
-    ca, cb = _sdk(node, funded_account), _sdk(node, taker)
+    ca, cb = sdk_client(node, funded_account), sdk_client(node, taker)
     try:
         ta, _ = ca.create_auth_token_with_expiry()
         tb, _ = cb.create_auth_token_with_expiry()
@@ -384,7 +369,7 @@ async def test_sdk_grouped_otoco(
     ]
     _, resp, err = await client.create_grouped_orders(3, orders)
     assert err is None and resp.code == 200
-    await _wait_until(lambda: node.state.order_by_coi(a, 43) is not None)
+    await eventually(lambda: node.state.order_by_coi(a, 43) is not None)
     parent = node.state.order_by_coi(a, 41)
     sl, tp = node.state.order_by_coi(a, 42), node.state.order_by_coi(a, 43)
     assert parent["status"] == "open"
@@ -412,6 +397,6 @@ async def test_sdk_nonce_manager_recovers_from_invalid_nonce(
     # The SDK re-read nextNonce and continues on the node's lane without a gap.
     _, resp, err = await client.create_order(client_order_index=3, **args)
     assert err is None and resp.code == 200
-    await _wait_until(lambda: node.state.order_by_coi(a, 3) is not None)
+    await eventually(lambda: node.state.order_by_coi(a, 3) is not None)
     assert node.state.order_by_coi(a, 2) is None
     assert node.state.nonces[(a, 4)] == 2

@@ -13,15 +13,8 @@ import lighter
 import orjson
 import pytest
 
+from _helpers import sdk_client
 from lighterfast.testnode import DevAccount, LocalNode
-
-
-def _signer(node: LocalNode, acct: DevAccount) -> lighter.SignerClient:
-    return lighter.SignerClient(
-        url=node.base_url,
-        account_index=acct.account_index,
-        api_private_keys={acct.api_key_index: acct.private_key},
-    )
 
 
 def _create(c: lighter.SignerClient, nonce: int, coi: int, price: int, is_ask: bool = False) -> Any:
@@ -36,7 +29,7 @@ def _create(c: lighter.SignerClient, nonce: int, coi: int, price: int, is_ask: b
 async def signer(
     node: LocalNode, funded_account: DevAccount
 ) -> AsyncIterator[lighter.SignerClient]:
-    c = _signer(node, funded_account)
+    c = sdk_client(node, funded_account)
     yield c
     await c.close()
 
@@ -71,7 +64,7 @@ async def test_latency_and_next_nonce_modes(ws_probe: Any) -> None:
     latency = {"taker": 200, "maker": 200, "cancel": 200}
     async with LocalNode(exec_latency_ms=latency, next_nonce_mode="executed") as node:
         acct = await node.create_account(collateral=100_000)
-        c = _signer(node, acct)
+        c = sdk_client(node, acct)
         try:
             probe = await ws_probe(target=node)
             t0 = time.monotonic()
@@ -93,7 +86,7 @@ async def test_latency_and_next_nonce_modes(ws_probe: Any) -> None:
             await c.close()
     async with LocalNode(exec_latency_ms=latency, next_nonce_mode="accepted") as node:
         acct = await node.create_account(collateral=100_000)
-        c = _signer(node, acct)
+        c = sdk_client(node, acct)
         try:
             probe = await ws_probe(target=node)
             await probe.send(
@@ -145,7 +138,7 @@ async def test_account_channels_positions_stats_and_market_data(
 ) -> None:
     a = funded_account.account_index
     taker = await node.create_account(collateral=100_000)
-    tc = _signer(node, taker)
+    tc = sdk_client(node, taker)
     token, _ = signer.create_auth_token_with_expiry()
     probe = await ws_probe()
     try:
