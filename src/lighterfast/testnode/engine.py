@@ -416,6 +416,14 @@ class Engine:
         notional = order.remaining_base * order.price * spec.quote_to_usdc
         return notional * self.imf(acct, order.market_index) // 10_000
 
+    def _require_margin(self, acct: Account, order: Order, now_us: int, held: int = 0) -> None:
+        """Cancel `order` and raise 21xxx when its margin beyond `held` is not available."""
+        if not self.margin_check or order.reduce_only:
+            return
+        if self._order_margin(acct, order) - held > self.available_balance(acct):
+            self._finish(order, p.STATUS_CANCELED_MARGIN_NOT_ALLOWED, now_us)
+            raise AppError(p.ERR_NOT_ENOUGH_MARGIN)
+
     def _set_margin(self, acct: Account, order: Order) -> None:
         new = 0 if order.reduce_only else self._order_margin(acct, order)
         acct.order_margin += new - order.margin
@@ -511,11 +519,7 @@ class Engine:
                 order.remaining_base = cap
                 if order.initial_base == 0 or order.initial_base > cap:
                     order.initial_base = cap
-        if self.margin_check and not order.reduce_only:
-            need = self._order_margin(acct, order)
-            if need > self.available_balance(acct):
-                self._finish(order, p.STATUS_CANCELED_MARGIN_NOT_ALLOWED, now_us)
-                raise AppError(p.ERR_NOT_ENOUGH_MARGIN)
+        self._require_margin(acct, order, now_us)
         if order.tif == p.TIF_POST_ONLY and self._crosses(order, book):
             self._finish(order, p.STATUS_CANCELED_POST_ONLY, now_us)
             return
@@ -731,12 +735,7 @@ class Engine:
         order.price = new_price
         order.updated_at = now_us // 1_000_000
         order.transaction_time = now_us
-        if self.margin_check and not order.reduce_only:
-            old_margin = order.margin
-            need = self._order_margin(acct, order)
-            if need - old_margin > self.available_balance(acct):
-                self._finish(order, p.STATUS_CANCELED_MARGIN_NOT_ALLOWED, now_us)
-                raise AppError(p.ERR_NOT_ENOUGH_MARGIN)
+        self._require_margin(acct, order, now_us, held=order.margin)
         if order.tif == p.TIF_POST_ONLY and self._crosses(order, book):
             self._finish(order, p.STATUS_CANCELED_POST_ONLY, now_us)
             return

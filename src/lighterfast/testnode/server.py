@@ -39,6 +39,19 @@ log = logging.getLogger("lighterfast.testnode")
 _PONG = orjson.dumps({"type": "pong"})
 
 
+def _accepted_body(accepted: Any, tx_hash: str | list[str]) -> dict[str, Any]:
+    """The 200 reply of sendTx / sendTxBatch (volume quota only when the node reports one)."""
+    body = {
+        "code": 200,
+        "message": accepted.message,
+        "tx_hash": tx_hash,
+        "predicted_execution_time_ms": accepted.predicted_execution_time_ms,
+    }
+    if accepted.volume_quota_remaining is not None:
+        body["volume_quota_remaining"] = accepted.volume_quota_remaining
+    return body
+
+
 def _json(obj: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
 
@@ -172,30 +185,14 @@ def build_app(node: LocalNode) -> web.Application:
         accepted = node.accept(
             [(str(tx_type), str(tx_info))], batch=False, remote=request.remote or ""
         )
-        body = {
-            "code": 200,
-            "message": accepted.message,
-            "tx_hash": accepted.tx_hashes[0],
-            "predicted_execution_time_ms": accepted.predicted_execution_time_ms,
-            "volume_quota_remaining": accepted.volume_quota_remaining,
-        }
-        if accepted.volume_quota_remaining is None:
-            del body["volume_quota_remaining"]
+        body = _accepted_body(accepted, accepted.tx_hashes[0])
         return await _reply_then_execute(request, body, accepted)
 
     async def send_tx_batch(request: web.Request) -> web.StreamResponse:
         form = await request.post()
         raw = _batch_pairs(form.get("tx_types"), form.get("tx_infos"))
         accepted = node.accept(raw, batch=True, remote=request.remote or "")
-        body = {
-            "code": 200,
-            "message": accepted.message,
-            "tx_hash": accepted.tx_hashes,
-            "predicted_execution_time_ms": accepted.predicted_execution_time_ms,
-            "volume_quota_remaining": accepted.volume_quota_remaining,
-        }
-        if accepted.volume_quota_remaining is None:
-            del body["volume_quota_remaining"]
+        body = _accepted_body(accepted, accepted.tx_hashes)
         return await _reply_then_execute(request, body, accepted)
 
     async def next_nonce(request: web.Request) -> web.StreamResponse:
