@@ -55,15 +55,15 @@ class MarketSpec:
 
     def format_price(self, value: int) -> str:
         """Wire string of an integer price with this market's decimals ("3000.05")."""
-        return _fmt(value, self.price_decimals)
+        return format_fixed(value, self.price_decimals)
 
     def format_size(self, value: int) -> str:
         """Wire string of an integer size with this market's decimals ("0.0050")."""
-        return _fmt(value, self.size_decimals)
+        return format_fixed(value, self.size_decimals)
 
 
-def _fmt(value: int, decimals: int) -> str:
-    """Fixed-point string of an integer with `decimals` digits after the point."""
+def format_fixed(value: int, decimals: int) -> str:
+    """Fixed-point string of an integer with `decimals` digits after the point ("-0.05")."""
     if decimals == 0:
         return str(value)
     sign = "-" if value < 0 else ""
@@ -73,7 +73,7 @@ def _fmt(value: int, decimals: int) -> str:
 
 def format_usdc(value: int) -> str:
     """USDC micro-units as a 6-decimal string."""
-    return _fmt(value, 6)
+    return format_fixed(value, 6)
 
 
 DEFAULT_MARKETS: tuple[MarketSpec, ...] = (
@@ -91,7 +91,7 @@ def parse_markets_arg(text: str) -> tuple[MarketSpec, ...]:
         if len(parts) != 3:
             raise ValueError(f"markets: expected SYMBOL:SIZE_DEC:PRICE_DEC, got {item!r}")
         symbol, sd, pd = parts[0], int(parts[1]), int(parts[2])
-        min_base = _fmt(max(1, 10 ** max(sd - 2, 0)), sd) if sd else "1"
+        min_base = format_fixed(max(1, 10 ** max(sd - 2, 0)), sd) if sd else "1"
         specs.append(MarketSpec(i, symbol, sd, pd, min_base, "10.000000"))
     if not specs:
         raise ValueError("markets: at least one market is required")

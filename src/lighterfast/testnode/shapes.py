@@ -12,7 +12,7 @@ from lighterfast import protocol as p
 
 from .accounts import Account, Position
 from .engine import Engine, MarketBook, Order, TradeRecord
-from .markets import MarketSpec, format_usdc
+from .markets import MarketSpec, format_fixed, format_usdc
 
 
 def order_json(order: Order, spec: MarketSpec, *, snapshot: bool = False) -> dict[str, Any]:
@@ -65,15 +65,7 @@ def order_json(order: Order, spec: MarketSpec, *, snapshot: bool = False) -> dic
 
 def _fmt_quote(value: int, spec: MarketSpec) -> str:
     """price*size integer as a decimal string with the quote decimals."""
-    return _fixed(value, spec.quote_decimals)
-
-
-def _fixed(value: int, decimals: int) -> str:
-    if decimals == 0:
-        return str(value)
-    sign = "-" if value < 0 else ""
-    digits = str(abs(value)).rjust(decimals + 1, "0")
-    return f"{sign}{digits[:-decimals]}.{digits[-decimals:]}"
+    return format_fixed(value, spec.quote_decimals)
 
 
 def simple_order_json(order: Order, spec: MarketSpec) -> dict[str, Any]:
@@ -166,7 +158,7 @@ def position_json(engine: Engine, acct: Account, market_index: int) -> dict[str,
     return {
         "market_id": market_index,
         "symbol": spec.symbol,
-        "initial_margin_fraction": _fixed(imf, 2),
+        "initial_margin_fraction": format_fixed(imf, 2),
         "open_order_count": open_count,
         "pending_order_count": pending_count,
         "position_tied_order_count": 0,
@@ -209,7 +201,7 @@ def stats_json(engine: Engine, acct: Account) -> dict[str, Any]:
         "buying_power": format_usdc(max(avail, 0) * 20),
         "collateral": format_usdc(acct.collateral),
         "leverage": "0.00",
-        "margin_usage": _fixed(used * 10_000 // pv if pv else 0, 2),
+        "margin_usage": format_fixed(used * 10_000 // pv if pv else 0, 2),
         "portfolio_value": format_usdc(pv),
     }
     return {"account_trading_mode": 0, **six, "cross_stats": dict(six), "total_stats": dict(six)}
