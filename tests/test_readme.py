@@ -124,6 +124,7 @@ def _section(text: str, start: str, end: str) -> str:
 def test_api_table_names_exist(path: Path) -> None:
     from lighterfast import DealerConfig, LighterDealer, errors
     from lighterfast.core import OrderBook
+    from lighterfast.dealer import RateBudget
     from lighterfast.ws import WsInfo
 
     text = path.read_text(encoding="utf-8")
@@ -133,7 +134,8 @@ def test_api_table_names_exist(path: Path) -> None:
     assert len(names) > 20
     ws = WsInfo(base_url=None, account_streams=False)
     for name in names:
-        assert any(hasattr(obj, name) for obj in (WsInfo, LighterDealer, OrderBook)), name
+        owners = (WsInfo, LighterDealer, OrderBook, RateBudget)
+        assert any(hasattr(obj, name) for obj in owners), name
     for hook in re.findall(r"`(on_[a-z_]+)`", table):
         assert hasattr(ws, hook), hook
     for error in re.findall(
