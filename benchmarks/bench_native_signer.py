@@ -30,7 +30,14 @@ import pytest
 
 from lighterfast import _signer as native
 from lighterfast.signing import NativeSigner, SdkSigner
-from setup_common import ACCOUNT, KEY, ORDERS, SDK_ORDER_ARGS, N, node_in_process
+from setup_common import (
+    ACCOUNT,
+    KEY,
+    ORDERS,
+    N,
+    bench_lighter_sdk_main_thread,
+    node_in_process,
+)
 
 GROUP = "signing-15-orders-native"
 
@@ -111,25 +118,7 @@ def test_sdksigner_sign_many(benchmark: Any, sdk: SdkSigner) -> None:
 def test_lighter_sdk_main_thread(
     benchmark: Any, private_key: str, loop: asyncio.AbstractEventLoop
 ) -> None:
-    import lighter
-
-    async def make_client() -> Any:  # the SDK's ApiClient wants a running loop
-        return lighter.SignerClient("http://127.0.0.1:9", ACCOUNT, {KEY: private_key})
-
-    client = loop.run_until_complete(make_client())
-
-    async def run() -> None:
-        for args, o in zip(SDK_ORDER_ARGS, ORDERS, strict=True):
-            _, tx_info, _, error = client.sign_create_order(
-                *args, nonce=o["nonce"], api_key_index=KEY
-            )
-            assert error is None and tx_info
-
-    benchmark.extra_info["signatures_per_round"] = N
-    try:
-        benchmark.pedantic(lambda: loop.run_until_complete(run()), rounds=15, warmup_rounds=1)
-    finally:
-        loop.run_until_complete(client.api_client.close())
+    bench_lighter_sdk_main_thread(benchmark, private_key, loop, rounds=15)
 
 
 # -- primitives (one call per round) ----------------------------------------------------------

@@ -25,7 +25,7 @@ import pytest
 
 import lighterfast.signing as S
 from lighterfast.signing import SdkSigner
-from setup_common import ACCOUNT, KEY, ORDERS, SDK_ORDER_ARGS, N
+from setup_common import ACCOUNT, KEY, ORDERS, N, bench_lighter_sdk_main_thread
 
 
 @pytest.fixture(scope="module")
@@ -92,22 +92,4 @@ def test_library_floor_on_worker(benchmark: Any, signer: SdkSigner) -> None:
 def test_lighter_sdk_main_thread(
     benchmark: Any, private_key: str, loop: asyncio.AbstractEventLoop
 ) -> None:
-    import lighter
-
-    async def make_client() -> Any:  # the SDK's ApiClient wants a running loop
-        return lighter.SignerClient("http://127.0.0.1:9", ACCOUNT, {KEY: private_key})
-
-    client = loop.run_until_complete(make_client())
-
-    async def run() -> None:  # as the SDK's own async create_order does: inside the loop
-        for args, o in zip(SDK_ORDER_ARGS, ORDERS, strict=True):
-            _, tx_info, _, error = client.sign_create_order(
-                *args, nonce=o["nonce"], api_key_index=KEY
-            )
-            assert error is None and tx_info
-
-    benchmark.extra_info["signatures_per_round"] = N
-    try:
-        benchmark.pedantic(lambda: loop.run_until_complete(run()), rounds=20, warmup_rounds=1)
-    finally:
-        loop.run_until_complete(client.api_client.close())
+    bench_lighter_sdk_main_thread(benchmark, private_key, loop, rounds=20)

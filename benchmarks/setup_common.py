@@ -34,6 +34,32 @@ ORDERS: list[dict[str, Any]] = [
 ]
 
 
+def bench_lighter_sdk_main_thread(
+    benchmark: Any, private_key: str, loop: asyncio.AbstractEventLoop, rounds: int
+) -> None:
+    """The 15 orders signed by lighter-sdk's `SignerClient` inside the loop on the main thread,
+    as the SDK's own async `create_order` does (the peer row of the signing benchmarks)."""
+    import lighter
+
+    async def make_client() -> Any:  # the SDK's ApiClient wants a running loop
+        return lighter.SignerClient("http://127.0.0.1:9", ACCOUNT, {KEY: private_key})
+
+    client = loop.run_until_complete(make_client())
+
+    async def run() -> None:
+        for args, o in zip(SDK_ORDER_ARGS, ORDERS, strict=True):
+            _, tx_info, _, error = client.sign_create_order(
+                *args, nonce=o["nonce"], api_key_index=KEY
+            )
+            assert error is None and tx_info
+
+    benchmark.extra_info["signatures_per_round"] = N
+    try:
+        benchmark.pedantic(lambda: loop.run_until_complete(run()), rounds=rounds, warmup_rounds=1)
+    finally:
+        loop.run_until_complete(client.api_client.close())
+
+
 def new_loop() -> asyncio.AbstractEventLoop:
     """A uvloop loop where uvloop is installed, else the stdlib one."""
     try:
