@@ -538,6 +538,7 @@ class LighterDealer:
                 await asyncio.gather(*list(self._inflight), return_exceptions=True)
         finally:
             self._closed = True
+            self._warn_unsent("closed")
             ws, self._ws = self._ws, None
             if ws is not None:
                 try:
@@ -560,6 +561,22 @@ class LighterDealer:
     def _check_open(self) -> None:
         if self._closed:
             raise LighterError("dealer is closed")
+
+    def _warn_unsent(self, how: str) -> None:
+        """Say how many queued transactions will never be sent (closed or collected with them)."""
+        count = len(self._queue)
+        if count:
+            self.log.warning(
+                "dealer %s with %d queued transaction%s never sent (flush() before closing)",
+                how,
+                count,
+                "" if count == 1 else "s",
+            )
+
+    def __del__(self) -> None:
+        # A dealer dropped without aclose() loses its queue: never silently.
+        if not getattr(self, "_closed", True) and getattr(self, "_queue", None):
+            self._warn_unsent("garbage-collected")
 
     # ==========================================================================================
     # conversion helpers
@@ -1054,8 +1071,7 @@ class LighterDealer:
         "unknown" when the reply was lost), `code`, `message`, `tx_hash`, `nonce`,
         `api_key_index`. Acceptance is not execution: the outcome comes on the order streams.
         """
-        if not self._closing:
-            self._check_open()
+        self._check_open()  # also after aclose(): a closed dealer sends nothing, silently or not
         if not self._queue:
             return []
         intents, self._queue = self._queue, []

@@ -543,7 +543,7 @@ class WsInfo:
         for waiters in self._coi_waiters.values():
             for fut in waiters:
                 if not fut.done():
-                    fut.cancel()
+                    fut.set_exception(WsClosed("WsInfo closed while waiting for the order"))
         self._coi_waiters.clear()
         closers, self._owned_closers = self._owned_closers, []
         for closer in closers:
@@ -577,8 +577,16 @@ class WsInfo:
         return list(self._subscriptions)
 
     # --- reads ----------------------------------------------------------------------------------
+    # After aclose() every read raises WsClosed: a closed stream no longer follows the venue, so
+    # serving its last values (a price, a book, an order) would be serving a guess.
+    def _check_open(self) -> None:
+        if self._closed:
+            raise WsClosed("WsInfo is closed: its prices, books and orders are no longer kept")
+
     def get_ltp(self) -> float | None:
         """Last traded price from public trades (None before the first trade)."""
+        if self._closed:
+            self._check_open()
         return self._ltp
 
     def get_recent_trades(self, n: int = 20, public: bool = False) -> list[dict[str, Any]]:
@@ -587,15 +595,18 @@ class WsInfo:
             raise ValueError(f"n: expected an int >= 0, got {n!r}")
         if type(public) is not bool:
             raise TypeError(f"public: expected a bool, got {type(public).__name__}")
+        self._check_open()
         tape = self._public_trades if public else self._own_trades
         return list(itertools.islice(reversed(tape), min(n, len(tape))))
 
     def get_order_by_coi(self, coi: int) -> dict[str, Any] | None:
         """The live order with this client order index (None when unknown or finished)."""
+        self._check_open()
         return self._coi.get(_check_index("coi", coi, P.MAX_COI))  # type: ignore[no-any-return]
 
     def get_order_book(self, market: int | None = None) -> OrderBook | None:
         """The order book of `market` (default: this WsInfo's market, else its only book)."""
+        self._check_open()
         if market is None:
             if self.market_id is not None and self.market_id in self._books:
                 return self._books[self.market_id]
@@ -624,6 +635,7 @@ class WsInfo:
             type(timeout) is bool or not isinstance(timeout, (int, float)) or not timeout >= 0
         ):
             raise ValueError(f"timeout: expected seconds >= 0 (or None), got {timeout!r}")
+        self._check_open()  # a closed stream will never deliver it: say so now, not at timeout
         order = self._coi.get(coi)
         if order is None:
             order = self._finished.get(coi)
