@@ -15,6 +15,7 @@ from lighterfast.errors import ConfigError
 SECRET_A = "0x" + "ab" * 40
 SECRET_B = "0x" + "cd" * 40
 SECRET_ENV = "0x" + "ef" * 40
+LOCAL = "http://127.0.0.1:9"
 
 SEED_JSONC = """
 // the seed's example, with comments and a trailing comma
@@ -101,7 +102,12 @@ def test_argument_key_replaces_same_index(seed_file: Path) -> None:
 
 
 def test_missing_file_is_fine_with_env(tmp_path: Path) -> None:
-    env = {"LIGHTER_ACCOUNT_INDEX": "3", "LIGHTER_API_KEY_INDEX": "4", "LIGHTER_API_KEY": SECRET_A}
+    env = {
+        "LIGHTER_ACCOUNT_INDEX": "3",
+        "LIGHTER_API_KEY_INDEX": "4",
+        "LIGHTER_API_KEY": SECRET_A,
+        "LIGHTER_BASE_URL": "http://127.0.0.1:9",
+    }
     cfg = load_lighter_config(tmp_path / "absent.json", env=env)
     assert cfg["account_index"] == 3 and cfg["api_key_index"] == 4
 
@@ -148,7 +154,11 @@ def test_dealer_config_repr_redacts_every_secret(
 
 def test_dealer_config_validation() -> None:
     cfg = DealerConfig(
-        account_index=1, api_key_index=4, api_key_private_key=SECRET_A, base_scale=100
+        base_url=LOCAL,
+        account_index=1,
+        api_key_index=4,
+        api_key_private_key=SECRET_A,
+        base_scale=100,
     )
     assert cfg.size_scale == 100 and cfg.api_keys == {4: SECRET_A}
     with pytest.raises(ConfigError, match="disagree"):
@@ -160,8 +170,8 @@ def test_dealer_config_validation() -> None:
     with pytest.raises(ConfigError, match="jitter_ms"):
         DealerConfig(jitter_ms=(10, 5))
     with pytest.raises(ConfigError, match="account_index is required"):
-        DealerConfig().require_credentials()
-    with pytest.raises(ConfigError, match="unknown DealerConfig field"):
+        DealerConfig(base_url=LOCAL).require_credentials()
+    with pytest.raises(ConfigError, match="unknown key 'colour' in DealerConfig fields"):
         DealerConfig.from_mapping({"account_index": 1, "colour": "red"})
     with pytest.raises(TypeError):
         DealerConfig(1)  # type: ignore[misc]  # keyword-only
@@ -204,6 +214,12 @@ def test_every_field_refuses_garbage_with_a_config_error_naming_it(name: str) ->
 
 
 def test_plain_values_from_json_are_normalised() -> None:
-    cfg = DealerConfig(jitter_ms=[5, 9], max_ws_batch="10", market_index="3", chain_id=304)  # type: ignore[arg-type]
+    cfg = DealerConfig(
+        base_url=LOCAL,
+        jitter_ms=[5, 9],  # type: ignore[arg-type]
+        max_ws_batch="10",  # type: ignore[arg-type]
+        market_index="3",  # type: ignore[arg-type]
+        chain_id=304,
+    )
     assert cfg.jitter_ms == (5, 9) and cfg.max_ws_batch == 10 and cfg.market_index == 3
     assert DealerConfig(base_url="http://127.0.0.1:1/").base_url == "http://127.0.0.1:1"

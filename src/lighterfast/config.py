@@ -3,15 +3,22 @@
 Precedence is call arguments > environment (`LIGHTER_BASE_URL`, `LIGHTER_ACCOUNT_INDEX`,
 `LIGHTER_L1_KEY`, `LIGHTER_API_KEY_INDEX`, `LIGHTER_API_KEY`) > the file, whose shape is the
 seed's `{"Lighter": {"base_url", "account_index", "l1_private_key", "api_keys": [...]}}`
-(JSON with `//` and `/* */` comments and trailing commas accepted).
+(JSON with `//` and `/* */` comments and trailing commas accepted). A file without a
+"Lighter" key may be the section itself (only Lighter keys at its top level); other sections
+(other exchanges) are ignored. Typos are errors, never silently dropped: an unknown key in the
+section, in an `api_keys` entry or among the keyword overrides, and a top-level object whose
+name is close to "Lighter" ("lighter", "Lightr") when no "Lighter" exists, raise ConfigError
+naming the closest known key. There is no default URL: `base_url` comes from the file,
+LIGHTER_BASE_URL or an argument, so mainnet is only ever used when the user wrote it.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,20 @@ ENV_API_KEY = "LIGHTER_API_KEY"
 
 ROUNDING_MODES = ("nearest", "up", "down", "exact")
 REDACTED = "<redacted>"
+
+SECTION = "Lighter"
+# Keys the Lighter section may hold (api_key_index + api_key_private_key: the one-key form).
+FILE_KEYS = (
+    "base_url",
+    "account_index",
+    "l1_private_key",
+    "api_keys",
+    "api_key_index",
+    "api_key_private_key",
+)
+KEY_ENTRY_KEYS = ("api_key_index", "api_key_private_key")
+_SECTION_CUTOFF = 0.8  # "lighter", "Lightr", "LighterDEX" are typos; "Lighter_testnet" is not
+_LONG_NAME = 40  # longer unknown names are shortened in messages (a pasted key is no name)
 
 
 # --- JSON with comments ----------------------------------------------------------------------
@@ -87,6 +108,130 @@ def _parse_jsonc(text: str, path: str) -> dict[str, Any]:
     return data
 
 
+# --- unknown names -----------------------------------------------------------------------------
+
+
+def _shown(name: object) -> str:
+    """A key name fit for an error message (a long one may be a pasted secret: shortened)."""
+    text = str(name)
+    if len(text) > _LONG_NAME:
+        return repr(f"{text[:6]}…({len(text)} chars)")
+    return repr(text)
+
+
+def unknown_key_error(name: object, known: Iterable[str], where: str) -> ConfigError:
+    """ConfigError for an unknown key, naming the closest known one (difflib)."""
+    known = sorted(set(known))
+    close = difflib.get_close_matches(str(name), known, n=1)
+    if not close:  # case typos ("Base_URL") are far apart for difflib
+        lowered = {k.lower(): k for k in known}
+        close = [lowered[m] for m in difflib.get_close_matches(str(name).lower(), lowered, n=1)]
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+    return ConfigError(f"unknown key {_shown(name)} in {where}; {hint}")
+
+
+def check_known_keys(data: Mapping[Any, Any], known: Collection[str], where: str) -> None:
+    """Raise ConfigError (with a did-you-mean) for the first key of `data` not in `known`."""
+    for name in data:
+        if name not in known:
+            raise unknown_key_error(name, known, where)
+
+
+def _near_section(name: str) -> bool:
+    """True for a top-level name that looks like a misspelled "Lighter" (any case)."""
+    lowered = name.strip().lower()
+    return bool(difflib.get_close_matches(lowered, [SECTION.lower()], n=1, cutoff=_SECTION_CUTOFF))
+
+
+def _looks_flat(top: Mapping[str, Any]) -> bool:
+    """True when the file's top level holds Lighter keys (or near misses of them) itself."""
+    return any(
+        name in FILE_KEYS or difflib.get_close_matches(name, FILE_KEYS, n=1, cutoff=0.8)
+        for name in top
+    )
+
+
+def _section_of(top: dict[str, Any], where: str) -> tuple[dict[str, Any], str, str | None]:
+    """(section, where, absent) for a parsed file: the "Lighter" object, or the file itself.
+
+    `absent` is None when a section was found; otherwise it says why there is none (raised
+    only if env/arguments leave a needed value unset, so files for other exchanges are fine).
+    """
+    if SECTION in top:
+        section = top[SECTION]
+        if not isinstance(section, dict):
+            raise ConfigError(f"config {where}: 'Lighter' must be an object")
+        for name in top:
+            if name in FILE_KEYS:
+                raise ConfigError(
+                    f"config {where}: key {name!r} is outside the 'Lighter' section; move it"
+                    ' inside "Lighter": {...}'
+                )
+        inside = f"{where} [Lighter]"
+        check_known_keys(section, FILE_KEYS, inside)
+        return section, inside, None
+    for name, value in top.items():
+        if isinstance(value, dict) and _near_section(name):
+            raise ConfigError(
+                f"config {where}: no 'Lighter' section but an object named {name!r}; did you"
+                " mean 'Lighter'? (the section name is case-sensitive)"
+            )
+    if _looks_flat(top):  # the file is the section itself
+        check_known_keys(top, FILE_KEYS, where)
+        return top, where, None
+    names = ", ".join(repr(k) for k in list(top)[:8]) or "none"
+    return {}, where, f"has no 'Lighter' section (top-level keys: {names})"
+
+
+def _read_section(
+    path: str | os.PathLike[str] | None,
+) -> tuple[dict[str, Any], str, str | None]:
+    """(section, where, absent) of a config file; a missing file is `absent`, not an error."""
+    if path is None:
+        return {}, "config.json", None
+    where = str(path)
+    p = Path(path)
+    if p.is_file():
+        return _section_of(_parse_jsonc(p.read_text(encoding="utf-8"), where), where)
+    if p.exists():
+        raise ConfigError(f"config {where}: not a regular file")
+    found = "file not found" if p.is_absolute() else f"file not found ({p.absolute()})"
+    return {}, where, found
+
+
+def _base_url_missing(where: str) -> str:
+    """The message for an unset base_url: the three ways to set it (no default exists)."""
+    return (
+        f'base_url missing: put "base_url" in {where} under "Lighter", set {ENV_BASE_URL},'
+        f" or pass base_url= (testnet {P.TESTNET_URL}, mainnet {P.MAINNET_URL});"
+        " there is no default URL"
+    )
+
+
+def resolve_base_url(
+    base_url: str | None = None,
+    path: str | os.PathLike[str] | None = "config.json",
+    *,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """The URL to use: the argument, else LIGHTER_BASE_URL, else the file's base_url.
+
+    Used where only a URL is needed (WsInfo's factories); ConfigError when none is written.
+    """
+    if base_url is not None:
+        return base_url
+    env = os.environ if env is None else env
+    if env.get(ENV_BASE_URL):
+        return env[ENV_BASE_URL]
+    section, where, absent = _read_section(path)
+    if section.get("base_url") is not None:
+        return str(section["base_url"])
+    message = _base_url_missing(where)
+    if absent is not None:
+        message = f"config {where}: {absent}; {message}"
+    raise ConfigError(message)
+
+
 # --- the loader --------------------------------------------------------------------------------
 
 
@@ -121,6 +266,7 @@ def _normalise_keys(raw: Any, source: str) -> list[dict[str, Any]]:
     for pos, entry in enumerate(raw):
         if not isinstance(entry, Mapping):
             raise ConfigError(f"api_keys[{pos}] ({source}): expected an object")
+        check_known_keys(entry, KEY_ENTRY_KEYS, f"{source} api_keys[{pos}]")
         index = _as_int(
             entry.get("api_key_index"),
             f"api_keys[{pos}].api_key_index",
@@ -142,28 +288,28 @@ def load_lighter_config(
     overrides: Mapping[str, Any] | None = None,
     *,
     env: Mapping[str, str] | None = None,
+    accept: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Merge file < environment < overrides into one flat dict of Lighter settings.
 
     Returns `base_url`, `account_index`, `l1_private_key`, `api_keys` (list of
     `{api_key_index, api_key_private_key}`, primary first), `api_key_index`,
-    `api_key_private_key` (the primary key), plus every other override passed through.
-    A missing file is fine when env/overrides supply the account and a key.
+    `api_key_private_key` (the primary key), plus the other overrides passed through.
+    `accept`: override names allowed besides the file's keys (default: DealerConfig's
+    fields); any other is a ConfigError. A missing file is fine when env/overrides supply
+    the account, a key and the URL; otherwise the error says the file is missing.
     """
     env = os.environ if env is None else env
     overrides = dict(overrides or {})
-    file_data: dict[str, Any] = {}
-    where = str(path) if path is not None else "<none>"
-    if path is not None:
-        p = Path(path)
-        if p.is_file():
-            top = _parse_jsonc(p.read_text(encoding="utf-8"), where)
-            section = top.get("Lighter", top)
-            if not isinstance(section, dict):
-                raise ConfigError(f"config {where}: 'Lighter' must be an object")
-            file_data = dict(section)
-        elif p.exists():
-            raise ConfigError(f"config {where}: not a regular file")
+    allowed = set(FILE_KEYS) | set(_dealer_fields() if accept is None else accept)
+    check_known_keys(overrides, allowed, "the arguments")
+    file_data, where, absent = _read_section(path)
+
+    def missing(message: str) -> ConfigError:
+        """A missing value; when the file or its section is absent, that is the real cause."""
+        if absent is None:
+            return ConfigError(message)
+        return ConfigError(f"config {where}: {absent}; and {message}")
 
     merged: dict[str, Any] = {}
     # base_url / account_index / l1_private_key: plain precedence.
@@ -180,13 +326,14 @@ def load_lighter_config(
         merged[name] = value
 
     # API keys: the highest source that names a private key defines the key list; an index
-    # alone (env or argument) selects the primary key among the keys of the lower sources.
+    # alone (file next to api_keys, env or argument) selects the primary key among them.
     keys: list[dict[str, Any]] = []
+    primary: Any = None
     if file_data.get("api_keys") is not None:
         keys = _normalise_keys(file_data["api_keys"], where)
+        primary = file_data.get("api_key_index")
     elif file_data.get("api_key_private_key"):
-        keys = _normalise_keys([file_data], where)
-    primary: Any = None
+        keys = _normalise_keys([{k: file_data.get(k) for k in KEY_ENTRY_KEYS}], where)
     if env.get(ENV_API_KEY):
         if not env.get(ENV_API_KEY_INDEX):
             raise ConfigError(f"{ENV_API_KEY} is set but {ENV_API_KEY_INDEX} is not")
@@ -194,6 +341,7 @@ def load_lighter_config(
             [{"api_key_index": env[ENV_API_KEY_INDEX], "api_key_private_key": env[ENV_API_KEY]}],
             "environment",
         )
+        primary = None
     elif env.get(ENV_API_KEY_INDEX):
         primary = env[ENV_API_KEY_INDEX]
     if overrides.get("api_keys") is not None:
@@ -202,19 +350,11 @@ def load_lighter_config(
     if overrides.get("api_key_private_key") is not None:
         if overrides.get("api_key_index") is None:
             raise ConfigError("api_key_private_key given without api_key_index")
-        keys = [k for k in keys if k["api_key_index"] != int(overrides["api_key_index"])]
-        keys.insert(
-            0,
-            _normalise_keys(
-                [
-                    {
-                        "api_key_index": overrides["api_key_index"],
-                        "api_key_private_key": overrides["api_key_private_key"],
-                    }
-                ],
-                "arguments",
-            )[0],
-        )
+        mine = _normalise_keys(
+            [{k: overrides[k] for k in KEY_ENTRY_KEYS}],
+            "arguments",
+        )[0]
+        keys = [mine] + [k for k in keys if k["api_key_index"] != mine["api_key_index"]]
         primary = None
     elif overrides.get("api_key_index") is not None:
         primary = overrides["api_key_index"]
@@ -228,7 +368,7 @@ def load_lighter_config(
         keys = match + [k for k in keys if k["api_key_index"] != wanted]
 
     if merged["account_index"] is None:
-        raise ConfigError(
+        raise missing(
             f"account_index missing: put it in {where} under 'Lighter', set {ENV_ACCOUNT_INDEX},"
             " or pass account_index="
         )
@@ -236,20 +376,25 @@ def load_lighter_config(
         merged["account_index"], "account_index", 0, P.MAX_ACCOUNT_INDEX
     )
     if not keys:
-        raise ConfigError(
+        raise missing(
             f"no API key configured: add api_keys to {where}, set {ENV_API_KEY_INDEX} and"
             f" {ENV_API_KEY}, or pass api_key_index= and api_key_private_key="
         )
+    if merged["base_url"] is None:
+        raise missing(_base_url_missing(where))
     merged["api_keys"] = keys
     merged["api_key_index"] = keys[0]["api_key_index"]
     merged["api_key_private_key"] = keys[0]["api_key_private_key"]
-    if merged["base_url"] is None:
-        merged["base_url"] = P.MAINNET_URL
     merged["base_url"] = str(merged["base_url"]).rstrip("/")
     for name, value in overrides.items():
         if name not in merged:
             merged[name] = value
     return merged
+
+
+def _dealer_fields() -> frozenset[str]:
+    """DealerConfig's field names (the overrides `load_lighter_config` accepts by default)."""
+    return frozenset(f.name for f in fields(DealerConfig))
 
 
 # --- DealerConfig ------------------------------------------------------------------------------
@@ -279,9 +424,11 @@ class DealerConfig:
     `signer`: "sdk" (default: lighter-sdk's Go library on a worker thread) or "native"
     (lighterfast's compiled signer, byte-exact with the SDK's and ~14x faster; opt-in).
     `prefer_high_level` is accepted for seed compatibility and has no effect (one send path).
+    `base_url` is required (no default: mainnet is used only when written); `from_config`
+    reads it from config.json or LIGHTER_BASE_URL.
     """
 
-    base_url: str = P.MAINNET_URL
+    base_url: str = ""  # required: "" (unset) raises ConfigError after the other checks
     account_index: int | None = None
     api_key_index: int | None = None
     api_key_private_key: str | None = field(default=None, repr=False)
@@ -338,16 +485,24 @@ class DealerConfig:
             self.api_key_index = next(iter(keys))
             self.api_key_private_key = keys[self.api_key_index]
         self.api_keys = keys or None
-        self.base_url = self.base_url.rstrip("/")
         if self.coi_start is not None:
             self.coi_start = _as_int(self.coi_start, "coi_start", P.MIN_COI, P.MAX_COI)
         if self.coi_allocator is not None and not callable(self.coi_allocator):
             raise ConfigError("coi_allocator: expected a callable returning a fresh COI")
+        if self.base_url is None or self.base_url == "":
+            raise ConfigError(
+                "base_url missing: pass DealerConfig(base_url=...), or use"
+                " DealerConfig.from_config() / LighterDealer.from_config(), which read it from"
+                f" config.json or {ENV_BASE_URL} (testnet {P.TESTNET_URL}, mainnet"
+                f" {P.MAINNET_URL}); there is no default URL"
+            )
+        self.base_url = self.base_url.rstrip("/")
 
     def _check_plain_fields(self) -> None:
         """Type and range of every field that needs no other field; ConfigError names it."""
-        if not isinstance(self.base_url, str) or not self.base_url.startswith(
-            ("http://", "https://")
+        if self.base_url not in (None, "") and (
+            not isinstance(self.base_url, str)
+            or not self.base_url.startswith(("http://", "https://"))
         ):
             raise ConfigError(f"base_url: expected an http(s):// URL, got {self.base_url!r}")
         if self.ws_url is not None and (
@@ -432,12 +587,11 @@ class DealerConfig:
     def from_mapping(cls, data: Mapping[str, Any]) -> DealerConfig:
         """Build from a `load_lighter_config` result; unknown keys raise ConfigError."""
         known = {f.name for f in fields(cls)}
+        check_known_keys(data, known, "DealerConfig fields")
         kwargs: dict[str, Any] = {}
         for name, value in data.items():
             if name == "api_keys" and isinstance(value, list):
                 value = {k["api_key_index"]: k["api_key_private_key"] for k in value}
-            if name not in known:
-                raise ConfigError(f"unknown DealerConfig field {name!r}")
             kwargs[name] = value
         return cls(**kwargs)
 

@@ -37,6 +37,7 @@ import orjson
 from . import protocol as P
 from ._checks import check_flag, check_int, check_seconds
 from ._counters import Counters
+from .config import resolve_base_url
 from .core import IMPLEMENTATION, CoiCache, OrderBook, order_book_market
 from .errors import ConfigError, MarketNotFound, WsClosed
 from .markets import lookup_static, resolve_market
@@ -60,7 +61,6 @@ __all__ = ["WsInfo", "WsInfoStats", "run"]
 Hook = Callable[[Any], Any]
 """A hook: a plain function or a coroutine function taking the frame's payload."""
 
-DEFAULT_BASE_URL = P.MAINNET_URL
 DEFAULT_COI_CACHE_SIZE = 65536
 DEFAULT_TAPE_SIZE = 1000
 # Finished orders remembered so that wait_order_by_coi() also sees an order that was filled
@@ -134,6 +134,13 @@ def _flatten(value: Any) -> list[dict[str, Any]]:
     raise TypeError(f"expected a list or a map of lists, got {type(value).__name__}")
 
 
+def _overlay_options() -> frozenset[str]:
+    """Override names `run_overlay_from_config` accepts besides the config keys."""
+    names = set(inspect.signature(WsInfo.run_overlay).parameters)
+    names |= set(inspect.signature(WsInfo.__init__).parameters)
+    return frozenset(names - {"self", "cls", "opts"}) | {"signer", "token_provider"}
+
+
 def _http_url(base_url: str) -> str:
     """WebSocket or REST URL → the REST base URL."""
     url = base_url.rstrip("/")
@@ -160,7 +167,7 @@ class WsInfo:
     def __init__(
         self,
         *,
-        base_url: str | None = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         account_index: int | None = None,
         api_key_index: int | None = None,
         market_id: int | None = None,
@@ -361,7 +368,7 @@ class WsInfo:
         *,
         symbol: str | None = None,
         market_id: int | None = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         ping_interval: float = P.WS_DEFAULT_PING_INTERVAL_S,
         chain_id: int | None = None,
         public_trades: bool = True,
@@ -376,7 +383,9 @@ class WsInfo:
 
         The auth token is made locally by the signer and refreshed before expiry; the socket
         keeps alive, reconnects with backoff and jitter, resubscribes and resyncs.
+        `base_url`: else LIGHTER_BASE_URL, else config.json's; no default (ConfigError).
         """
+        base_url = resolve_base_url(base_url)
         _check_index("account_index", account_index, P.MAX_ACCOUNT_INDEX)
         _check_index("api_key_index", api_key_index, P.MAX_API_KEY_INDEX)
         token_provider = opts.pop("token_provider", None)
@@ -451,7 +460,7 @@ class WsInfo:
         from .config import load_lighter_config
 
         over = dict(overrides or {})
-        cfg = load_lighter_config(path, over)
+        cfg = load_lighter_config(path, over, accept=_overlay_options())
         extra = {k: v for k, v in over.items() if k not in _CONFIG_KEYS}
         return await cls.run_overlay(
             cfg["account_index"],
@@ -467,13 +476,17 @@ class WsInfo:
         symbol: str | None = None,
         market_id: int | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         order_book: bool = False,
         books: Sequence[int] | None = None,
         connect_timeout: float = 10.0,
         **opts: Any,
     ) -> WsInfo:
-        """Public `trade/<market>` stream only (no keys): LTP and the public tape."""
+        """Public `trade/<market>` stream only (no keys): LTP and the public tape.
+
+        `base_url`: else LIGHTER_BASE_URL, else config.json's; no default (ConfigError).
+        """
+        base_url = resolve_base_url(base_url)
         market, decimals = await _resolve_market(symbol, market_id, base_url)
         if market is None:
             raise ConfigError("pass symbol= or market_id=")
@@ -502,7 +515,7 @@ class WsInfo:
         if self._closed:
             raise WsClosed("WsInfo is closed")
         if self.base_url is None:
-            raise ConfigError("base_url: a replay WsInfo has no socket to start")
+            raise ConfigError("base_url missing: this WsInfo has no URL to connect to")
         if self._conn is None:
             options = dict(self._connection_options)
             options.setdefault("ping_interval", self._ping_interval)

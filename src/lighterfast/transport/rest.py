@@ -3,15 +3,20 @@
 The limiter is charged before a request leaves (waiting with jitter rather than provoking
 HTTP 429); a 429/405 or code 23000 that still happens backs off and retries the same request
 (for tx sends a rejected batch consumed nothing, so resending it is safe).
+The first connection of the process to the mainnet host logs one INFO line naming it
+(`note_connection`, also called by the WebSocket transport).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -31,6 +36,38 @@ MAX_429_BACKOFF_S = 60.0  # firewall blocks are a static 60 s (§5.1)
 TX_ENDPOINTS = frozenset({"sendTx", "sendTxBatch"})
 
 AuthSource = str | Callable[[], Awaitable[str]] | None
+
+MAINNET_HOST = urlsplit(P.MAINNET_URL).hostname
+_connect_log = logging.getLogger("lighterfast.connect")
+_announced: set[str] = set()  # mainnet hosts already announced by this process
+_announced_lock = threading.Lock()
+
+
+def is_mainnet_url(url: str) -> bool:
+    """True when `url` (http(s) or ws(s)) points at the Lighter mainnet host."""
+    try:
+        return urlsplit(url).hostname == MAINNET_HOST
+    except ValueError:
+        return False
+
+
+def note_connection(url: str) -> bool:
+    """Log once per process (per mainnet host) that connections go to mainnet; True if now.
+
+    Called where every REST session and WebSocket is opened, so real-funds use is never silent.
+    """
+    if not is_mainnet_url(url):
+        return False
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]  # never log userinfo
+    with _announced_lock:
+        if host in _announced:
+            return False
+        _announced.add(host)
+    _connect_log.info(
+        "connecting to Lighter MAINNET (real funds): %s://%s%s", parts.scheme, host, parts.path
+    )
+    return True
 
 
 class RestClient:
@@ -110,6 +147,7 @@ class RestClient:
         if self._closed:
             raise LighterError("RestClient is closed")
         if self._session is None or self._session.closed:
+            note_connection(self.base_url)
             connector = aiohttp.TCPConnector(
                 limit=32, ttl_dns_cache=300, enable_cleanup_closed=True
             )

@@ -30,6 +30,7 @@ from .._checks import check_seconds
 from .._counters import Counters
 from ..errors import WsClosed
 from ..wire import PING, PONG, TYPE_PING, TYPE_SHUTDOWN, parse_tx_reply
+from .rest import note_connection
 
 logger = logging.getLogger("lighterfast.ws")
 
@@ -226,6 +227,7 @@ class WsConnection:
         if self._closing:
             raise WsClosed("connection is closed")
         if self._run_task is None:
+            note_connection(self.url)
             self._run_task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"lighterfast-{self.name}-run"
             )
