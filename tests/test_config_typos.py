@@ -89,7 +89,7 @@ def accepted(sock: socket.socket) -> int:
         count += 1
 
 
-def section(url: str = "http://127.0.0.1:9", **extra: Any) -> dict[str, Any]:
+def section(url: Any = "http://127.0.0.1:9", **extra: Any) -> dict[str, Any]:
     """A valid Lighter section (plus `extra` keys)."""
     data: dict[str, Any] = {
         "base_url": url,
