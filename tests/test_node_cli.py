@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -134,3 +136,114 @@ def test_cli_simulate_flow_moves_every_market() -> None:
     finally:
         reap(proc)
     assert proc.returncode == 0
+
+
+def _run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lighterfast.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+def test_write_config_refuses_to_overwrite_an_existing_file(tmp_path: Path) -> None:
+    mine = tmp_path / "config.json"
+    original = '{"Lighter": {"account_index": 7, "api_keys": "my real keys"}}\n'
+    mine.write_text(original)
+    proc = _run_cli(
+        "node", "--port", "0", "--accounts", "1", "--write-config", "config.json", cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    assert mine.read_text() == original  # untouched
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and "config.json already exists" in err[0] and "--force" in err[0]
+    assert "Traceback" not in proc.stderr and "ready" not in proc.stdout  # refused before start
+
+
+def test_write_config_force_replaces_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "local-node.json"
+    target.write_text("{}\n")
+    target.chmod(0o644)
+    proc = _run_cli(
+        "node",
+        "--port",
+        "0",
+        "--accounts",
+        "1",
+        "--write-config",
+        str(target),
+        "--force",
+        "--duration",
+        "0.2",
+        "--latency",
+        "zero",
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(target.read_text())
+    assert data["Lighter"]["api_keys"][0]["api_key_index"] == 4
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+
+
+def test_port_in_use_is_one_line_exit_2() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _run_cli("node", "--port", str(port))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and f"127.0.0.1:{port}" in err[0] and "--port" in err[0], err
+
+
+def test_keys_per_account_writes_every_key_and_each_signs(tmp_path: Path) -> None:
+    """`--keys-per-account 3`: slots 4, 5, 6 per account in `api_keys`, each one registered on
+    the node (its public key served by /api/v1/apikeys) and usable for a signed order."""
+    cfg = tmp_path / "local-node.json"
+    proc = start_cli(
+        "node",
+        "--port",
+        "0",
+        "--accounts",
+        "2",
+        "--keys-per-account",
+        "3",
+        "--write-config",
+        str(cfg),
+        "--latency",
+        "zero",
+    )
+    try:
+        lines = read_until_ready(proc)
+        assert sum("api keys 4-6" in ln for ln in lines) == 2
+        data = json.loads(cfg.read_text())
+        for section in data["LocalNode"]["accounts"]:
+            keys = section["api_keys"]
+            assert [k["api_key_index"] for k in keys] == [4, 5, 6]
+            assert len({k["api_key_private_key"] for k in keys}) == 3
+        assert data["Lighter"] == data["LocalNode"]["accounts"][0]
+        secrets = [k["api_key_private_key"].removeprefix("0x") for k in data["Lighter"]["api_keys"]]
+        assert not any(s in ln for s in secrets for ln in lines)
+        asyncio.run(_order_with_each_key(cfg))
+        interrupt(proc)
+    finally:
+        reap(proc)
+    assert proc.returncode == 0
+
+
+async def _order_with_each_key(cfg: Path) -> None:
+    """One dealer per key of the file's first account (`api_keys=[that key]`): each resting
+    order is accepted, so every key was registered with its own nonce lane."""
+    from lighterfast import LighterDealer
+    from lighterfast.config import load_lighter_config
+
+    loaded = load_lighter_config(cfg, env={})
+    for key in loaded["api_keys"]:
+        async with await LighterDealer.from_config(
+            cfg, symbol="ETH", api_keys=[key], standard_account=False
+        ) as dealer:
+            await dealer.create_limit_order(1000.0, 0.01)
+            (result,) = await dealer.flush()
+            assert result["accepted"], result

@@ -10,25 +10,98 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from . import __version__
+from .errors import ConfigError, LighterError
 
 DEFAULT_NODE_PORT = 8780
+LATENCY_TIERS = ("standard", "premium", "plus", "zero")  # testnode.node.TIER_LATENCY_MS
+MAX_KEYS_PER_ACCOUNT = 251  # API key slots 4..254
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default unless its help text already states it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        if action.default is False and action.nargs == 0:
+            return f"{text} (default: off)"
+        return super()._get_help_string(action)
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """argparse type: an integer in lo..hi."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected {lo}..{hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _number(*, positive: bool, allow_inf: bool = False) -> Callable[[str], float]:
+    """argparse type: a float > 0 (`positive`) or >= 0; NaN always refused, inf if allowed."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if math.isnan(value) or (math.isinf(value) and not allow_inf):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"expected a number {'>' if positive else '>='} 0")
+        return value
+
+    return parse
+
+
+def _latency(text: str) -> str | float:
+    """argparse type: a latency tier name or milliseconds >= 0."""
+    if text in LATENCY_TIERS:
+        return text
+    try:
+        return _number(positive=False)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected {', '.join(LATENCY_TIERS)} or milliseconds >= 0, got {text!r}"
+        ) from None
 
 
 def _node_config(node: Any, accounts: Sequence[Any]) -> dict[str, Any]:
-    """config.json in the seed's format for the first account; all accounts under LocalNode."""
+    """config.json in the seed's format for the first account; all accounts under LocalNode.
+
+    Every key of an account is listed in its `api_keys`, the primary first."""
 
     def section(dev: Any) -> dict[str, Any]:
+        keys = getattr(dev, "keys", None) or (dev,)
         return {
             "base_url": node.base_url,
             "account_index": dev.account_index,
             "api_keys": [
-                {"api_key_index": dev.api_key_index, "api_key_private_key": dev.private_key}
+                {"api_key_index": k.api_key_index, "api_key_private_key": k.private_key}
+                for k in keys
             ],
         }
 
@@ -44,10 +117,26 @@ def _node_config(node: Any, accounts: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
-def _write_private(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON readable by the owner only (it holds API private keys)."""
+def _refuse_overwrite(path: Path) -> None:
+    """ConfigError when `path` exists: it may be the user's own config with real keys."""
+    if path.exists() or path.is_symlink():
+        raise ConfigError(
+            f"--write-config: {path} already exists (it may hold your own keys); "
+            "choose another file or pass --force to overwrite it"
+        )
+
+
+def _write_private(path: Path, data: dict[str, Any], *, force: bool = False) -> None:
+    """Write JSON readable by the owner only (it holds API private keys); an existing file is
+    replaced only with `force`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        _refuse_overwrite(path)
+        raise
+    os.fchmod(fd, 0o600)  # a replaced file keeps its old mode otherwise
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh, indent=2)
         fh.write("\n")
@@ -57,16 +146,16 @@ async def _run_node(args: argparse.Namespace) -> int:
     from lighterfast.testnode import DEFAULT_MARKETS, LocalNode
     from lighterfast.testnode.markets import parse_markets_arg
 
+    config_path = Path(args.write_config) if args.write_config else None
+    if config_path is not None and not args.force:
+        _refuse_overwrite(config_path)  # before the node starts: nothing to undo
     markets = parse_markets_arg(args.markets) if args.markets else DEFAULT_MARKETS
-    latency: Any = args.latency
-    with contextlib.suppress(ValueError):
-        latency = float(args.latency)
     node = LocalNode(
         args.host,
         args.port,
         chain_id=args.chain_id,
         markets=markets,
-        exec_latency_ms=latency,
+        exec_latency_ms=args.latency,
         book_tick_ms=args.book_tick_ms,
         batch_cap=args.batch_cap,
         nonce_window=args.nonce_window,
@@ -75,13 +164,21 @@ async def _run_node(args: argparse.Namespace) -> int:
         house_liquidity_levels=args.house_liquidity,
         tx_hash_mode=args.tx_hash,
         simulate_flow=args.simulate_flow,
+        keys_per_account=args.keys_per_account,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    await node.start()
+    try:
+        await node.start()
+    except OSError as exc:
+        await node.stop()
+        raise ConfigError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+            "choose another --port (0 = any free port)"
+        ) from None
     try:
         accounts = [
             await node.create_account(collateral=args.collateral) for _ in range(args.accounts)
@@ -96,14 +193,15 @@ async def _run_node(args: argparse.Namespace) -> int:
                 flush=True,
             )
         for dev in accounts:
+            slots = [k.api_key_index for k in dev.keys]
+            keys = f"api key {slots[0]}" if len(slots) == 1 else f"api keys {slots[0]}-{slots[-1]}"
             print(
-                f"  account {dev.account_index}  api key {dev.api_key_index}  "
-                f"collateral {args.collateral} USDC",
+                f"  account {dev.account_index}  {keys}  collateral {args.collateral} USDC",
                 flush=True,
             )
-        if args.write_config:
-            _write_private(Path(args.write_config), _node_config(node, accounts))
-            print(f"  config     {args.write_config}", flush=True)
+        if config_path is not None:
+            _write_private(config_path, _node_config(node, accounts), force=args.force)
+            print(f"  config     {config_path}", flush=True)
         if args.simulate_flow:
             print("  flow       simulated maker/taker activity on every market", flush=True)
         print(
@@ -132,36 +230,78 @@ def _run(coro: Any) -> Any:
 
 
 def _add_node(sub: Any) -> None:
-    p = sub.add_parser("node", help="run a local Lighter node (REST + WebSocket) in the foreground")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
-    p.add_argument("--port", type=int, default=DEFAULT_NODE_PORT, help="port (0 = any free)")
-    p.add_argument("--accounts", type=int, default=0, help="dev accounts to create at start")
-    p.add_argument("--collateral", type=float, default=100_000, help="USDC per dev account")
-    p.add_argument("--write-config", metavar="PATH", help="write a config.json for the accounts")
+    p = sub.add_parser(
+        "node",
+        help="run a local Lighter node (REST + WebSocket) in the foreground",
+        description="Run a local Lighter node on loopback until Ctrl-C. --write-config writes "
+        "the dev accounts' keys to a new file (never over an existing one unless --force).",
+        formatter_class=_HelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address")
+    p.add_argument(
+        "--port", type=_int_in(0, 65535), default=DEFAULT_NODE_PORT, help="port (0 = any free)"
+    )
+    p.add_argument(
+        "--accounts", type=_int_in(0, 1000), default=0, help="dev accounts to create at start"
+    )
+    p.add_argument(
+        "--keys-per-account",
+        type=_int_in(1, MAX_KEYS_PER_ACCOUNT),
+        default=1,
+        help="API keys per dev account (slots 4, 5, ...; one nonce lane each, e.g. one per bot)",
+    )
+    p.add_argument(
+        "--collateral", type=_number(positive=False), default=100_000, help="USDC per dev account"
+    )
+    p.add_argument(
+        "--write-config",
+        metavar="PATH",
+        help="write a config file (e.g. local-node.json) for the accounts (default: none)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="let --write-config replace an existing file"
+    )
     p.add_argument(
         "--simulate-flow", action="store_true", help="house maker/taker activity on every market"
     )
     p.add_argument(
-        "--markets", default="", help="SYMBOL:SIZE_DEC:PRICE_DEC list, e.g. ETH:4:2,BTC:5:1"
+        "--markets",
+        default="",
+        help="SYMBOL:SIZE_DEC:PRICE_DEC list, e.g. ETH:4:2,BTC:5:1 (default: ETH, BTC, SOL as on"
+        " mainnet)",
     )
-    p.add_argument("--chain-id", type=int, default=304)
+    p.add_argument(
+        "--chain-id", type=_int_in(0, 2**31 - 1), default=304, help="chain id signatures use"
+    )
     p.add_argument(
         "--latency",
+        type=_latency,
         default="standard",
-        help="execution latency: tier name (standard, premium, plus, zero) or milliseconds",
+        help=f"execution latency: tier name ({', '.join(LATENCY_TIERS)}) or milliseconds",
     )
-    p.add_argument("--book-tick-ms", type=float, default=50.0)
     p.add_argument(
-        "--batch-cap", type=int, default=50, help="max txs per batch (50 documented; 15 strict)"
+        "--book-tick-ms",
+        type=_number(positive=False),
+        default=50.0,
+        help="order book update interval in ms",
+    )
+    p.add_argument(
+        "--batch-cap",
+        type=_int_in(1, 10_000),
+        default=50,
+        help="max txs per batch (50 documented; 15 strict)",
     )
     p.add_argument(
         "--rate-limits",
         choices=("off", "standard", "premium", "plus"),
         default="off",
-        help="enforce the tier's REST/WS rate limits per IP and L1 address (default: off)",
+        help="enforce the tier's REST/WS rate limits per IP and L1 address",
     )
     p.add_argument(
-        "--nonce-window", type=int, default=0, help="accept nonces this far ahead (0 = strict)"
+        "--nonce-window",
+        type=_int_in(0, 10**6),
+        default=0,
+        help="accept nonces this far ahead (0 = strict)",
     )
     p.add_argument(
         "--next-nonce",
@@ -171,7 +311,7 @@ def _add_node(sub: Any) -> None:
     )
     p.add_argument(
         "--house-liquidity",
-        type=int,
+        type=_int_in(0, 1000),
         default=0,
         help="resting levels per side from a house account",
     )
@@ -181,8 +321,26 @@ def _add_node(sub: Any) -> None:
         default="signer",
         help="signer: the real signed hash (as the venue); fast: a stand-in for benchmarks",
     )
-    p.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--duration", type=_number(positive=True), default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=lambda a: _run(_run_node(a)))
+
+
+def _check_reachable(url: str, timeout: float = 3.0) -> None:
+    """ConfigError unless a TCP connection to `url`'s host and port opens within `timeout` (a
+    wrong or stopped node is one clear line, not a reconnect loop)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--base-url: expected http(s)://HOST[:PORT], got {url!r}")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ConfigError(f"cannot reach {url} ({reason}); is the node running?") from None
 
 
 def _run_demo_cmd(args: argparse.Namespace) -> int:
@@ -194,9 +352,11 @@ def _run_demo_cmd(args: argparse.Namespace) -> int:
         from lighterfast.config import load_lighter_config
 
         args.base_url = load_lighter_config(args.config)["base_url"]
+    if args.base_url:
+        _check_reachable(args.base_url)
     options = DemoOptions(
         symbols=[s for s in args.symbols.split(",") if s.strip()],
-        duration=args.duration if args.duration > 0 else None,
+        duration=None if math.isinf(args.duration) else args.duration,
         base_url=args.base_url,
         config=args.config or "config.json",
         live=args.live,
@@ -237,11 +397,23 @@ def _add_demo(sub: Any) -> None:
         "orders, LighterDealer.batch_cancel_and_create to requote. Without --base-url a local "
         "node with simulated market flow runs in-process. Mainnet URLs are a dry run unless "
         "--live is given.",
+        formatter_class=_HelpFormatter,
     )
-    p.add_argument("--symbols", default="ETH,BTC,SOL", help="comma-separated (default ETH,BTC,SOL)")
-    p.add_argument("--duration", type=float, default=20.0, help="seconds to run (0 = until Ctrl-C)")
-    p.add_argument("--base-url", default=None, help="a node's REST URL (default: local node)")
-    p.add_argument("--config", default=None, help="config.json with account and API keys")
+    p.add_argument("--symbols", default="ETH,BTC,SOL", help="comma-separated symbols")
+    p.add_argument(
+        "--duration",
+        type=_number(positive=True, allow_inf=True),
+        default=20.0,
+        help="seconds to run (> 0; inf = until Ctrl-C)",
+    )
+    p.add_argument(
+        "--base-url", default=None, help="a node's REST URL (default: an in-process local node)"
+    )
+    p.add_argument(
+        "--config",
+        default=None,
+        help="config file with account and API keys for --base-url (default: config.json)",
+    )
     p.add_argument("--live", action="store_true", help="allow sending orders to mainnet")
     p.add_argument(
         "--dry-run", action="store_true", help="send nothing; print what the bots would send"
@@ -256,22 +428,35 @@ def _add_demo(sub: Any) -> None:
         action="store_true",
         help="sign with the opt-in NativeSigner (C) instead of lighter-sdk's Go library",
     )
-    p.add_argument("--size-lots", type=int, default=2, help="quote size in minimum sizes")
-    p.add_argument("--spread-bps", type=float, default=1.0, help="half spread in basis points")
+    p.add_argument(
+        "--size-lots",
+        type=_int_in(1, 10_000),
+        default=2,
+        help="quote size in multiples of the market's minimum size",
+    )
+    p.add_argument(
+        "--spread-bps",
+        type=_number(positive=True),
+        default=1.0,
+        help="half spread in basis points",
+    )
     p.add_argument(
         "--node-latency",
+        choices=LATENCY_TIERS,
         default="premium",
-        help="execution latency tier of the in-process node (standard, premium, plus, zero)",
+        help="execution latency tier of the in-process node",
     )
     p.add_argument(
         "--no-rate-limits",
         action="store_true",
-        help="the in-process node does not enforce rate limits (default: it does, per tier)",
+        help="turn off the in-process node's rate limits (by default it enforces its tier's)",
     )
     p.add_argument(
         "--headless", action="store_true", help="progress lines instead of the live table"
     )
-    p.add_argument("--json-summary", metavar="PATH", help="also write the summary as JSON")
+    p.add_argument(
+        "--json-summary", metavar="PATH", help="also write the summary as JSON (default: none)"
+    )
     p.set_defaults(func=_run_demo_cmd)
 
 
@@ -362,29 +547,59 @@ def _add_bench(sub: Any) -> None:
         description="Run benchmarks/ with pytest-benchmark and print, per group, each row's "
         "median and its ratio to the fastest (lighterfast vs lighter-sdk and ccxt where "
         "measured). BENCHMARKS.md explains every figure.",
+        formatter_class=_HelpFormatter,
     )
     p.add_argument(
         "--suite",
         default="core,ws,signing,dealer",
-        help=f"comma-separated, from {','.join(BENCH_SUITES)} (default core,ws,signing,dealer)",
+        help=f"comma-separated, from {','.join(BENCH_SUITES)}",
     )
     p.add_argument("--quick", action="store_true", help="few rounds (a smoke run, noisy figures)")
-    p.add_argument("--json", metavar="PATH", help="keep pytest-benchmark's JSON report here")
+    p.add_argument(
+        "--json",
+        metavar="PATH",
+        help="keep pytest-benchmark's JSON report here (default: a temporary file)",
+    )
     p.set_defaults(func=_run_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lighterfast",
         description="lighterfast: a fast Python client for the Lighter DEX. Run a local node,"
         " the demo bots, or the benchmarks; `lighterfast COMMAND --help` for each.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"lighterfast {__version__}",
+        help="print the version",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_node(sub)
     _add_demo(sub)
     _add_bench(sub)
     return parser
+
+
+def _user_error(exc: BaseException) -> BaseException | None:
+    """The user-facing cause of a failure (bad input, busy port, unreachable URL), or None for
+    a bug (which keeps its traceback). Exception groups count when all their parts do."""
+    children = getattr(exc, "exceptions", None)  # an ExceptionGroup (Python 3.11+)
+    if isinstance(children, tuple):
+        parts = [_user_error(e) for e in children]
+        return parts[0] if parts and all(parts) else None
+    if isinstance(exc, (LighterError, ValueError, OSError)):
+        return exc
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line of text (its type name when it has no message)."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -396,8 +611,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except ValueError as exc:
-        print(f"lighterfast {args.command}: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except BaseException as exc:
+        cause = _user_error(exc)
+        if cause is None:
+            raise
+        print(f"lighterfast {args.command}: {_one_line(cause)}", file=sys.stderr)
         return 2
 
 

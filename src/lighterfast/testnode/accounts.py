@@ -14,22 +14,46 @@ from dataclasses import dataclass, field
 from lighterfast import protocol as p
 
 DEFAULT_DEV_API_KEY_INDEX = 4  # keys 0-3 are reserved on the real venue (§0.2)
+MAX_DEV_KEYS = p.MAX_API_KEY_INDEX - DEFAULT_DEV_API_KEY_INDEX + 1  # slots 4..254
 FIRST_ACCOUNT_INDEX = 281  # arbitrary master-account range start; looks like a real index
 
 
 @dataclass(frozen=True, slots=True)
-class DevAccount:
-    """A development account made by the node: index, key slot and its fresh key pair."""
+class DevKey:
+    """One API key of a dev account: its slot and fresh key pair."""
 
-    account_index: int
     api_key_index: int
     private_key: str
     public_key: str
 
     def __repr__(self) -> str:  # never print the private key
         return (
-            f"DevAccount(account_index={self.account_index}, api_key_index={self.api_key_index}, "
+            f"DevKey(api_key_index={self.api_key_index}, "
             f"public_key={self.public_key[:10]}..., private_key=<redacted>)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DevAccount:
+    """A development account made by the node: index, its primary key slot and key pair, and
+    any further keys (`LocalNode(keys_per_account=N)`, one nonce lane each)."""
+
+    account_index: int
+    api_key_index: int
+    private_key: str
+    public_key: str
+    more_keys: tuple[DevKey, ...] = ()
+
+    @property
+    def keys(self) -> tuple[DevKey, ...]:
+        """Every API key of the account, the primary (`api_key_index`) first."""
+        return (DevKey(self.api_key_index, self.private_key, self.public_key), *self.more_keys)
+
+    def __repr__(self) -> str:  # never print the private key
+        more = f", more_keys={[k.api_key_index for k in self.more_keys]}" if self.more_keys else ""
+        return (
+            f"DevAccount(account_index={self.account_index}, api_key_index={self.api_key_index}, "
+            f"public_key={self.public_key[:10]}..., private_key=<redacted>{more})"
         )
 
 

@@ -25,8 +25,10 @@ from lighterfast import protocol as p
 
 from .accounts import (
     DEFAULT_DEV_API_KEY_INDEX,
+    MAX_DEV_KEYS,
     AccountRegistry,
     DevAccount,
+    DevKey,
     KeyNonce,
     generate_key_pair,
 )
@@ -198,7 +200,8 @@ class LocalNode:
     ("standard", "premium", "plus") or a `RateLimits`; `node.rate_limits = None` turns them
     off at run time, `set_account_tier()` changes one L1 address.
     Faults: `node.faults` and `POST /dev/v1/faults`; `await node.restart()` rebinds the same
-    port keeping all state.
+    port keeping all state. `keys_per_account`: API keys `create_account` gives each account
+    (consecutive slots from 4, one nonce lane each; `DevAccount.keys`).
 
     Switches for the unconfirmed behaviours of protocol §7 (default = the doc's advice):
 
@@ -250,6 +253,7 @@ class LocalNode:
         ws_idle_timeout: float | None = p.WS_IDLE_TIMEOUT_S,
         house_liquidity_levels: int = 0,
         simulate_flow: bool = False,
+        keys_per_account: int = 1,
         flow_interval_ms: float = 250.0,
         flow_seed: int | None = None,
         rate_limits: str | RateLimits | None = None,
@@ -270,6 +274,8 @@ class LocalNode:
             raise ValueError("book_tick_ms must be >= 0")
         if nonce_window < 0:
             raise ValueError("nonce_window must be >= 0")
+        if type(keys_per_account) is not int or not 1 <= keys_per_account <= MAX_DEV_KEYS:
+            raise ValueError(f"keys_per_account must be 1..{MAX_DEV_KEYS}: {keys_per_account!r}")
         if account_orders_channel not in ("market_account", "market"):
             raise ValueError("account_orders_channel must be 'market_account' or 'market'")
         if ws_tx_error_style not in WS_TX_ERROR_STYLES:
@@ -298,6 +304,7 @@ class LocalNode:
         self.ws_idle_timeout = ws_idle_timeout
         self.house_liquidity_levels = house_liquidity_levels
         self.simulate_flow = simulate_flow
+        self.keys_per_account = keys_per_account
         self.flow_interval_ms = flow_interval_ms
         self.flow_seed = flow_seed
         self.flow: Any = None  # the MarketFlow once `simulate_flow` runs (its house accounts)
@@ -425,15 +432,26 @@ class LocalNode:
         collateral: float | int | str | Decimal = 100_000,
         *,
         api_key_index: int = DEFAULT_DEV_API_KEY_INDEX,
+        keys: int | None = None,
     ) -> DevAccount:
-        """New funded account with a fresh API key pair registered at `api_key_index`."""
+        """New funded account with `keys` (default `keys_per_account`) fresh API key pairs in
+        consecutive slots from `api_key_index`, each its own nonce lane."""
         micro = _usdc_micro(collateral)
+        count = self.keys_per_account if keys is None else keys
+        last = api_key_index + count - 1
         if not p.MIN_API_KEY_INDEX <= api_key_index <= p.MAX_API_KEY_INDEX:
             raise ValueError(f"api_key_index must be 0..254, got {api_key_index}")
-        private_key, public_key = await generate_key_pair()
+        if type(count) is not int or count < 1 or last > p.MAX_API_KEY_INDEX:
+            raise ValueError(
+                f"keys: {count!r} keys from slot {api_key_index} do not fit in slots 0..254"
+            )
+        pairs = [await generate_key_pair() for _ in range(count)]
         acct = self.accounts.create(micro)
-        self.accounts.register_key(acct, api_key_index, public_key)
-        dev = DevAccount(acct.index, api_key_index, private_key, public_key)
+        for slot, (_, public_key) in enumerate(pairs, api_key_index):
+            self.accounts.register_key(acct, slot, public_key)
+        (private_key, public_key), *rest = pairs
+        more = tuple(DevKey(slot, *pair) for slot, pair in enumerate(rest, api_key_index + 1))
+        dev = DevAccount(acct.index, api_key_index, private_key, public_key, more)
         self.dev_accounts.append(dev)
         return dev
 
