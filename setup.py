@@ -17,8 +17,8 @@ DIRECTIVES = {
 
 extensions = [
     Extension(
-        "lighterfast._core",
-        ["src/lighterfast/_core.pyx"],
+        "lighterfast.core._core",
+        ["src/lighterfast/core/_core.pyx"],
         extra_compile_args=["-O3"] if os.name != "nt" else [],
     ),
     # Opt-in native signer: C header-only core (unsigned __int128, so gcc/clang only).

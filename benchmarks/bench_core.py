@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from frames import frame_bytes, make_book_frames
-from lighterfast import _core, _core_py
+from lighterfast.core import _core, _core_py
 
 IMPLS = [pytest.param(_core, id="compiled"), pytest.param(_core_py, id="pure")]
 FRAMES = make_book_frames(levels=200, updates=2000, changes=6, seed=3)

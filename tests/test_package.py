@@ -3,7 +3,7 @@
 import importlib.machinery
 
 import lighterfast
-import lighterfast._core as core
+import lighterfast.core._core as core
 
 
 def test_core_is_compiled_extension() -> None:

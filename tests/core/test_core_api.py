@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lighterfast import _core, _core_py
+from lighterfast.core import _core, _core_py
 
 STUB = Path(_core_py.__file__).with_name("_core.pyi")
 CLASSES = ("Scale", "CoiCache", "WeightLimiter", "OrderBook")
@@ -89,7 +89,7 @@ def test_selector_defaults_to_compiled() -> None:
         "import lighterfast.core as c; print(c.IMPLEMENTATION, c.OrderBook.__module__)"
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["compiled", "lighterfast._core"]
+    assert result.stdout.split() == ["compiled", "lighterfast.core._core"]
 
 
 def test_selector_pure_on_request() -> None:
@@ -98,7 +98,7 @@ def test_selector_pure_on_request() -> None:
         LIGHTERFAST_PURE_PYTHON="1",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["pure", "lighterfast._core_py"]
+    assert result.stdout.split() == ["pure", "lighterfast.core._core_py"]
 
 
 def test_selector_never_falls_back_silently() -> None:
@@ -106,7 +106,7 @@ def test_selector_never_falls_back_silently() -> None:
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'lighterfast._core':\n"
+        "        if name == 'lighterfast.core._core':\n"
         "            raise ImportError('no compiled core here')\n"
         "sys.meta_path.insert(0, Block())\n"
         "import lighterfast.core\n"
@@ -120,7 +120,7 @@ def test_stub_passes_mypy_stubtest(tmp_path: Path) -> None:
     """mypy's stubtest compares `_core.pyi` with the imported extension, name for name."""
     pytest.importorskip("mypy.stubtest")
     result = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "lighterfast._core"],
+        [sys.executable, "-m", "mypy.stubtest", "lighterfast.core._core"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

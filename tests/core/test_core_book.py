@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from lighterfast import _core, _core_py
+from lighterfast.core import _core, _core_py
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from frames import make_book_frames
 
 

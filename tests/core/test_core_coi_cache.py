@@ -6,7 +6,7 @@ from types import ModuleType
 
 import pytest
 
-from lighterfast import _core, _core_py
+from lighterfast.core import _core, _core_py
 
 
 @pytest.fixture(params=[_core, _core_py], ids=["compiled", "pure"])

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lighterfast import _core, _core_py
+from lighterfast.core import _core, _core_py
 from lighterfast.protocol import MAX_BASE_AMOUNT, MAX_PRICE
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

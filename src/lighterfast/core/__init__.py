@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING
 _PURE = os.environ.get("LIGHTERFAST_PURE_PYTHON", "").strip().lower() in ("1", "true", "yes", "on")
 
 if TYPE_CHECKING:  # type checkers see the compiled API (`_core.pyi`); the twin matches it
-    from lighterfast._core import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
+    from ._core import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
 elif _PURE:
-    from lighterfast._core_py import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
+    from ._core_py import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
 else:
     try:
-        from lighterfast._core import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
+        from ._core import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
     except ImportError as exc:
         raise ImportError(
-            "lighterfast's compiled core (lighterfast._core) is missing or outdated: rebuild it "
-            "with `python setup.py build_ext --inplace` (or reinstall), or set "
+            "lighterfast's compiled core (lighterfast.core._core) is missing or outdated: rebuild "
+            "it with `python setup.py build_ext --inplace` (or reinstall), or set "
             "LIGHTERFAST_PURE_PYTHON=1 to use the pure-Python twin explicitly"
         ) from exc
 
