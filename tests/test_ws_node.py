@@ -546,17 +546,25 @@ async def test_a_recorded_session_replays_to_the_same_state(
         await maker.send([await maker.cancel(1603)])
         await until(lambda: ws.get_order_by_coi(1603) is None and ws.get_ltp() is not None)
         await asyncio.sleep(0.15)  # the last book tick
+        conn.on_frame = live_feed  # stop recording: the live state below is what was recorded
+        live = (
+            ws_live_cois(ws),
+            book_ints(ws),
+            ws.get_ltp(),
+            ws.get_recent_trades(10),
+            ws.get_recent_trades(10, public=True),
+        )
     finally:
         await ws.aclose()
     replayed = WsInfo.replay(market_id=ETH)
     for payload in recorded:
         replayed.feed_raw(payload)
     assert replayed.stats.malformed == 0 and replayed.stats.book_gaps == 0
-    assert ws_live_cois(replayed) == ws_live_cois(ws)
-    assert book_ints(replayed) == book_ints(ws) == node_book(node)
-    assert replayed.get_ltp() == ws.get_ltp() == 3005.0
-    assert replayed.get_recent_trades(10) == ws.get_recent_trades(10)
-    assert replayed.get_recent_trades(10, public=True) == ws.get_recent_trades(10, public=True)
+    assert ws_live_cois(replayed) == live[0]
+    assert book_ints(replayed) == live[1] == node_book(node)
+    assert replayed.get_ltp() == live[2] == 3005.0
+    assert replayed.get_recent_trades(10) == live[3]
+    assert replayed.get_recent_trades(10, public=True) == live[4]
 
 
 async def test_keepalive_beats_the_idle_rule() -> None:
