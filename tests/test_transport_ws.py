@@ -13,7 +13,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 
 from lighterfast.errors import WsClosed
 from lighterfast.testnode import LocalNode
-from lighterfast.transport.ws import WsConnection
+from lighterfast.transport.websocket import WsConnection
 from lighterfast.wire import PING, PONG, encode_sendtx_batch
 
 

@@ -35,7 +35,9 @@ from ._checks import check_flag, check_int
 from .config import DealerConfig, load_lighter_config
 from .core import CoiCache, Scale, WeightLimiter
 from .errors import (
+    ConfigError,
     LighterError,
+    NodeUnreachable,
     NonceError,
     OrderNotFoundByCoi,
     RateLimited,
@@ -44,7 +46,7 @@ from .errors import (
     WsClosed,
 )
 from .log import make_loggers, tx_preview
-from .markets import MarketInfo, resolve_market
+from .markets import MarketInfo, fetch_market_rows, resolve_market
 from .nonces import NonceManager
 from .transport.rest import RestClient
 from .wire import encode_sendtx_batch, error_from_code, parse_tx_reply
@@ -408,6 +410,8 @@ class LighterDealer:
             logger=log,
         )
         try:
+            # The node's market table is the truth and this read is the first contact: an
+            # unreachable node fails here at once (NodeUnreachable), unless lazy_connect.
             market = await resolve_market(
                 symbol=config.symbol,
                 market_index=config.market_index,
@@ -415,7 +419,10 @@ class LighterDealer:
                 size_scale=config.size_scale,
                 base_url=config.base_url,
                 fetcher=lambda: _fetch_market_rows(rest),
+                lazy=config.lazy_connect,
+                logger=log,
             )
+            online = market.source == "node" or not config.lazy_connect
             owns = signer is None
             if signer is None:
                 from .signing import NativeSigner, SdkSigner
@@ -424,9 +431,13 @@ class LighterDealer:
                 signer = await signer_cls.create(
                     config.account_index,
                     dict(config.api_keys),
-                    chain_id=config.chain_id,
+                    chain_id=config.chain_id if online else _offline_chain_id(config),
                     base_url=config.base_url,
                 )
+        except NodeUnreachable as exc:
+            await rest.close()
+            hint = "or set lazy_connect=True to start now and connect at first use"
+            raise NodeUnreachable(exc.url, exc.detail, hint) from exc.__cause__
         except BaseException:
             await rest.close()
             raise
@@ -447,19 +458,30 @@ class LighterDealer:
             raise
         if config.use_ws:
             try:
-                await dealer._connect_ws()
+                if online:
+                    await dealer._connect_ws()
+                else:  # lazy and the node is down: REST until the socket comes up by itself
+                    from .transport.websocket import WsConnection, ws_url_for
+
+                    ws = WsConnection(
+                        config.ws_url or ws_url_for(config.base_url), name="dealer-ws"
+                    )
+                    dealer._ws = ws
+                    await ws.start(wait=False)
             except BaseException:
                 await dealer.aclose()
                 raise
         log.info(
-            "dealer ready: account %d, market %s (#%d, price %d / size %d decimals), keys %s, %s",
+            "dealer ready: account %d, market %s (#%d, price %d / size %d decimals from the %s),"
+            " keys %s, %s",
             config.account_index,
             market.symbol,
             market.market_index,
             market.price_decimals,
             market.size_decimals,
+            "node" if market.source == "node" else f"{market.source} table",
             sorted(config.api_keys),
-            "websocket" if dealer._ws is not None else "REST",
+            "websocket" if dealer._ws_usable() else "REST",
         )
         return dealer
 
@@ -687,15 +709,17 @@ class LighterDealer:
         }
         return _Intent(ACTION_CREATE, kwargs, coi, self.market.market_index, None, summary)
 
-    def _check_minimums(self, base_amount: int, price_int: int, tif: int, order_type: int) -> None:
-        """Reject maker orders below the market's min base / min quote amount (§0.3)."""
+    def _check_minimums(
+        self, base_amount: int, price_int: int, tif: int, order_type: int, name: str = "size"
+    ) -> None:
+        """Reject maker orders below the node's min base / min quote amount (§0.3)."""
         if order_type != P.ORDER_TYPE_LIMIT or tif == P.TIF_IOC:
             return
         if self._min_base is not None:
             if base_amount < self._min_base:
                 raise ValueError(
-                    f"size {self.scale.format_size(base_amount)} is below the market minimum"
-                    f" {self.market.min_base_amount}"
+                    f"{name} {self.scale.format_size(base_amount)} is below the market minimum"
+                    f" {self.market.min_base_amount} ({self.market.symbol})"
                 )
         if self._min_quote_wire is not None and base_amount * price_int < self._min_quote_wire:
             quote = (
@@ -705,8 +729,8 @@ class LighterDealer:
             )
             if quote < Decimal(str(self.market.min_quote_amount)):
                 raise ValueError(
-                    f"size x price = {quote} is below the market minimum quote amount"
-                    f" {self.market.min_quote_amount}"
+                    f"{name} x price = {quote} is below the market minimum quote amount"
+                    f" {self.market.min_quote_amount} ({self.market.symbol})"
                 )
 
     async def create_limit_order(
@@ -889,6 +913,8 @@ class LighterDealer:
                     "quantity: negative quantity for a buy order (a modify keeps the side)"
                 )
             base_amount = self._size_int(magnitude, "quantity")
+        if market == self.market.market_index:  # the node refuses a resting order below them
+            self._check_minimums(base_amount, price_int, P.TIF_GTT, P.ORDER_TYPE_LIMIT, "quantity")
         if trigger_price is None:
             trigger_int = record.get("trigger_price_int") or 0
         elif trigger_price == 0:
@@ -1310,7 +1336,7 @@ class LighterDealer:
 
     async def _connect_ws(self) -> None:
         """Open the dealer's own WebSocket for tx frames (REST is used while it is down)."""
-        from .transport.ws import WsConnection, ws_url_for
+        from .transport.websocket import WsConnection, ws_url_for
 
         url = self.config.ws_url or ws_url_for(self.config.base_url)
         ws = WsConnection(url, name="dealer-ws")
@@ -1666,15 +1692,18 @@ def _describe(error: BaseException) -> str:
 
 
 async def _fetch_market_rows(rest: RestClient) -> list[Mapping[str, Any]]:
-    """Market rows from orderBookDetails, else orderBooks (both counted)."""
-    try:
-        body = await rest.get("orderBookDetails", {"market_id": P.ALL_MARKETS})
-        rows = list(body.get("order_book_details") or []) + list(
-            body.get("spot_order_book_details") or []
+    """Market rows from orderBookDetails, else orderBooks (counted; NodeUnreachable if down)."""
+    return await fetch_market_rows(rest)
+
+
+def _offline_chain_id(config: DealerConfig) -> int:
+    """The chain id when the node cannot be asked (lazy start): config, else the known hosts."""
+    from .signing import chain_id_for_url
+
+    chain_id = config.chain_id if config.chain_id is not None else chain_id_for_url(config.base_url)
+    if chain_id is None:
+        raise ConfigError(
+            f"lazy_connect: the node at {config.base_url} cannot be reached now, so its chain id"
+            " (GET / network_id) is unknown; pass chain_id="
         )
-        if rows:
-            return rows
-    except TxRejected:
-        pass
-    body = await rest.get("orderBooks", {"market_id": P.ALL_MARKETS})
-    return list(body.get("order_books") or [])
+    return chain_id

@@ -12,7 +12,7 @@ return a decoded `wire.TxReply`, errors included, never raised), or lower level
 `rid = ws.new_request_id(); await ws.request(wire.encode_sendtx_batch(..., request_id=rid),
 rid, timeout)` for the raw reply dict. A socket drop fails the waiters with `WsClosed`; a
 timeout raises `asyncio.TimeoutError`. Replies nobody waits for go to the `on_tx_reply` hook.
-A bare `transport.ws.WsConnection` (no WsInfo) routes replies by id on its own.
+A bare `transport.websocket.WsConnection` (no WsInfo) routes replies by id on its own.
 
 Reconnects resubscribe every channel and resync: books by their fresh snapshots (deltas
 drop until then), open orders by REST `accountActiveOrders` once and by the orders snapshot.
@@ -40,8 +40,9 @@ from ._counters import Counters
 from .config import resolve_base_url
 from .core import IMPLEMENTATION, CoiCache, OrderBook, order_book_market
 from .errors import ConfigError, MarketNotFound, WsClosed
-from .markets import lookup_static, resolve_market
-from .transport.ws import WsConnection, run, ws_url_for
+from .markets import fetch_market_rows, lookup_static, resolve_market
+from .runner import run
+from .transport.websocket import WsConnection, ws_url_for
 from .wire import (
     PONG,
     TxReply,
@@ -1213,23 +1214,21 @@ def _known_decimals(market: int) -> tuple[int, int] | None:
 
 
 async def _fetch_market_rows(base_url: str) -> list[Mapping[str, Any]]:
-    """orderBookDetails rows from the node (once, when the static table lacks the market)."""
+    """The node's market rows (read once per process and node; NodeUnreachable if it is down)."""
     from .core import WeightLimiter
     from .transport.rest import RestClient
 
     rest = RestClient(_http_url(base_url), limiter=WeightLimiter(P.STANDARD_REQUESTS_PER_MINUTE))
     try:
-        body = await rest.get("orderBookDetails")
+        return await fetch_market_rows(rest)
     finally:
         await rest.close()
-    rows = body.get("order_book_details") or body.get("order_books") or []
-    return list(rows)
 
 
 async def _resolve_market(
     symbol: str | None, market_id: int | None, base_url: str
 ) -> tuple[int | None, dict[int, tuple[int, int]]]:
-    """(market index, {index: decimals}) for a symbol or an index (markets.py; node if needed)."""
+    """(market index, {index: decimals}) for a symbol or an index, from the node's table."""
     if symbol is None and market_id is None:
         return None, {}
     info = await resolve_market(

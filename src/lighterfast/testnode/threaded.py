@@ -15,19 +15,13 @@ from collections.abc import Coroutine
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from lighterfast.runner import new_loop
+
 from .accounts import DEFAULT_DEV_API_KEY_INDEX, DevAccount
 from .node import LocalNode
 
 T = TypeVar("T")
 START_TIMEOUT_S = 30.0
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 class NodeThread:
@@ -51,7 +45,7 @@ class NodeThread:
         if self._thread is not None:
             return self.node
         ready = threading.Event()
-        loop = self._loop = _new_loop()
+        loop = self._loop = new_loop()
 
         def run() -> None:
             asyncio.set_event_loop(loop)

@@ -1,1 +1,1 @@
-"""Transports: one picows WebSocket connection (`ws`) and one aiohttp REST session (`rest`)."""
+"""Transports: one picows WebSocket (`websocket`), one aiohttp REST session (`rest`)."""

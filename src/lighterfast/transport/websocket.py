@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 from asyncio import FIRST_COMPLETED
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -35,15 +35,6 @@ from .rest import note_connection
 logger = logging.getLogger("lighterfast.ws")
 
 T = TypeVar("T")
-
-
-def run(main: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on uvloop when it is installed (else the stdlib loop), like asyncio.run."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)  # type: ignore[no-any-return]
 
 
 _TEXT = WSMsgType.TEXT
