@@ -243,7 +243,7 @@ def test_cli_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         "--symbols",
         "ETH",
         "--duration",
-        "0",
+        "inf",
         "--headless",
         "--json-summary",
         str(summary_path),
