@@ -1,13 +1,18 @@
 """README.md and README.ja.md: every code block marked `<!-- test: run -->` runs, as the user
-would run it, against `lighterfast node --write-config config.json` (a real node process on
-loopback); the first screen gives the two commands and `.ci/run` runs the README's test command.
+would run it, against `lighterfast node --write-config local-node.json` (a real node process on
+loopback; the testnet walkthrough's `testnet.json` is a copy of that file); blocks marked
+`<!-- test: compile -->` (they need the real exchange) compile and call lighter-sdk as it is
+installed; the first screen gives the two commands and `.ci/run` runs the README's test command.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
+import inspect
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 READMES = (ROOT / "README.md", ROOT / "README.ja.md")
 MARKER = "<!-- test: run -->"
 BLOCK = re.compile(re.escape(MARKER) + r"\s*\n```python\n(.*?)\n```", re.DOTALL)
+COMPILE_MARKER = "<!-- test: compile -->"
+COMPILE_BLOCK = re.compile(re.escape(COMPILE_MARKER) + r"\s*\n```python\n(.*?)\n```", re.DOTALL)
+NODE_CONFIG = "local-node.json"  # what the quickstart writes
+WALKTHROUGH_CONFIG = "testnet.json"  # what the testnet walkthrough's scripts read
 INSTALL_AND_DEMO = "pip install . && lighterfast demo --duration 20"
 TEST_COMMAND = "python3 -m pytest -q tests"
 BLOCK_TIMEOUT_S = 60
@@ -31,6 +40,11 @@ BLOCK_TIMEOUT_S = 60
 def runnable_blocks(path: Path) -> list[str]:
     """The code of every block marked runnable in `path`."""
     return BLOCK.findall(path.read_text(encoding="utf-8"))
+
+
+def compile_blocks(path: Path) -> list[str]:
+    """The code of every block marked compile-only (it needs the real exchange) in `path`."""
+    return COMPILE_BLOCK.findall(path.read_text(encoding="utf-8"))
 
 
 def _all_blocks() -> list[tuple[str, str]]:
@@ -47,7 +61,7 @@ BLOCKS = _all_blocks()
 
 @pytest.fixture(scope="module")
 def node_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A directory holding the config.json of a running `lighterfast node` (the README's)."""
+    """A directory holding the config file of a running `lighterfast node` (the README's)."""
     where = tmp_path_factory.mktemp("readme")
     proc = start_cli(
         "node",
@@ -57,11 +71,12 @@ def node_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         "1",
         "--simulate-flow",
         "--write-config",
-        "config.json",
+        NODE_CONFIG,
         cwd=where,
         stderr=subprocess.STDOUT,
     )
     read_until_ready(proc)
+    shutil.copy(where / NODE_CONFIG, where / WALKTHROUGH_CONFIG)  # keeps mode 600
     try:
         yield where
     finally:
@@ -93,7 +108,7 @@ def test_readme_block_runs(ids: str, code: str, node_dir: Path) -> None:
     )
     assert proc.returncode == 0, f"{ids}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     assert proc.stdout.strip(), f"{ids} printed nothing"
-    secret = load_lighter_config(node_dir / "config.json")["api_key_private_key"]
+    secret = load_lighter_config(node_dir / NODE_CONFIG)["api_key_private_key"]
     assert secret not in proc.stdout + proc.stderr
 
 
@@ -159,3 +174,96 @@ def test_every_dealer_config_field_is_documented(path: Path) -> None:
         if line.startswith("| `"):
             documented |= set(re.findall(r"`([a-z_0-9]+)`", line.split("|")[1]))
     assert documented == {f.name for f in fields(DealerConfig)}
+
+
+def _sdk_callables() -> dict[str, object]:
+    """The lighter-sdk calls the key registration script may make, by the name it calls."""
+    import lighter
+
+    return {
+        "ApiClient": lighter.ApiClient,
+        "Configuration": lighter.Configuration,
+        "AccountApi": lighter.AccountApi,
+        "accounts_by_l1_address": lighter.AccountApi.accounts_by_l1_address,
+        "create_api_key": lighter.create_api_key,
+        "SignerClient": lighter.SignerClient,
+        "change_api_key": lighter.SignerClient.change_api_key,
+        "check_client": lighter.SignerClient.check_client,
+    }
+
+
+def _is_method(fn: object) -> bool:
+    """True for a function defined in a class body (called on an instance: self is bound)."""
+    return inspect.isfunction(fn) and "." in fn.__qualname__
+
+
+@pytest.mark.parametrize("path", READMES, ids=lambda p: p.name)
+def test_key_registration_block_matches_the_installed_sdk(path: Path) -> None:
+    blocks = compile_blocks(path)
+    assert len(blocks) == 1, "one key registration script per README"
+    code = blocks[0]
+    tree = ast.parse(code)
+    compile(tree, f"{path.name}:key-registration", "exec")
+    sdk = _sdk_callables()
+    called = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name not in sdk:
+            continue
+        called.add(name)
+        target = sdk[name]
+        args: list[object] = [None] * len(node.args)
+        if _is_method(target):
+            args.insert(0, None)  # self
+        inspect.signature(target).bind_partial(
+            *args, **{k.arg: None for k in node.keywords if k.arg}
+        )
+    assert called == set(sdk), f"not called: {set(sdk) - called}"
+    from lighter.models import Account, SubAccounts
+
+    assert "sub_accounts" in SubAccounts.model_fields and "index" in Account.model_fields
+    assert "0o600" in code and "O_EXCL" in code  # the key file: owner-only, never overwritten
+
+
+def _cells(text: str, row_start: str) -> list[str]:
+    """The cells of the first table row of `text` whose first cell starts with `row_start`."""
+    for line in text.splitlines():
+        if line.startswith("| ") and line[2:].startswith(row_start):
+            return [c.strip() for c in line.strip().strip("|").split("|")]
+    raise AssertionError(f"no table row starting with {row_start!r}")
+
+
+def test_one_lighter_sdk_signing_figure_everywhere() -> None:
+    bench = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
+    figure = _cells(bench, "`lighter_sdk_main_thread`")[1]  # the Signing section's row
+    assert re.fullmatch(r"[0-9 ]+ µs", figure), figure
+    rows = {
+        "README.md": "one signature (stock Go signer)",
+        "README.ja.md": "署名 1 件（標準の Go 署名器）",
+        "BENCHMARKS.md": "one signature, stock Go signer",
+    }
+    for name, row in rows.items():
+        text = (ROOT / name).read_text(encoding="utf-8")
+        assert figure in _cells(text, row)[2], (name, figure)
+        mentioned = set(
+            re.findall(r"([0-9] ?[0-9]{3}) µs[^|]*(?:main thread|メインスレッド)", text)
+        )
+        assert mentioned <= {figure.removesuffix(" µs")}, (name, mentioned)
+
+
+@pytest.mark.parametrize("name", ["README.md", "README.ja.md", "BENCHMARKS.md"])
+def test_images_exist(name: str) -> None:
+    text = (ROOT / name).read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert images, f"{name} shows no chart or screenshot"
+    for image in images:
+        assert (ROOT / image).is_file(), image
+
+
+def test_benchmarks_page_names_nothing_users_cannot_see() -> None:
+    text = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
+    for pattern in (r"\bissue\b", "§", r"signer-spec", r"shared/", r"\bsession\b", r"\btarget\b"):
+        assert not re.search(pattern, text, re.IGNORECASE), pattern
