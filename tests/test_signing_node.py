@@ -81,7 +81,7 @@ async def test_node_accepts_every_order_tx_type(
     await order_status(node, acct, 101, P.STATUS_OPEN)
     # modify (async API) by COI → new price
     tx = await signer.asign_modify_order(
-        market_index=0, order_index=101, base_amount=50, price=150100, nonce=nonce + 1,
+        market_index=0, order_index=101, base_amount=70, price=150100, nonce=nonce + 1,
         api_key_index=key,
     )  # fmt: skip
     await send(http, node, tx)
@@ -128,7 +128,7 @@ async def test_node_accepts_a_signed_batch(
     nonce = await next_nonce(http, node, acct)
     requests = [
         ("create_order", dict(
-            market_index=1, client_order_index=200 + i, base_amount=10, price=200000 + i,
+            market_index=1, client_order_index=200 + i, base_amount=60, price=200000 + i,
             is_ask=False, order_type=P.ORDER_TYPE_LIMIT, time_in_force=P.TIF_POST_ONLY,
             nonce=nonce + i, api_key_index=acct.api_key_index,
         ))

@@ -424,6 +424,9 @@ class DealerConfig:
     `signer`: "sdk" (default: lighter-sdk's Go library on a worker thread) or "native"
     (lighterfast's compiled signer, byte-exact with the SDK's and ~14x faster; opt-in).
     `prefer_high_level` is accepted for seed compatibility and has no effect (one send path).
+    `lazy_connect`: False (default) reads the node's markets at creation and raises
+    NodeUnreachable at once when it cannot be reached; True starts anyway (static market table,
+    with a WARNING) and connects at first use (`chain_id` is then needed for unknown hosts).
     `base_url` is required (no default: mainnet is used only when written); `from_config`
     reads it from config.json or LIGHTER_BASE_URL.
     """
@@ -458,6 +461,7 @@ class DealerConfig:
     request_timeout: float = 10.0
     max_retries: int = 3
     signer: str = "sdk"
+    lazy_connect: bool = False
 
     def __post_init__(self) -> None:
         self._check_plain_fields()
@@ -518,7 +522,7 @@ class DealerConfig:
         for name in ("price_scale", "size_scale", "base_scale"):
             if getattr(self, name) is not None:
                 decimals_from_scale(getattr(self, name), name)
-        for name in ("standard_account", "prefer_high_level", "use_ws"):
+        for name in ("standard_account", "prefer_high_level", "use_ws", "lazy_connect"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: expected true or false, got {getattr(self, name)!r}")
         if self.signer not in SIGNER_KINDS:

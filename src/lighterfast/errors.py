@@ -21,6 +21,25 @@ class MarketNotFound(LighterError, KeyError):
         return str(self.args[0]) if self.args else "market not found"
 
 
+class NodeUnreachable(LighterError, ConnectionError):
+    """The node at `url` could not be reached (refused, timed out, no such host)."""
+
+    def __init__(self, url: str, detail: str = "", hint: str = "") -> None:
+        self.url = url
+        self.detail = detail
+        self.hint = hint
+        text = f"cannot reach the Lighter node at {url}"
+        text += f" ({detail})" if detail else ""
+        text += "; check base_url and that the node is running"
+        super().__init__(text + (f", {hint}" if hint else ""))
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[type[NodeUnreachable], tuple[str, str, str]]:
+        return type(self), (self.url, self.detail, self.hint)
+
+
 class OrderNotFoundByCoi(LighterError, KeyError):
     """A COI is unknown to this dealer or already finished; nothing was signed or sent."""
 

@@ -1,23 +1,32 @@
 """Markets: symbol ⇄ market index, price/size decimals and scales, minimum amounts.
 
-A static table covers the known mainnet perps; anything else is fetched once per node from
-`orderBookDetails` (falling back to `orderBooks`) and cached. Explicit scales in the
-config always win over both.
+The node is the truth: its `orderBookDetails` (else `orderBooks`) table is read once per
+process and base_url and cached. The built-in static table serves only when no node is asked
+or, in lazy mode, when the node cannot be read (with a WARNING). Explicit scales must agree
+with the node's; without a node they win.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError, MarketNotFound
+from . import protocol as P
+from .errors import ConfigError, LighterError, MarketNotFound, NodeUnreachable, TxRejected
+
+log = logging.getLogger("lighterfast.markets")
 
 
 @dataclass(frozen=True)
 class MarketInfo:
-    """One market's identity and integer scaling (`price_scale` = 10**price_decimals)."""
+    """One market's identity and integer scaling (`price_scale` = 10**price_decimals).
+
+    `source` says where the values came from: "node", "static" (built-in table) or "explicit".
+    """
 
     symbol: str
     market_index: int
@@ -25,6 +34,7 @@ class MarketInfo:
     size_decimals: int
     min_base_amount: str | None = None
     min_quote_amount: str | None = None
+    source: str = field(default="static", compare=False)
 
     @property
     def price_scale(self) -> int:
@@ -40,8 +50,7 @@ class MarketInfo:
 
 
 # Known mainnet perps (protocol §0.3: ETH size 4 / price 2; BTC 5/1; SOL 3/3; minimums from
-# the captured ORDER_BOOKS catalog row for ETH). Only entries confirmed by the protocol doc:
-# a wrong static entry would misprice orders, a missing one only costs one REST read.
+# the captured ORDER_BOOKS catalog row for ETH). Used only when no node can be asked.
 STATIC_MARKETS: dict[str, MarketInfo] = {
     "ETH": MarketInfo("ETH", 0, 2, 4, "0.0050", "10.000000"),
     "BTC": MarketInfo("BTC", 1, 1, 5, None, None),
@@ -51,8 +60,10 @@ _STATIC_BY_INDEX: dict[int, MarketInfo] = {m.market_index: m for m in STATIC_MAR
 
 MarketFetcher = Callable[[], Awaitable[list[Mapping[str, Any]]]]
 
-# base_url -> {symbol: MarketInfo}; filled by fetch_markets.
+# base_url -> {symbol: MarketInfo}; filled by node_markets / cache_markets.
 _CACHE: dict[str, dict[str, MarketInfo]] = {}
+# base_url -> the fetch in flight, so that concurrent resolutions share one read.
+_PENDING: dict[str, asyncio.Future[dict[str, MarketInfo]]] = {}
 
 
 def decimals_from_scale(scale: Any, name: str) -> int:
@@ -99,9 +110,15 @@ def market_from_row(row: Mapping[str, Any]) -> MarketInfo:
         market_index=int(row["market_id"]),
         price_decimals=int(price_dec),
         size_decimals=int(size_dec),
-        min_base_amount=row.get("min_base_amount"),
-        min_quote_amount=row.get("min_quote_amount"),
+        min_base_amount=_amount(row.get("min_base_amount")),
+        min_quote_amount=_amount(row.get("min_quote_amount")),
+        source="node",
     )
+
+
+def _amount(value: Any) -> str | None:
+    """A minimum amount as the venue's decimal string; None when absent."""
+    return None if value is None or value == "" else str(value)
 
 
 def cache_markets(base_url: str, rows: Iterable[Mapping[str, Any]]) -> dict[str, MarketInfo]:
@@ -122,6 +139,76 @@ def cached_markets(base_url: str) -> dict[str, MarketInfo] | None:
 def clear_cache() -> None:
     """Forget every fetched table (tests, or after the venue lists new markets)."""
     _CACHE.clear()
+    _PENDING.clear()
+
+
+async def fetch_market_rows(rest: Any) -> list[Mapping[str, Any]]:
+    """Market rows from `orderBookDetails`, else `orderBooks`, through a counted RestClient.
+
+    A transport failure (refused, timed out, no such host) raises NodeUnreachable.
+    """
+    try:
+        try:
+            body = await rest.get("orderBookDetails", {"market_id": P.ALL_MARKETS})
+            rows = list(body.get("order_book_details") or []) + list(
+                body.get("spot_order_book_details") or []
+            )
+            if rows:
+                return rows
+        except TxRejected:
+            pass
+        body = await rest.get("orderBooks", {"market_id": P.ALL_MARKETS})
+        return list(body.get("order_books") or [])
+    except LighterError as exc:
+        cause = unreachable_cause(exc)
+        if cause is None:
+            raise
+        raise NodeUnreachable(rest.base_url, _describe(cause)) from exc
+
+
+def unreachable_cause(exc: BaseException) -> BaseException | None:
+    """The connection-level error behind `exc` (refused, timeout, DNS, dropped), or None."""
+    import aiohttp
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, NodeUnreachable):
+            return seen
+        if isinstance(seen, (aiohttp.ClientConnectionError, TimeoutError, OSError)):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def node_markets(base_url: str, fetcher: MarketFetcher) -> dict[str, MarketInfo]:
+    """The node's market table: read once per process and base_url, shared by concurrent calls."""
+    key = base_url.rstrip("/")
+    table = _CACHE.get(key)
+    if table is not None:
+        return table
+    loop = asyncio.get_running_loop()
+    pending = _PENDING.get(key)
+    if pending is None or pending.get_loop() is not loop:
+        pending = loop.create_task(_fetch_into_cache(key, fetcher))
+        _PENDING[key] = pending
+        pending.add_done_callback(lambda done: _forget_pending(key, done))
+    return await asyncio.shield(pending)
+
+
+async def _fetch_into_cache(key: str, fetcher: MarketFetcher) -> dict[str, MarketInfo]:
+    return cache_markets(key, await fetcher())
+
+
+def _forget_pending(key: str, done: asyncio.Future[dict[str, MarketInfo]]) -> None:
+    if _PENDING.get(key) is done:
+        del _PENDING[key]
+    if not done.cancelled():
+        done.exception()  # retrieved here: every waiter gets it re-raised by its await
 
 
 def lookup_static(symbol: str | None = None, market_index: int | None = None) -> MarketInfo | None:
@@ -144,12 +231,52 @@ def _lookup(
     return None
 
 
-def _not_found(symbol: str | None, index: int | None, where: str) -> MarketNotFound:
-    what = f"symbol {symbol!r}" if symbol is not None else f"market_index {index}"
+def _what(symbol: str | None, index: int | None) -> str:
+    return f"symbol {symbol!r}" if symbol is not None else f"market_index {index}"
+
+
+def _not_found(symbol: str | None, index: int | None, why: str | None) -> MarketNotFound:
     return MarketNotFound(
-        f"market not found: {what} is not in the static table and {where}; pass"
-        " market_index=, price_scale= and size_scale= (e.g. price_scale=100, size_scale=10000)"
-        " in DealerConfig"
+        f"market not found: {_what(symbol, index)} is not in the static table and"
+        f" {why or 'no node was asked'}; pass market_index=, price_scale= and size_scale="
+        " (e.g. price_scale=100, size_scale=10000) in DealerConfig"
+    )
+
+
+def _not_listed(
+    symbol: str | None, index: int | None, base_url: str, table: Mapping[str, MarketInfo]
+) -> MarketNotFound:
+    listed = ", ".join(
+        f"{m.symbol}#{m.market_index}" for m in sorted(table.values(), key=_by_index)[:12]
+    )
+    more = ", ..." if len(table) > 12 else ""
+    return MarketNotFound(
+        f"market not found: {_what(symbol, index)} is not listed by the node at {base_url}"
+        f" (it lists {listed or 'no markets'}{more}); check the symbol, or pass market_index=,"
+        " price_scale= and size_scale= in DealerConfig"
+    )
+
+
+def _by_index(info: MarketInfo) -> int:
+    return info.market_index
+
+
+def _check_agrees(
+    info: MarketInfo,
+    explicit: int | None,
+    scale: int | None,
+    name: str,
+    base_url: str | None,
+) -> None:
+    """ConfigError naming both values when an explicit scale contradicts the node's."""
+    node_dec = info.price_decimals if name == "price_scale" else info.size_decimals
+    if explicit is None or explicit == node_dec:
+        return
+    kind = "price" if name == "price_scale" else "size"
+    raise ConfigError(
+        f"{name}={scale} contradicts the node at {base_url}: {info.symbol} (market"
+        f" {info.market_index}) has {kind}_decimals {node_dec}, i.e. {name}={10**node_dec};"
+        f" remove {name} or set it to {10**node_dec}"
     )
 
 
@@ -161,11 +288,15 @@ async def resolve_market(
     size_scale: int | None = None,
     base_url: str | None = None,
     fetcher: MarketFetcher | None = None,
+    lazy: bool = False,
+    logger: Any = None,
 ) -> MarketInfo:
-    """Resolve a market from explicit config, the static table, or the node (cached).
+    """Resolve a market from the node (cached), else the static table or explicit config.
 
-    Explicit `price_scale`/`size_scale` win; with both scales and `market_index` no lookup
-    happens at all. Raises MarketNotFound (saying what to pass) when nothing resolves.
+    With `base_url` and `fetcher` the node's table decides; explicit scales that contradict
+    it raise ConfigError. An unreachable node raises NodeUnreachable, unless `lazy`: then the
+    static table (or the explicit values) serve and a WARNING says so. Without a node,
+    explicit `price_scale`/`size_scale` win over the static table.
     """
     if symbol is None and market_index is None:
         raise ConfigError("pass symbol= (e.g. 'ETH') or market_index=")
@@ -173,43 +304,61 @@ async def resolve_market(
         None if price_scale is None else decimals_from_scale(price_scale, "price_scale")
     )
     explicit_size = None if size_scale is None else decimals_from_scale(size_scale, "size_scale")
-    if explicit_price is not None and explicit_size is not None and market_index is not None:
-        name = normalise_symbol(symbol) if symbol is not None else f"MARKET{market_index}"
-        found = lookup_static(symbol, None) if symbol is not None else None
-        return MarketInfo(
-            name,
-            int(market_index),
-            explicit_price,
-            explicit_size,
-            found.min_base_amount if found and found.market_index == market_index else None,
-            found.min_quote_amount if found and found.market_index == market_index else None,
-        )
+    fully_explicit = (
+        explicit_price is not None and explicit_size is not None and market_index is not None
+    )
+    by_index = market_index if symbol is None else None
+    url = base_url.rstrip("/") if base_url is not None else None
 
-    info = lookup_static(symbol, market_index if symbol is None else None)
-    if info is None and base_url is not None:
-        info_table = cached_markets(base_url)
-        if info_table is None and fetcher is not None:
-            try:
-                info_table = cache_markets(base_url, await fetcher())
-            except MarketNotFound:
+    unavailable: str | None = None  # why the node's table could not be used (lazy only)
+    info: MarketInfo | None = None
+    if url is not None and fetcher is not None:
+        try:
+            table = await node_markets(url, fetcher)
+        except NodeUnreachable as exc:
+            if not lazy:
                 raise
-            except Exception as exc:
+            unavailable = str(exc)
+        except (ConfigError, MarketNotFound):
+            raise
+        except Exception as exc:
+            if not lazy and not fully_explicit:
                 raise MarketNotFound(
-                    f"market lookup failed: could not read the markets of {base_url}"
-                    f" ({type(exc).__name__}: {exc}); pass market_index=, price_scale= and"
-                    " size_scale= in DealerConfig"
+                    f"market lookup failed: could not read the markets of {url}"
+                    f" ({_describe(exc)}); pass market_index=, price_scale= and size_scale="
+                    " in DealerConfig"
                 ) from exc
-        if info_table is not None:
-            info = _lookup(info_table, symbol, market_index if symbol is None else None)
-    if info is None:
-        where = f"{base_url} does not list it" if base_url else "no node was asked"
-        raise _not_found(symbol, market_index, where)
+            unavailable = f"could not read the markets of {url} ({_describe(exc)})"
+        else:
+            info = _lookup(table, symbol, by_index)
+            if info is None and not fully_explicit:
+                raise _not_listed(symbol, market_index, url, table)
+            if info is None:
+                unavailable = f"the node at {url} does not list {_what(symbol, market_index)}"
+
+    if info is None:  # no node asked, or its table is unavailable
+        info = _offline_market(symbol, market_index, explicit_price, explicit_size, unavailable)
+        if unavailable is not None:
+            (logger or log).warning(
+                "markets: %s; using the %s values for %s (market %d: price %d / size %d"
+                " decimals) - they may not match the node",
+                unavailable,
+                "explicit" if info.source == "explicit" else "built-in static table's",
+                info.symbol,
+                info.market_index,
+                info.price_decimals,
+                info.size_decimals,
+            )
     if market_index is not None and symbol is not None and info.market_index != market_index:
         raise ConfigError(
             f"symbol {symbol!r} is market {info.market_index}, but market_index={market_index}"
             " was passed"
         )
-    if explicit_price is not None or explicit_size is not None:
+    if info.source == "node":
+        _check_agrees(info, explicit_price, price_scale, "price_scale", url)
+        _check_agrees(info, explicit_size, size_scale, "size_scale", url)
+        return info
+    if info.source == "static" and (explicit_price is not None or explicit_size is not None):
         info = MarketInfo(
             info.symbol,
             info.market_index,
@@ -217,5 +366,33 @@ async def resolve_market(
             info.size_decimals if explicit_size is None else explicit_size,
             info.min_base_amount,
             info.min_quote_amount,
+            source="explicit",
         )
+    return info
+
+
+def _offline_market(
+    symbol: str | None,
+    market_index: int | None,
+    explicit_price: int | None,
+    explicit_size: int | None,
+    why: str | None,
+) -> MarketInfo:
+    """The market without a node: fully explicit config, else the static table."""
+    if explicit_price is not None and explicit_size is not None and market_index is not None:
+        name = normalise_symbol(symbol) if symbol is not None else f"MARKET{market_index}"
+        found = lookup_static(symbol, None) if symbol is not None else None
+        same = found is not None and found.market_index == market_index
+        return MarketInfo(
+            name,
+            int(market_index),
+            explicit_price,
+            explicit_size,
+            found.min_base_amount if found is not None and same else None,
+            found.min_quote_amount if found is not None and same else None,
+            source="explicit",
+        )
+    info = lookup_static(symbol, market_index if symbol is None else None)
+    if info is None:
+        raise _not_found(symbol, market_index, why)
     return info

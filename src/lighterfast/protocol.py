@@ -179,6 +179,7 @@ ERR_INVALID_PRICE: Final = 21702
 ERR_INVALID_IS_ASK: Final = 21703
 ERR_INVALID_ORDER_TYPE: Final = 21704
 ERR_INVALID_TIME_IN_FORCE: Final = 21705
+ERR_INVALID_ORDER_AMOUNT: Final = 21706  # also the local node's code for below-minimum orders
 ERR_ORDER_NOT_OWNED: Final = 21707
 ERR_INVALID_EXPIRY: Final = 21711
 ERR_CANCEL_ALL_QUEUED: Final = 21712
@@ -227,6 +228,7 @@ ERROR_MESSAGES: Final = {
     ERR_INVALID_IS_ASK: "invalid isAsk",
     ERR_INVALID_ORDER_TYPE: "invalid OrderType",
     ERR_INVALID_TIME_IN_FORCE: "invalid OrderTimeInForce",
+    ERR_INVALID_ORDER_AMOUNT: "invalid order base or quote amount",
     ERR_ORDER_NOT_OWNED: "account is not owner of the order",
     ERR_INVALID_EXPIRY: "invalid expiry",
     ERR_CANCEL_ALL_QUEUED: "account has a queued cancel all orders request",

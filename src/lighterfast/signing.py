@@ -29,7 +29,7 @@ from typing import (
 )
 
 from . import protocol as P
-from .errors import ConfigError, SignerError
+from .errors import ConfigError, NodeUnreachable, SignerError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -1032,7 +1032,10 @@ class SdkSigner:
             async with aiohttp.ClientSession(timeout=client_timeout) as session:
                 async with session.get(url) as response:
                     body = await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise NodeUnreachable(base_url.rstrip("/"), f"GET / {detail}") from None
+        except (aiohttp.ClientError, ValueError) as exc:
             raise ConfigError(
                 f"could not read the chain id from {url} ({type(exc).__name__}); pass chain_id="
             ) from None

@@ -438,11 +438,11 @@ class Engine:
             return p.ERR_ACCOUNT_NOT_FOUND
         try:
             if tx_type == p.TX_TYPE_CREATE_ORDER:
-                self.create_order(acct, info, now_us)
+                self.create_order(acct, info, now_us, check_minimums=True)
             elif tx_type == p.TX_TYPE_CANCEL_ORDER:
                 self.cancel_order(acct, info["MarketIndex"], info["Index"], now_us)
             elif tx_type == p.TX_TYPE_MODIFY_ORDER:
-                self.modify_order(acct, info, now_us)
+                self.modify_order(acct, info, now_us, check_minimums=True)
             elif tx_type == p.TX_TYPE_CANCEL_ALL_ORDERS:
                 self.cancel_all(acct, info, now_us)
             elif tx_type == p.TX_TYPE_CREATE_GROUPED_ORDERS:
@@ -458,8 +458,10 @@ class Engine:
             return exc.code
         return 0
 
-    def create_order(self, acct: Account, o: dict[str, Any], now_us: int) -> Order:
-        """Create one order: duplicate-COI, reduce-only, margin, post-only checks, then match."""
+    def create_order(
+        self, acct: Account, o: dict[str, Any], now_us: int, *, check_minimums: bool = False
+    ) -> Order:
+        """One order: COI, minimums (users' txs only), reduce-only, margin, post-only, match."""
         coi = o["ClientOrderIndex"]
         if coi and (acct.index, coi) in self.live_by_coi:
             raise AppError(p.ERR_COI_EXISTS)
@@ -469,8 +471,20 @@ class Engine:
             order.self_trade_mode = attrs.get(p.ATTR_SELF_TRADE_BEHAVIOUR, 0)
         if coi:
             self._remember_coi(acct.index, coi, order)
+        if check_minimums and self.below_minimum(order, order.remaining_base, order.price):
+            self._finish(order, p.STATUS_CANCELED, now_us)
+            raise AppError(p.ERR_INVALID_ORDER_AMOUNT)
         self._admit(acct, order, now_us)
         return order
+
+    def below_minimum(self, order: Order, base: int, price: int) -> bool:
+        """True when a maker limit order is under the market's min base or quote amount (§0.3)."""
+        if order.order_type != p.ORDER_TYPE_LIMIT or order.tif == p.TIF_IOC:
+            return False
+        if base == 0 and order.reduce_only:  # "close the whole position" form
+            return False
+        spec = self.specs[order.market_index]
+        return base < spec.min_base_int or base * price * spec.quote_to_usdc < spec.min_quote_int
 
     def _remember_coi(self, account_index: int, coi: int, order: Order) -> None:
         """Latest order per (account, COI), bounded: the oldest finished entries are dropped."""
@@ -696,7 +710,9 @@ class Engine:
             raise AppError(p.ERR_ORDER_NOT_OWNED)
         self._cancel_resting(order, p.STATUS_CANCELED, now_us)
 
-    def modify_order(self, acct: Account, info: dict[str, Any], now_us: int) -> None:
+    def modify_order(
+        self, acct: Account, info: dict[str, Any], now_us: int, *, check_minimums: bool = False
+    ) -> None:
         """Change price / size / trigger of a live order; priority kept only on a pure size cut."""
         order = self.find_order(acct.index, info["Index"])
         if order is None or order.market_index != info["MarketIndex"]:
@@ -707,6 +723,8 @@ class Engine:
         new_price = info["Price"]
         if new_base == 0:
             raise AppError(p.ERR_INVALID_BASE_AMOUNT)
+        if check_minimums and self.below_minimum(order, new_base, new_price):  # order unchanged
+            raise AppError(p.ERR_INVALID_ORDER_AMOUNT)
         book = self.books[order.market_index]
         order.order_version += 1
         if order.status == p.STATUS_PENDING:
