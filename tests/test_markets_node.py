@@ -7,6 +7,7 @@ minimum base / quote amounts are refused by the client and, for raw txs, by the 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from _helpers import eventually, make_dealer, node_nonce
 from lighterfast import ConfigError, markets
 from lighterfast import protocol as P
-from lighterfast.signing import SdkSigner, SignedTx
+from lighterfast.signing import GroupedOrder, SdkSigner, SignedTx
 from lighterfast.testnode import DevAccount, LocalNode
 from lighterfast.testnode.markets import parse_markets_arg
 from lighterfast.ws import WsInfo
@@ -135,6 +136,21 @@ class RawTx:
             nonce=self.nonce, api_key_index=self.acct.api_key_index,
         )  # fmt: skip
 
+    def oto(self, coi: int, base: int, price: int) -> SignedTx:
+        expiry = int(time.time() * 1000) + 3_600_000
+        return self.signer.sign_create_grouped_orders(
+            grouping_type=1,
+            orders=[
+                GroupedOrder(0, coi, base, price, False, P.ORDER_TYPE_LIMIT, P.TIF_GTT,
+                             order_expiry=expiry),
+                GroupedOrder(0, coi + 1, 0, price - 10_000, True, P.ORDER_TYPE_STOP_LOSS,
+                             P.TIF_IOC, reduce_only=True, trigger_price=price - 10_000,
+                             order_expiry=expiry),
+            ],
+            nonce=self.nonce,
+            api_key_index=self.acct.api_key_index,
+        )  # fmt: skip
+
     def modify(self, coi: int, base: int, price: int) -> SignedTx:
         return self.signer.sign_modify_order(
             market_index=0, order_index=coi, base_amount=base, price=price,
@@ -166,9 +182,12 @@ async def test_node_refuses_below_minimum_creates_and_modifies(
             # 0.0100 ETH @ 5.00 = 0.05 USDC: above min base, below min quote -> refused.
             h = await raw.send(http, raw.create(2, 100, 500))
             assert await raw.app_error(h) == below
+            # A grouped order whose limit parent is below the minimum: the whole group goes.
+            h = await raw.send(http, raw.oto(4, 10, 300_000))
+            assert await raw.app_error(h) == below
             assert node.state.books[0]["bids"] == [] and node.state.orders == {}
             # A valid order rests; modifies below either minimum leave it as it was.
-            await raw.send(http, raw.create(3, 100, 300_000))
+            await raw.send(http, raw.create(3, 100, 300_000))  # 0.0100 ETH @ 3000
             await eventually(lambda: node.state.books[0]["bids"] == [(300_000, 100)])
             for base, price in ((10, 300_000), (100, 500)):
                 h = await raw.send(http, raw.modify(3, base, price))

@@ -21,7 +21,7 @@ from typing import Any
 from lighterfast import protocol as p
 
 from .accounts import Account, AccountRegistry, Position
-from .markets import MarketSpec
+from .markets import MarketSpec, maker_below_minimum
 
 SEQ_TOP = 1 << 48  # bids count down from here (§0.2 observed layout)
 RECENT_TRADES = 100
@@ -446,7 +446,7 @@ class Engine:
             elif tx_type == p.TX_TYPE_CANCEL_ALL_ORDERS:
                 self.cancel_all(acct, info, now_us)
             elif tx_type == p.TX_TYPE_CREATE_GROUPED_ORDERS:
-                self.create_grouped(acct, info, now_us)
+                self.create_grouped(acct, info, now_us, check_minimums=True)
             elif tx_type == p.TX_TYPE_UPDATE_LEVERAGE:
                 pos = acct.position(info["MarketIndex"])
                 pos.initial_margin_fraction = info["InitialMarginFraction"]
@@ -478,13 +478,8 @@ class Engine:
         return order
 
     def below_minimum(self, order: Order, base: int, price: int) -> bool:
-        """True when a maker limit order is under the market's min base or quote amount (§0.3)."""
-        if order.order_type != p.ORDER_TYPE_LIMIT or order.tif == p.TIF_IOC:
-            return False
-        if base == 0 and order.reduce_only:  # "close the whole position" form
-            return False
-        spec = self.specs[order.market_index]
-        return base < spec.min_base_int or base * price * spec.quote_to_usdc < spec.min_quote_int
+        """True for a maker limit order under its market's min base or quote amount (§0.3)."""
+        return maker_below_minimum(self.specs[order.market_index], order, base, price)
 
     def _remember_coi(self, account_index: int, coi: int, order: Order) -> None:
         """Latest order per (account, COI), bounded: the oldest finished entries are dropped."""
@@ -793,7 +788,9 @@ class Engine:
             if o.is_live:
                 self._cancel_resting(o, status, now_us)
 
-    def create_grouped(self, acct: Account, info: dict[str, Any], now_us: int) -> None:
+    def create_grouped(
+        self, acct: Account, info: dict[str, Any], now_us: int, *, check_minimums: bool = False
+    ) -> None:
         """Grouped orders: parent first, then children; OCO siblings cancel each other."""
         orders = info["Orders"]
         cois = [o["ClientOrderIndex"] for o in orders if o["ClientOrderIndex"]]
@@ -808,6 +805,10 @@ class Engine:
             if order.coi:
                 self._remember_coi(acct.index, order.coi, order)
             made.append(order)
+        if check_minimums and any(self.below_minimum(o, o.remaining_base, o.price) for o in made):
+            for order in made:  # the whole group is refused, like a single create
+                self._finish(order, p.STATUS_CANCELED, now_us)
+            raise AppError(p.ERR_INVALID_ORDER_AMOUNT)
         grouping = info["GroupingType"]
         if grouping == 2 and len(made) == 2:  # OCO
             made[0].to_cancel = made[1].order_index

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
+
+from lighterfast import protocol as p
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,25 @@ class MarketSpec:
         return format_fixed(value, self.size_decimals)
 
 
+class _OrderKind(Protocol):
+    order_type: int
+    tif: int
+    reduce_only: bool
+
+
+def maker_below_minimum(spec: MarketSpec, order: _OrderKind, base: int, price: int) -> bool:
+    """True when a maker limit order of `base` at `price` is under the market's minimums.
+
+    The venue applies `min_base_amount` and `min_quote_amount` to maker orders (§0.3); IOC
+    and market orders and the reduce-only "close the whole position" form (base 0) are exempt.
+    """
+    if order.order_type != p.ORDER_TYPE_LIMIT or order.tif == p.TIF_IOC:
+        return False
+    if base == 0 and order.reduce_only:
+        return False
+    return base < spec.min_base_int or base * price * spec.quote_to_usdc < spec.min_quote_int
+
+
 def format_fixed(value: int, decimals: int) -> str:
     """Fixed-point string of an integer with `decimals` digits after the point ("-0.05")."""
     if decimals == 0:
@@ -86,7 +108,7 @@ DEFAULT_MARKETS: tuple[MarketSpec, ...] = (
 def parse_markets_arg(text: str) -> tuple[MarketSpec, ...]:
     """Parse a CLI market list `"ETH:4:2,BTC:5:1"` (symbol:size_decimals:price_decimals)."""
     specs: list[MarketSpec] = []
-    for i, item in enumerate(filter(None, (p.strip() for p in text.split(",")))):
+    for i, item in enumerate(filter(None, (part.strip() for part in text.split(",")))):
         parts = item.split(":")
         if len(parts) != 3:
             raise ValueError(f"markets: expected SYMBOL:SIZE_DEC:PRICE_DEC, got {item!r}")
