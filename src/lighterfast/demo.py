@@ -27,8 +27,16 @@ from .errors import ConfigError, LighterError, OrderNotFoundByCoi
 
 DEFAULT_SYMBOLS = ("ETH", "BTC", "SOL")
 DEMO_COLLATERAL = 100_000  # USDC per bot account on the local node
-LATENCY_WINDOW = 500  # acceptances kept for p50/p99
+LATENCY_WINDOW = 500  # the last acceptances kept for the latency figures
+P99_MIN_SAMPLES = 100  # below this a "p99" is the max: the tail is shown as max instead
 UNMATCHED_TRADES = 1000  # own-account fills kept until their COI is known (or forever unknown)
+RECENT_COIS = 4096  # finished COIs whose late fills are still counted (bounded memory)
+RECENT_TRADES = 4096  # trade ids remembered so that a resent trade is counted once
+LATENCY_NOTE = (
+    "latency = send → node acceptance of one requote batch (up to 4 signed txs) with the"
+    " embedded node, its market flow and every bot sharing this one process; the README's"
+    " 0.4–1 ms is one order against a node in its own process"
+)
 RATE_HEADROOM = 0.8  # share of the tier's budget the bots spend (WsInfo reads use the rest)
 SHUTDOWN_READS = 3  # REST calls kept in reserve for the final cancel + reads
 MAINNET_HOSTS = frozenset({urlparse(P.MAINNET_URL).hostname})
@@ -54,6 +62,75 @@ class DemoOptions:
     node_rate_limits: bool = True  # the in-process node enforces the tier's rate limits
     native_signer: bool = False  # sign with the opt-in NativeSigner instead of the Go library
 
+    def __post_init__(self) -> None:
+        check_duration(self.duration)
+
+
+def check_duration(duration: Any) -> None:
+    """Refuse a duration that is not None or a number of seconds > 0 (NaN, 0, -1, "20")."""
+    if duration is None:
+        return
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+        raise ConfigError(f"duration must be seconds > 0 or None, got {duration!r}")
+    if math.isnan(duration) or not duration > 0:
+        raise ConfigError(f"duration must be seconds > 0 (None: until stopped), got {duration!r}")
+
+
+class BoundedSet:
+    """A set that keeps only its `maxlen` newest members (the demo's memory stays flat)."""
+
+    def __init__(self, maxlen: int) -> None:
+        self._order: deque[int] = deque()
+        self._members: set[int] = set()
+        self.maxlen = maxlen
+
+    def add(self, item: int) -> None:
+        """Add `item`, forgetting the oldest member when full."""
+        if item in self._members:
+            return
+        self._order.append(item)
+        self._members.add(item)
+        if len(self._order) > self.maxlen:
+            self._members.discard(self._order.popleft())
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._members
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
+@dataclass
+class Pnl:
+    """Average-cost PnL of a sequence of fills: realised on what was closed, marked on the rest."""
+
+    position: Decimal = Decimal(0)  # signed base units
+    entry: Decimal = Decimal(0)  # average entry price of the open position
+    realised: Decimal = Decimal(0)
+
+    def fill(self, is_buy: bool, size: Decimal, price: Decimal) -> None:
+        """Apply one fill of `size` (> 0) at `price`."""
+        signed = size if is_buy else -size
+        held = self.position
+        if held == 0 or (held > 0) == is_buy:  # opening or adding: a new average entry
+            self.entry = (self.entry * abs(held) + price * size) / abs(held + signed)
+        else:  # closing (and maybe flipping): realise the closed part at the entry
+            closed = min(size, abs(held))
+            self.realised += closed * (price - self.entry) * (1 if held > 0 else -1)
+            if size > closed:
+                self.entry = price  # the flipped remainder opens at this fill's price
+            elif closed == abs(held):
+                self.entry = Decimal(0)
+        self.position = held + signed
+
+    def unrealised(self, mark: Decimal) -> Decimal:
+        """What the open position is worth against its entry at `mark`."""
+        return self.position * (mark - self.entry)
+
+    def total(self, mark: Decimal) -> Decimal:
+        """Realised + marked-to-market."""
+        return self.realised + self.unrealised(mark)
+
 
 @dataclass
 class BotStats:
@@ -66,7 +143,7 @@ class BotStats:
     fills: int = 0
     bought: float = 0.0
     sold: float = 0.0
-    cash: float = 0.0  # quote currency paid (−) / received (+) by the fills
+    pnl: Pnl = field(default_factory=Pnl)
     latencies_us: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     last_error: str | None = None
 
@@ -120,10 +197,10 @@ class QuoteBot:
         self.start_position = 0.0
         self.quotes: dict[int, tuple[str, float]] = {}  # live COI → (side, price)
         self.cancelling: set[int] = set()  # cancel accepted, stream has not confirmed yet
-        self.issued: set[int] = set()  # every COI this bot created (its fills are these)
+        self.issued = BoundedSet(RECENT_COIS)  # the COIs created lately (late fills are these)
         self.target: tuple[float | None, float | None] | None = None
         self.would_send: str = ""
-        self._seen_trades: set[int] = set()
+        self._seen_trades = BoundedSet(RECENT_TRADES)
         self._unmatched: deque[dict[str, Any]] = deque(maxlen=UNMATCHED_TRADES)
         self.started = time.monotonic()
         self.stopped: float | None = None
@@ -144,25 +221,27 @@ class QuoteBot:
                     self._unmatched.append(trade)
                 continue
             self._seen_trades.add(trade_id)
-            size = float(trade["size"])
-            price = float(trade["price"])
+            size, price = Decimal(str(trade["size"])), Decimal(str(trade["price"]))
             self.stats.fills += 1
+            self.stats.pnl.fill(side == "buy", size, price)
             if side == "buy":
-                self.stats.bought += size
-                self.stats.cash -= size * price
+                self.stats.bought += float(size)
             else:
-                self.stats.sold += size
-                self.stats.cash += size * price
+                self.stats.sold += float(size)
+
+    def _mine(self, coi: Any) -> bool:
+        """True when `coi` is a live quote, a pending cancel or a COI created lately."""
+        return coi in self.quotes or coi in self.cancelling or coi in self.issued
 
     def _my_side(self, trade: dict[str, Any]) -> str | None:
         """'buy'/'sell' when one side of the trade is an order this bot issued."""
         if self.account_index is None:
             return None
         if trade.get("bid_account_id") == self.account_index:
-            if trade.get("bid_client_id") in self.issued:
+            if self._mine(trade.get("bid_client_id")):
                 return "buy"
         if trade.get("ask_account_id") == self.account_index:
-            if trade.get("ask_client_id") in self.issued:
+            if self._mine(trade.get("ask_client_id")):
                 return "sell"
         return None
 
@@ -188,12 +267,37 @@ class QuoteBot:
         ltp: float | None = self.ws.get_ltp()
         return ltp
 
-    def pnl(self) -> float | None:
-        """Mark-to-mid PnL of this bot's fills (fees are 0 on the local node)."""
+    def pnl(self) -> tuple[Decimal, Decimal | None]:
+        """(realised, marked-to-mid unrealised or None without a mark) of this bot's fills.
+
+        Fees are not included (0 on the local node).
+        """
+        book = self.stats.pnl
         mid = self.mid()
         if mid is None:
-            return None
-        return self.stats.cash + (self.stats.bought - self.stats.sold) * mid
+            return book.realised, None if book.position else Decimal(0)
+        return book.realised, book.unrealised(Decimal(repr(mid)))
+
+    def shown_quotes(self) -> dict[str, tuple[int, float]]:
+        """side → (COI, price) of the quotes to show: open on the stream, not crossing the book.
+
+        A quote whose fill or cancel the stream reported is dropped at once; one not yet
+        confirmed open (accepted, or executing as a taker) or crossing the shown book is hidden.
+        """
+        if self.dealer is None:
+            return {}
+        bid, ask = self.book_top()
+        shown: dict[str, tuple[int, float]] = {}
+        for coi, (side, price) in self._live_quotes().items():
+            record = self.dealer.get_order_by_coi(coi)
+            if record is None or record.get("status") != P.STATUS_OPEN:
+                continue
+            if side == "buy" and ask is not None and price >= ask:
+                continue
+            if side == "sell" and bid is not None and price <= bid:
+                continue
+            shown.setdefault(side, (coi, price))
+        return shown
 
     def elapsed(self) -> float:
         """Seconds since the bot started (frozen once it stopped)."""
@@ -212,8 +316,10 @@ class QuoteBot:
         s = self.stats
         bid, ask = self.book_top()
         lat = list(s.latencies_us)
-        p50, p99 = percentile(lat, 50), percentile(lat, 99)
-        own = sorted(self.quotes.values())
+        p50 = percentile(lat, 50)
+        p99 = percentile(lat, 99) if len(lat) >= P99_MIN_SAMPLES else None
+        own = self.shown_quotes()
+        realised, unrealised = self.pnl()
         budget = self.budget()
         return {
             "symbol": self.symbol,
@@ -225,20 +331,26 @@ class QuoteBot:
             "best_bid": bid,
             "best_ask": ask,
             "ltp": self.ws.get_ltp(),
-            "own_bid": next((p for side, p in own if side == "buy"), None),
-            "own_ask": next((p for side, p in own if side == "sell"), None),
+            "own_bid": own["buy"][1] if "buy" in own else None,
+            "own_ask": own["sell"][1] if "sell" in own else None,
+            "own_bid_coi": own["buy"][0] if "buy" in own else None,
+            "own_ask_coi": own["sell"][0] if "sell" in own else None,
             "fills": s.fills,
             "bought": round(s.bought, 12),
             "sold": round(s.sold, 12),
             "position": round(self.position, 12),
-            "pnl": None if (v := self.pnl()) is None else round(v, 6),
+            "pnl": None if unrealised is None else round(float(realised + unrealised), 8),
+            "pnl_realised": round(float(realised), 8),
+            "pnl_unrealised": None if unrealised is None else round(float(unrealised), 8),
             "batches": s.batches,
             "txs_accepted": s.txs_accepted,
             "txs_rejected": s.txs_rejected,
             "quotes_sent": s.quotes,
             "orders_per_s": round(s.txs_accepted / self.elapsed(), 3),
+            "latency_samples": len(lat),
             "latency_p50_ms": None if p50 is None else round(p50 / 1000.0, 3),
-            "latency_p99_ms": None if p99 is None else round(p99 / 1000.0, 3),
+            "latency_p99_ms": None if p99 is None else round(p99 / 1000.0, 3),  # None: < 100
+            "latency_max_ms": round(max(lat) / 1000.0, 3) if lat else None,
             "budget_left": None if budget is None else budget[0],
             "budget_capacity": None if budget is None else budget[1],
             "last_error": s.last_error,
@@ -270,14 +382,15 @@ class QuoteBot:
             view = self.dealer.get_order_by_coi
             for coi in [c for c in self.quotes if view(c) is None]:
                 del self.quotes[coi]
-            self.cancelling = {c for c in self.cancelling if view(c) is not None}
+            if self.cancelling:
+                self.cancelling = {c for c in self.cancelling if view(c) is not None}
         return self.quotes
 
-    async def step(self) -> None:
-        """Requote once if the wanted prices differ from the live quotes."""
+    async def step(self) -> bool:
+        """Requote once if the wanted prices differ from the live quotes (False: no book yet)."""
         wanted = self.targets()
         if wanted is None:
-            return
+            return False
         live = self._live_quotes()
         have = {side: price for side, price in live.values()}
         want = {
@@ -286,7 +399,7 @@ class QuoteBot:
             if price is not None
         }
         if have == want and len(live) == len(want):
-            return
+            return True
         size = float(self.size)
         new = [(price, size if side == "buy" else -size) for side, price in want.items()]
         if self.dealer is None:
@@ -297,10 +410,10 @@ class QuoteBot:
             if self.target != wanted and self.on_dry_run is not None:
                 self.on_dry_run(text)
             self.target = wanted
-            return
-        if not self._can_send():
-            return  # keep what the shutdown needs; requote once the window rolls
-        await self._send(list(live), new)
+            return True
+        if self._can_send():  # else keep what the shutdown needs; requote once the window rolls
+            await self._send(list(live), new)
+        return True
 
     def _can_send(self) -> bool:
         """True when a tx batch fits the budget with the shutdown's reads still in reserve."""
@@ -348,12 +461,14 @@ class QuoteBot:
     async def run(self, stop: asyncio.Event) -> None:
         """Requote every `interval` seconds until `stop` is set."""
         while not stop.is_set():
+            wait = self.interval
             try:
-                await self.step()
+                if not await self.step():
+                    wait = min(wait, self.options.min_interval)  # look again for the book soon
             except Exception as exc:  # a demo keeps going; the view shows the last error
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+                await asyncio.wait_for(stop.wait(), wait)
 
     async def shutdown(self, timeout: float = 5.0) -> dict[str, Any]:
         """Cancel the bot's live quotes, wait until the stream confirms, read the node's truth."""
@@ -369,7 +484,7 @@ class QuoteBot:
             await asyncio.sleep(0.05)
         try:
             open_orders = await asyncio.wait_for(self.dealer.fetch_open_orders(), timeout)
-            mine = [o for o in open_orders if o["client_order_index"] in self.issued]
+            mine = [o for o in open_orders if self._mine(o["client_order_index"])]
             final["open_orders_end"] = len(mine)
             position = await asyncio.wait_for(self.dealer.fetch_my_position(), timeout)
             final["position_node"] = position["size"]
@@ -585,7 +700,7 @@ class DemoResult:
     base_url: str
     duration_s: float
     symbols: list[dict[str, Any]]
-    issued: dict[str, list[int]] = field(default_factory=dict)  # symbol → COIs created
+    notes: list[str] = field(default_factory=list)  # how to read the figures
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no secrets: account indexes and figures only)."""
@@ -594,6 +709,7 @@ class DemoResult:
             "base_url": self.base_url,
             "duration_s": round(self.duration_s, 3),
             "symbols": self.symbols,
+            "notes": self.notes,
         }
 
 
@@ -603,8 +719,7 @@ def _validate(options: DemoOptions) -> list[str]:
         raise ConfigError("--symbols: give at least one symbol, e.g. ETH,BTC,SOL")
     if len(set(symbols)) != len(symbols):
         raise ConfigError("--symbols: a symbol appears twice")
-    if options.duration is not None and not options.duration > 0:
-        raise ConfigError("--duration must be > 0 seconds")
+    check_duration(options.duration)  # the fields may have changed since __init__
     if options.size_lots < 1 or options.max_lots < 1:
         raise ConfigError("size and inventory limits must be >= 1 lot")
     if not options.half_spread_bps > 0:
@@ -622,7 +737,8 @@ async def run_demo(
     """Run the bots for `options.duration` (or until `stop` is set) and return the summary.
 
     `node`: an already running LocalNode to trade on (tests); otherwise one is started here
-    when `options.base_url` is None. `view`: an object with `start(bots)`, `update(bots)`,
+    when `options.base_url` is None. With `options.dry_run` the bots only read that node's
+    public book and send nothing. `view`: an object with `start(bots)`, `update(bots)`,
     `message(text)` and `stop()` (see `demo_view`); None runs silently.
     """
     from .config import load_lighter_config
@@ -646,10 +762,16 @@ async def run_demo(
         limits = f"{tier} rate limits" if options.node_rate_limits else "no rate limits"
         say(f"local node on {node.base_url} (simulated market flow, {limits})")
     bots: list[_Bot] = []
+    notes: list[str] = []
     try:
         rate_limit, interval = _pacing(options, len(options.symbols))
-        if node is not None:
+        if node is not None and options.dry_run:
+            mode, base_url = "dry-run", node.base_url
+            say("dry run: the bots read the public book and send nothing")
+            bots = await _dry_run_bots(options, base_url, interval, say)
+        elif node is not None:
             mode, base_url = "local", node.base_url
+            notes.append(LATENCY_NOTE)
             bots = await _local_bots(options, node, interval, rate_limit)
         else:
             assert options.base_url is not None
@@ -668,6 +790,13 @@ async def run_demo(
                         "bots on the same key share its nonce lane"
                     )
                 bots = await _config_bots(options, base_url, cfg, interval, rate_limit)
+        if rate_limit is not None and mode != "dry-run":
+            notes.append(
+                f"standard pacing: {rate_limit} of the {P.STANDARD_REQUESTS_PER_MINUTE}"
+                f" requests/min per bot, so a bot requotes at most every {interval:.2f} s"
+            )
+        for note in notes:
+            say(note)
         started = time.monotonic()
         tasks = [asyncio.create_task(b.bot.run(stop), name=f"bot-{b.bot.symbol}") for b in bots]
         if view is not None:
@@ -694,8 +823,7 @@ async def run_demo(
             rows.append(row)
         if view is not None:
             view.stop()
-        issued = {b.bot.symbol: sorted(b.bot.issued) for b in bots}
-        return DemoResult(mode, base_url, duration, rows, issued)
+        return DemoResult(mode, base_url, duration, rows, notes)
     finally:
         await _close_all(bots)
         if own_node is not None:
