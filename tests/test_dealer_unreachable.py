@@ -42,6 +42,8 @@ def test_the_error_type() -> None:
     err = NodeUnreachable("http://127.0.0.1:9", "ClientConnectorError")
     assert isinstance(err, LighterError) and isinstance(err, ConnectionError)
     assert "http://127.0.0.1:9" in str(err) and "ClientConnectorError" in str(err)
+    hidden = NodeUnreachable("http://user:s3cret@127.0.0.1:9", "ClientConnectorError")
+    assert "s3cret" not in str(hidden) and "s3cret" not in repr(hidden)
 
 
 @pytest.mark.parametrize("chain_id", [None, 304])

@@ -5,6 +5,8 @@ Messages never contain secrets (keys, tokens, signatures); callers pass only pub
 
 from __future__ import annotations
 
+import re
+
 
 class LighterError(Exception):
     """Root of every error lighterfast raises on purpose."""
@@ -28,7 +30,8 @@ class NodeUnreachable(LighterError, ConnectionError):
         self.url = url
         self.detail = detail
         self.hint = hint
-        text = f"cannot reach the Lighter node at {url}"
+        shown = re.sub(r"//[^/@]*@", "//***@", url)  # never print credentials in a URL
+        text = f"cannot reach the Lighter node at {shown}"
         text += f" ({detail})" if detail else ""
         text += "; check base_url and that the node is running"
         super().__init__(text + (f", {hint}" if hint else ""))
