@@ -59,7 +59,15 @@ def _assert_matches_node(node: LocalNode, result: Any) -> None:
     for row in result.symbols:
         spec = specs[row["symbol"]]
         account = row["account_index"]
-        size = positions.get((account, spec.market_index), {"size": 0})["size"]
+        node_pos = positions.get((account, spec.market_index), {"size": 0, "realized_pnl": 0})
+        size = node_pos["size"]
+        # The bot's average-cost realised PnL is the node's own (to a micro-USDC per fill).
+        realised = Decimal(node_pos["realized_pnl"]).scaleb(-6)
+        assert abs(Decimal(str(row["pnl_realised"])) - realised) <= Decimal("1e-6") * (
+            row["fills"] + 1
+        ), (row, realised)
+        if row["pnl"] is not None:
+            assert row["pnl"] == pytest.approx(row["pnl_realised"] + row["pnl_unrealised"])
         node_position = Decimal(size).scaleb(-spec.size_decimals)
         assert Decimal(str(row["position"])) == node_position, row
         assert Decimal(str(row["position_node"])) == node_position

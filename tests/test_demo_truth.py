@@ -222,8 +222,8 @@ async def test_non_tty_output_is_readable_and_summary_fits() -> None:
     assert LATENCY_NOTE in summary["notes"]
     rendered = render_summary(summary)
     assert "…" not in rendered and "p50 / max ms" in rendered
-    table_lines = [ln for ln in rendered.splitlines() if ln.split(" ")[0] in ("symbol", "ETH")]
-    assert max(len(line) for line in table_lines) <= 80
+    assert max(len(line) for line in rendered.splitlines()[1:]) <= 80  # all but the URL line
+    assert "PnL realised " in rendered and "+ marked " in rendered
     for row in result.symbols:
         assert row["latency_samples"] < 100 and row["latency_p99_ms"] is None
         assert row["latency_max_ms"] >= row["latency_p50_ms"]
@@ -240,6 +240,8 @@ async def test_dry_run_on_the_embedded_node_sends_nothing() -> None:
         assert len(node.dev_accounts) == accounts  # no account was made for the bots
         assert "send nothing" in out.getvalue() and "ETH: cancel [] create buy" in out.getvalue()
         assert all(r["batches"] == 0 and r["txs_accepted"] == 0 for r in result.symbols)
+        # What it would send, with the market's decimals (ETH: size 4, price 2).
+        assert re.search(r"ETH: cancel \[\] create buy \d\.\d{4} @ \d+\.\d{2},", out.getvalue())
 
 
 @pytest.mark.parametrize("bad", [0, -1, -0.5, math.nan, "20", True])

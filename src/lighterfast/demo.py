@@ -403,8 +403,9 @@ class QuoteBot:
         size = float(self.size)
         new = [(price, size if side == "buy" else -size) for side, price in want.items()]
         if self.dealer is None:
+            pd, sd = self.market.price_decimals, self.market.size_decimals
             text = f"{self.symbol}: cancel {sorted(live)} create " + ", ".join(
-                f"{'buy' if q > 0 else 'sell'} {abs(q)} @ {p}" for p, q in new
+                f"{'buy' if q > 0 else 'sell'} {abs(q):.{sd}f} @ {p:.{pd}f}" for p, q in new
             )
             self.would_send = text
             if self.target != wanted and self.on_dry_run is not None:

@@ -9,6 +9,7 @@ terminal) gets the table printed every few seconds instead of a live redraw.
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -19,6 +20,7 @@ LEGEND = (
     " batch; max until 100 samples, then p99 of the last 500."
 )
 LOG_EVERY_S = 5.0  # a non-terminal console gets the table this often
+SUMMARY_WIDTH = 80  # the summary's free-text lines wrap here (a terminal or a log)
 
 
 def _num(value: Any, digits: int = 2, sign: bool = False) -> str:
@@ -281,7 +283,14 @@ def render_summary(summary: dict[str, Any]) -> str:
             extra.append(f"last error: {snap['last_error']}")
         if snap.get("final_read_error"):
             extra.append(f"final read: {snap['final_read_error']}")
-        lines.append(f"{snap['symbol']}: " + "; ".join(extra))
-    lines.append(LEGEND)
-    lines.extend(summary.get("notes", ()))
+        lines.extend(_wrap(f"{snap['symbol']}: " + "; ".join(extra)))
+    for text in (LEGEND, *summary.get("notes", ())):
+        lines.extend(_wrap(text))
     return "\n".join(lines)
+
+
+def _wrap(text: str) -> list[str]:
+    """A free-text line wrapped to 80 columns (continuations indented), words never cut."""
+    return textwrap.wrap(
+        text, SUMMARY_WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+    )
