@@ -11,7 +11,14 @@ import aiohttp
 import orjson
 import pytest
 
+from lighterfast import markets
 from lighterfast.testnode import DevAccount, LocalNode
+
+
+@pytest.fixture(autouse=True)
+def _fresh_market_tables() -> None:
+    """Each test reads its node's market table anew (loopback ports are reused across tests)."""
+    markets.clear_cache()
 
 
 @pytest.fixture
