@@ -4,8 +4,8 @@ Each bot reads its market from a `WsInfo` (book, public trades, its own orders a
 requotes one bid and one ask with `LighterDealer.batch_cancel_and_create` (COI-first: the
 previous quotes are cancelled by client order index, no order-index lookup, one send).
 Without `--base-url` it starts a `LocalNode` in-process with simulated market flow and one
-funded account per bot, so nonce lanes never collide. Against a mainnet URL it only prints
-what it would send unless `live=True`.
+funded account per bot, so nonce lanes never collide. With `dry_run` (on that node too) or
+against a mainnet URL without `live=True` it sends nothing and prints what it would send.
 """
 
 from __future__ import annotations
