@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import os
 import random
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
@@ -32,7 +34,7 @@ from ..errors import WsClosed
 from ..wire import PING, PONG, TYPE_PING, TYPE_SHUTDOWN, parse_tx_reply
 from .rest import note_connection
 
-logger = logging.getLogger("lighterfast.ws")
+logger = logging.getLogger("lighterfast.transport")
 
 T = TypeVar("T")
 
@@ -120,20 +122,6 @@ class _Listener(WSListener):  # type: ignore[misc]
         self._conn._on_socket_closed(transport)
 
 
-def ws_url_for(base_url: str) -> str:
-    """REST base URL → WebSocket URL (`/stream` on the same host, §4.1)."""
-    url = base_url.rstrip("/")
-    if url.startswith("https://"):
-        url = "wss://" + url[len("https://") :]
-    elif url.startswith("http://"):
-        url = "ws://" + url[len("http://") :]
-    elif not url.startswith(("ws://", "wss://")):
-        raise ValueError(f"base_url: expected http(s):// or ws(s):// URL, got {base_url!r}")
-    if not url.endswith(P.WS_PATH):
-        url += P.WS_PATH
-    return url
-
-
 class WsConnection:
     """A self-healing picows client connection (see the module docstring for the contract)."""
 
@@ -195,6 +183,8 @@ class WsConnection:
         self._run_task: asyncio.Task[None] | None = None
         self._reconnect_now = False
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._request_ids = itertools.count(1)
+        self._id_prefix = f"lf{os.getpid()}-{id(self) & 0xFFFFFF:x}-"
         self._shutdown_handle: asyncio.TimerHandle | None = None
         self._rng = random.Random()
 
@@ -292,6 +282,10 @@ class WsConnection:
     async def send_json(self, obj: Any) -> None:
         """Serialize with orjson and send as one text frame."""
         self.send_raw(orjson.dumps(obj))
+
+    def new_request_id(self) -> str:
+        """A request id unique on this connection (and across processes: pid, object id, n)."""
+        return self._id_prefix + str(next(self._request_ids))
 
     def expect_reply(self, request_id: str) -> asyncio.Future[dict[str, Any]]:
         """Register a future resolved by the reply frame carrying `id == request_id`."""

@@ -1,8 +1,8 @@
-"""Wire helpers: channel names, client→server frame encoding, tx replies → exceptions.
+"""Frames: channel names, client→server frame encoding, tx replies → exceptions.
 
 Pure functions over bytes/dicts (no sockets, no state). The dealer imports the tx frame
-encoders (`encode_sendtx`, `encode_sendtx_batch`, `sendtx_batch_form`) from here; their
-signatures are stable.
+encoders (`encode_sendtx`, `encode_sendtx_batch`, `sendtx_batch_form`) via `lighterfast.wire`;
+their signatures are stable.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from . import protocol as P
-from .errors import LighterError, NonceError, RateLimited, TxRejected
+from .. import protocol as P
+from ..errors import LighterError, NonceError, RateLimited, TxRejected
 
 # --- fixed control frames (§4.2) -------------------------------------------------------------
 PING: Final = b'{"type":"ping"}'

@@ -645,7 +645,7 @@ async def test_refused_private_subscriptions_are_reported(
 ) -> None:
     """A token of another account: the node refuses (20013, no channel in the frame); WsInfo
     notices the missing snapshots, says which channels, and keeps the public stream."""
-    from lighterfast.auth import AuthTokenProvider
+    from lighterfast.signing import AuthTokenProvider
 
     wrong = AuthTokenProvider(taker.signer, taker.account.api_key_index)
     ws = WsInfo(

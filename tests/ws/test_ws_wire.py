@@ -15,6 +15,7 @@ from lighterfast.wire import (
     encode_unsubscribe,
     error_from_code,
     frame_channel,
+    http_url_for,
     is_private_channel,
     parse_channel,
     parse_tx_reply,
@@ -23,6 +24,7 @@ from lighterfast.wire import (
     split_type,
     subscribe_channel,
     to_frame_channel,
+    ws_url_for,
 )
 
 INFO_A = '{"AccountIndex":1,"ApiKeyIndex":4,"Nonce":7,"Sig":"x=","L2TxAttributes":null}'
@@ -138,3 +140,20 @@ def test_error_codes_map_to_exceptions() -> None:
     assert isinstance(error_from_code(0, "", http_status=429), RateLimited)
     rejected = error_from_code(21739, "not enough margin to create the order", http_status=400)
     assert type(rejected) is TxRejected and rejected.http_status == 400
+
+
+@pytest.mark.parametrize(
+    ("rest", "ws"),
+    [
+        ("http://127.0.0.1:8080", "ws://127.0.0.1:8080/stream"),
+        ("https://mainnet.zklighter.elliot.ai", "wss://mainnet.zklighter.elliot.ai/stream"),
+    ],
+)
+def test_rest_and_websocket_urls_map_both_ways(rest: str, ws: str) -> None:
+    assert ws_url_for(rest) == ws and ws_url_for(rest + "/") == ws and ws_url_for(ws) == ws
+    assert http_url_for(ws) == rest and http_url_for(rest + "/") == rest
+
+
+def test_ws_url_refuses_other_schemes() -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        ws_url_for("ftp://127.0.0.1:8080")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -250,6 +251,28 @@ async def test_shutdown_notice_reconnects_at_once(server: ScriptServer) -> None:
         assert len(live) == 1
     finally:
         await conn.close()
+
+
+async def test_connection_and_wsinfo_log_under_their_own_names(
+    server: ScriptServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The transport logs as `lighterfast.transport`; `lighterfast.ws` is WsInfo's alone."""
+    conn = WsConnection(server.url, name="probe")
+    with caplog.at_level(logging.INFO, logger="lighterfast"):
+        await conn.start()
+        try:
+            conn.reconnect("test")
+            await until(lambda: conn.stats.connects == 2 and conn.connected)
+        finally:
+            await conn.close()
+        from lighterfast.ws import WsInfo
+
+        info = WsInfo.replay(market_id=0, price_decimals=2, size_decimals=4)
+        info.feed_raw(b'{"type":"error","error":{"code":30005,"message":"bad"}}')
+    transport = {r.name for r in caplog.records if r.getMessage().startswith("probe:")}
+    assert transport == {"lighterfast.transport"}
+    frames = {r.name for r in caplog.records if "error frame code=30005" in r.getMessage()}
+    assert frames == {"lighterfast.ws"}
 
 
 # --- replies ---------------------------------------------------------------------------------

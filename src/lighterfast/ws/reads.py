@@ -1,0 +1,96 @@
+"""Reads of `WsInfo`: synchronous O(1) views of the caches, and the per-COI wait."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from typing import Any
+
+from .. import protocol as P
+from ..core import OrderBook
+from ..errors import WsClosed
+from .state import WsState, check_index
+
+
+class WsReads(WsState):
+    """`get_ltp`, `get_recent_trades`, `get_order_by_coi`, `get_order_book`, `wait_order_by_coi`."""
+
+    # After aclose() every read raises WsClosed: a closed stream no longer follows the venue, so
+    # serving its last values (a price, a book, an order) would be serving a guess.
+    def _check_open(self) -> None:
+        if self._closed:
+            raise WsClosed("WsInfo is closed: its prices, books and orders are no longer kept")
+
+    def get_ltp(self) -> float | None:
+        """Last traded price from public trades (None before the first trade)."""
+        if self._closed:
+            self._check_open()
+        return self._ltp
+
+    def get_recent_trades(self, n: int = 20, public: bool = False) -> list[dict[str, Any]]:
+        """Up to `n` trades, newest first: the public tape or the account's own fills."""
+        if type(n) is bool or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n: expected an int >= 0, got {n!r}")
+        if type(public) is not bool:
+            raise TypeError(f"public: expected a bool, got {type(public).__name__}")
+        self._check_open()
+        tape = self._public_trades if public else self._own_trades
+        return list(itertools.islice(reversed(tape), min(n, len(tape))))
+
+    def get_order_by_coi(self, coi: int) -> dict[str, Any] | None:
+        """The live order with this client order index (None when unknown or finished)."""
+        self._check_open()
+        return self._coi.get(check_index("coi", coi, P.MAX_COI))  # type: ignore[no-any-return]
+
+    def get_order_book(self, market: int | None = None) -> OrderBook | None:
+        """The order book of `market` (default: this WsInfo's market, else its only book)."""
+        self._check_open()
+        if market is None:
+            if self.market_id is not None and self.market_id in self._books:
+                return self._books[self.market_id]
+            if len(self._books) == 1:
+                return next(iter(self._books.values()))
+            return None
+        return self._books.get(check_index("market", market, P.MAX_SPOT_MARKET_INDEX))
+
+    @property
+    def coi_cache(self) -> Any:
+        """The COI cache (core `CoiCache`): live orders keyed by client order index."""
+        return self._coi
+
+    async def wait_order_by_coi(
+        self, coi: int, timeout: float | None = 5.0
+    ) -> dict[str, Any] | None:
+        """The order frame for `coi` as soon as it arrives (or at once if known); None on timeout.
+
+        Resolved by the frame path itself (a per-COI future), no polling. A recently finished
+        order (filled/canceled) counts as arrived.
+        """
+        if type(coi) is bool or not isinstance(coi, int):
+            raise TypeError(f"coi: expected an int, got {type(coi).__name__}")
+        check_index("coi", coi, P.MAX_COI)
+        if timeout is not None and (
+            type(timeout) is bool or not isinstance(timeout, (int, float)) or not timeout >= 0
+        ):
+            raise ValueError(f"timeout: expected seconds >= 0 (or None), got {timeout!r}")
+        self._check_open()  # a closed stream will never deliver it: say so now, not at timeout
+        order = self._coi.get(coi)
+        if order is None:
+            order = self._finished.get(coi)
+        if order is not None:
+            return order  # type: ignore[no-any-return]
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        waiters = self._coi_waiters.setdefault(coi, [])
+        waiters.append(fut)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            remaining = self._coi_waiters.get(coi)
+            if remaining is not None:
+                with contextlib.suppress(ValueError):
+                    remaining.remove(fut)
+                if not remaining:
+                    del self._coi_waiters[coi]
