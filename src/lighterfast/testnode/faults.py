@@ -1,7 +1,7 @@
 """Fault injection for the local node: gaps, duplicates, closes, shutdown notices, stalls,
 forced refusals (429 / invalid nonce / any code) of the next N requests.
 
-Called on `node.faults` by tests, or over HTTP through `POST /dev/v1/faults` (server.py).
+Called on `node.faults` by tests, or over HTTP through `POST /dev/v1/faults` (routes_dev.py).
 """
 
 from __future__ import annotations
