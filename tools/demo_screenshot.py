@@ -61,6 +61,14 @@ class SnapshotView:
         """Nothing to tear down."""
 
 
+def keep_spaces(svg: Path) -> None:
+    """Mark the SVG `xml:space="preserve"`: rsvg-convert otherwise drops the leading spaces
+    of right-aligned cells, and every number column comes out left-aligned."""
+    text = svg.read_text(encoding="utf-8")
+    if "xml:space" not in text:
+        svg.write_text(text.replace("<svg ", '<svg xml:space="preserve" ', 1), encoding="utf-8")
+
+
 def to_png(svg: Path, png: Path) -> bool:
     """Convert with rsvg-convert, else cairosvg; False when neither is installed."""
     if shutil.which("rsvg-convert"):
@@ -90,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     svg = args.out.with_suffix(".svg")
     view.console.save_svg(str(svg), title="lighterfast demo")
+    keep_spaces(svg)
     if to_png(svg, args.out):
         svg.unlink()
         print(f"wrote {args.out}")
