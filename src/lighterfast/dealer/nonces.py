@@ -29,8 +29,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from . import protocol as P
-from ._checks import check_int
+from .. import protocol as P
+from .._checks import check_int
 
 NonceFetcher = Callable[[int], Awaitable[int]]
 

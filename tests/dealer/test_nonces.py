@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from lighterfast.nonces import NonceManager
+from lighterfast.dealer.nonces import NonceManager
 
 
 class FakeNode:

@@ -17,7 +17,7 @@ import pytest
 from lighterfast.cli import _node_config
 from lighterfast.testnode import LocalNode
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RUNS = 2  # every example twice against a fresh flow node (the old ones failed 6 of 6)
 
 pytestmark = pytest.mark.timeout(120)

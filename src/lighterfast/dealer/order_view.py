@@ -1,0 +1,197 @@
+"""The COI → order view: what the dealer knows of each order it issued or saw on a stream.
+
+Creates enter it as "queued" when they are queued; send results, WS order frames
+(`feed_ws_orders`), reconnect snapshots (`resync_ws_orders`) and REST reads update it, so a
+COI can be canceled or modified at once, on the key that sent its create.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import protocol as P
+from ..errors import OrderNotFoundByCoi
+from .coi import check_coi
+from .state import DealerState
+
+if TYPE_CHECKING:
+    from .intents import _Intent
+
+# Statuses of a COI the dealer issued that a stream snapshot may not show yet.
+_NOT_YET_LIVE = frozenset({"queued", "accepted", "unknown"})
+# Final status of an order that vanished from the live set while the stream was down.
+STATUS_GONE = "finished while disconnected"
+
+
+def _human(text: Any) -> float | None:
+    """A wire decimal string as a float ('' and None → None)."""
+    if text is None or text == "":
+        return None
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _order_view(order: Mapping[str, Any]) -> dict[str, Any]:
+    """An Order object (REST or WS) as a plain dict of human numbers."""
+    is_ask = bool(order.get("is_ask"))
+    remaining = _human(order.get("remaining_base_amount"))
+    return {
+        "client_order_index": order.get("client_order_index"),
+        "order_index": order.get("order_index"),
+        "market_index": order.get("market_index"),
+        "side": "sell" if is_ask else "buy",
+        "is_ask": is_ask,
+        "price": _human(order.get("price")),
+        "size": remaining,
+        "initial_size": _human(order.get("initial_base_amount")),
+        "filled_size": _human(order.get("filled_base_amount")),
+        "trigger_price": _human(order.get("trigger_price")),
+        "status": order.get("status"),
+        "type": order.get("type"),
+        "time_in_force": order.get("time_in_force"),
+        "reduce_only": bool(order.get("reduce_only")),
+        "order_expiry": order.get("order_expiry"),
+    }
+
+
+class _OrderViewMixin(DealerState):
+    """The live-order view of a dealer (COI → record) and how streams and reads update it."""
+
+    def _known_order(self, coi: Any) -> dict[str, Any]:
+        """The live-view record of a COI, or OrderNotFoundByCoi (nothing signed)."""
+        coi = check_coi(coi)
+        record = self._orders.get(coi)
+        if record is not None:
+            return record
+        final = self._finished.get(coi)
+        if final is not None:
+            raise OrderNotFoundByCoi(coi, f"already finished: {final}")
+        raise OrderNotFoundByCoi(coi, "never issued by this dealer nor seen on the order streams")
+
+    def _remember_create(self, intent: _Intent) -> None:
+        """Put a create in the live view as "queued" (so it can be canceled/modified at once)."""
+        assert intent.coi is not None
+        self._orders.put(
+            intent.coi,
+            {
+                "client_order_index": intent.coi,
+                "market_index": intent.market_index,
+                "is_ask": bool(intent.kwargs["is_ask"]),
+                "price_int": intent.kwargs["price"],
+                "base_amount_int": intent.kwargs["base_amount"],
+                "trigger_price_int": intent.kwargs["trigger_price"],
+                "status": "queued",
+                "order_index": None,
+                "api_key_index": None,
+            },
+        )
+
+    # deprecated order-index API ---------------------------------------------------------------
+    def feed_ws_orders(self, orders: Any) -> int:
+        """Update the COI view from WS order frames (list, or map market → list); returns count.
+
+        Live orders are stored with their order index and current price/size; filled,
+        canceled* and expired orders are dropped and remembered as finished.
+        """
+        if isinstance(orders, Mapping):
+            flat: list[Any] = []
+            for value in orders.values():
+                flat.extend(value if isinstance(value, list) else [value])
+            orders = flat
+        if not isinstance(orders, (list, tuple)):
+            raise TypeError(f"orders must be a list of order dicts, got {type(orders).__name__}")
+        # Pass 1 checks and converts everything; pass 2 changes the view (all or nothing).
+        planned = [self._order_update(position, order) for position, order in enumerate(orders)]
+        changed = 0
+        for coi, status, fields in planned:
+            if coi is None:  # an order placed without a COI: not in a COI view
+                continue
+            changed += 1
+            if fields is None:
+                self._orders.pop(coi)
+                self._finished.put(coi, status)
+                continue
+            record = self._orders.get(coi)
+            record = (
+                {"client_order_index": coi, "api_key_index": None} if record is None else record
+            )
+            record.update(fields)
+            self._orders.put(coi, record)
+        return changed
+
+    def _order_update(
+        self, position: int, order: Any
+    ) -> tuple[int | None, str, dict[str, Any] | None]:
+        """(coi, status, fields to set) for one WS order; fields None = finished; raises if bad."""
+        if not isinstance(order, Mapping):
+            raise TypeError(f"orders[{position}] must be a dict, got {type(order).__name__}")
+        coi = order.get("client_order_index")
+        if coi in (None, 0):
+            return None, "", None
+        if isinstance(coi, bool) or not isinstance(coi, int) or not 0 < coi <= P.MAX_COI:
+            raise ValueError(f"orders[{position}]: bad client_order_index {coi!r}")
+        status = str(order.get("status", ""))
+        if P.is_terminal_status(status):
+            return coi, status, None
+        known = self._orders.get(coi) or {}
+        market = order.get("market_index", known.get("market_index"))
+        fields: dict[str, Any] = {"status": status, "market_index": market}
+        if order.get("order_index") is not None:
+            fields["order_index"] = order["order_index"]
+        if "is_ask" in order:
+            fields["is_ask"] = bool(order["is_ask"])
+        ours = market == self.market.market_index  # decimals known only for this market
+        try:
+            base_price = order.get("base_price")
+            if isinstance(base_price, int) and base_price > 0:
+                fields["price_int"] = base_price
+            elif order.get("price") and ours:
+                fields["price_int"] = self.scale.parse_price(str(order["price"]))
+            base_size = order.get("base_size")
+            if isinstance(base_size, int) and base_size > 0:
+                fields["base_amount_int"] = base_size
+            elif order.get("remaining_base_amount") and ours:
+                fields["base_amount_int"] = self.scale.parse_size(
+                    str(order["remaining_base_amount"])
+                )
+            trigger = order.get("trigger_price")
+            if trigger and ours:
+                fields["trigger_price_int"] = self.scale.parse_price(str(trigger))
+        except ValueError as exc:
+            raise ValueError(f"orders[{position}] (COI {coi}): {exc}") from None
+        return coi, status, fields
+
+    def resync_ws_orders(self, live_orders: Any) -> int:
+        """Make the view match a full list of the account's live orders; returns COIs dropped.
+
+        For `ws.on_orders_resync` (called after a reconnect's snapshot): an order the view saw
+        live that is absent finished while the socket was down. Queued creates and accepted
+        creates never seen on a stream yet are kept (the snapshot may predate them).
+        """
+        if isinstance(live_orders, (str, bytes, Mapping)) or not isinstance(live_orders, Iterable):
+            raise TypeError(
+                f"live_orders must be a list of order dicts, got {type(live_orders).__name__}"
+            )
+        live = list(live_orders)
+        self.feed_ws_orders(live)  # validates every entry first
+        present = {order.get("client_order_index") for order in live}
+        dropped = 0
+        for coi, record in self._orders.items():
+            if coi in present:
+                continue
+            if record.get("order_index") is None and record.get("status") in _NOT_YET_LIVE:
+                continue
+            self._orders.pop(coi)
+            self._finished.put(coi, STATUS_GONE)
+            dropped += 1
+        if dropped:
+            self.log.info("order resync: %d order(s) finished while the stream was down", dropped)
+        return dropped
+
+    def get_order_by_coi(self, coi: int) -> dict[str, Any] | None:
+        """The dealer's current view of one COI (None when unknown or finished)."""
+        record = self._orders.get(check_coi(coi))
+        return dict(record) if record is not None else None
