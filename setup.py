@@ -23,10 +23,10 @@ extensions = [
     ),
     # Opt-in native signer: C header-only core (unsigned __int128, so gcc/clang only).
     Extension(
-        "lighterfast._signer",
-        ["src/lighterfast/_signer.pyx"],
-        include_dirs=["src/lighterfast"],
-        depends=["src/lighterfast/_signer_impl.h"],
+        "lighterfast.signing._native",
+        ["src/lighterfast/signing/_native.pyx"],
+        include_dirs=["src/lighterfast/signing"],
+        depends=["src/lighterfast/signing/_native_impl.h"],
         extra_compile_args=["-O3"] if os.name != "nt" else [],
     ),
 ]

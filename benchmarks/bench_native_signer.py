@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from lighterfast import _signer as native
 from lighterfast.signing import NativeSigner, SdkSigner
+from lighterfast.signing import _native as native
 from setup_common import (
     ACCOUNT,
     KEY,

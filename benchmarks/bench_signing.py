@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-import lighterfast.signing as S
-from lighterfast.signing import SdkSigner
+import lighterfast.signing.sdk as S
+from lighterfast.signing import SdkSigner, validate_create_order
 from setup_common import ACCOUNT, KEY, ORDERS, N, bench_lighter_sdk_main_thread
 
 
@@ -74,7 +74,7 @@ def test_sdksigner_sign_many(
 def test_library_floor_on_worker(benchmark: Any, signer: SdkSigner) -> None:
     """The bare library calls on the worker thread, no API, no hop per order: the floor."""
     rows = [
-        (ACCOUNT, KEY, o["nonce"], S.validate_create_order(**{
+        (ACCOUNT, KEY, o["nonce"], validate_create_order(**{
             k: v for k, v in o.items() if k not in ("nonce", "api_key_index")
         }))
         for o in ORDERS

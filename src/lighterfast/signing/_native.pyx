@@ -1,14 +1,13 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Native Lighter L2 signer (opt-in): Poseidon2, ECgFp5 and Schnorr in C, byte-exact with the .so.
 
-`NativeSigner` has the same interface, validation and `SignedTx`/tx_info output as `SdkSigner`
-(signer-spec §4-§5), but signs in-process in microseconds instead of calling the Go library.
-Nonces are hedged: k = BLAKE2b-512(sk || msg || 32 fresh random bytes) mod n, never reused.
+`NativeSigner` is a `SignerBase` (the same interface, validation and `SignedTx`/tx_info output as
+`SdkSigner`, signer-spec §4-§5), but signs in-process in microseconds instead of calling the Go
+library. Nonces are hedged: k = BLAKE2b-512(sk || msg || 32 fresh random bytes) mod n, never reused.
 """
 
 import binascii
 import hashlib
-import math
 import os
 import time
 
@@ -16,8 +15,25 @@ from libc.stdint cimport uint8_t, uint64_t
 from libc.string cimport memset
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 
+from ..errors import SignerError
+from ..protocol import (
+    ALL_MARKETS,
+    ATTR_CANCEL_ALL_MARKET,
+    DEFAULT_ORDER_EXPIRY_MS,
+    DEFAULT_TX_EXPIRY_MS,
+    TX_TYPE_CANCEL_ALL_ORDERS,
+    TX_TYPE_CANCEL_ORDER,
+    TX_TYPE_CHANGE_PUB_KEY,
+    TX_TYPE_CREATE_GROUPED_ORDERS,
+    TX_TYPE_CREATE_ORDER,
+    TX_TYPE_MODIFY_ORDER,
+)
+from .base import SignerBase
+from .types import SignedTx
+from .validate import check_nonce
 
-cdef extern from "_signer_impl.h" nogil:
+
+cdef extern from "_native_impl.h" nogil:
     void lf_init()
     void lf_permute(uint64_t *s)
     void lf_hash(const uint64_t *inp, size_t n, uint64_t *out, int m)
@@ -50,26 +66,11 @@ cdef enum:
     MAX_WORDS = 64
 cdef uint64_t MASK64 = 0xFFFFFFFFFFFFFFFF
 
-_EXPIRED_AT_MS = 599_000  # the .so: ExpiredAt = now_ms + 10 min - 1 s (signer-spec §5.1)
-_DEFAULT_ORDER_EXPIRY_MS = 28 * 86_400_000  # order_expiry -1 → now + 28 days (§5.4)
-_ATTR_NIL = {5: 255}  # attribute type → its nil value when not 0 (§5.3)
-
-TX_CHANGE_PUB_KEY = 8
-TX_CREATE_ORDER = 14
-TX_CANCEL_ORDER = 15
-TX_CANCEL_ALL_ORDERS = 16
-TX_MODIFY_ORDER = 17
-TX_CREATE_GROUPED_ORDERS = 28
-
-_signing = None  # lighterfast.signing, imported on first use (it imports this module)
-
-
-cdef object _sg():
-    global _signing
-    if _signing is None:
-        from . import signing as _s
-        _signing = _s
-    return _signing
+# Attribute type → its nil value when not 0 (signer-spec §5.3): cancel-all's market is "all".
+_ATTR_NIL = {int(ATTR_CANCEL_ALL_MARKET): ALL_MARKETS}
+# Job kinds besides the wire tx types (which are all positive): a batch and an auth token.
+cdef int _JOB_MANY = -1
+cdef int _JOB_TOKEN = -2
 
 
 # ================================================================================================
@@ -267,7 +268,7 @@ cdef class _Key:
         cdef uint64_t kk[5]
         cdef uint8_t sig[80]
         if self.wiped:
-            raise _sg().SignerError("signer is closed")
+            raise SignerError("signer is closed")
         if k is None:
             h = self.hedge.copy()
             h.update(_f5_to_bytes(msg))
@@ -319,7 +320,7 @@ cdef str _order_fields(tuple row):
 
 cdef tuple _with_expiry(tuple row, object now_ms):
     if row[9] == -1:
-        return row[:9] + (now_ms + _DEFAULT_ORDER_EXPIRY_MS,)
+        return row[:9] + (now_ms + DEFAULT_ORDER_EXPIRY_MS,)
     return row
 
 
@@ -327,177 +328,57 @@ def _leaf(tuple row):
     return hash_no_pad(row, 4)
 
 
-class NativeSigner:
+class NativeSigner(SignerBase):
     """In-process signer (C Poseidon2 + ECgFp5 Schnorr), same interface and output as SdkSigner.
 
     Opt-in: pass it as `signer=` where a signer is taken. Thread-safe (each call holds the GIL
     for its few microseconds); async twins run inline. Keys live in C memory, never in reprs.
     """
 
-    def __init__(self, account_index, api_keys, *, chain_id=None, base_url=None):
-        sg = _sg()
-        self._closed = True
-        self._keys = {}
-        account_index = sg._int("account_index", account_index, 1, sg.P.MAX_ACCOUNT_INDEX)
-        if not isinstance(api_keys, sg.Mapping) or not api_keys:
-            raise ValueError("api_keys must be a non-empty mapping {api_key_index: private_key}")
-        keys = {}
-        for index, key in api_keys.items():
-            index = sg._api_key_index(index)
-            text = sg._normalize_private_key(index, key).decode("ascii")
-            keys[index] = _Key(bytes.fromhex(text))
-        if base_url is not None and not isinstance(base_url, str):
-            raise TypeError("base_url must be a string")
-        if chain_id is None:
-            chain_id = sg.chain_id_for_url(base_url)
-        if chain_id is None:
-            chain_id = sg.P.CHAIN_ID_MAINNET  # the SDK's default for any other host
-        self._chain_id = sg._int("chain_id", chain_id, 1, 2**31 - 1)
-        self._account_index = account_index
-        self._keys = keys
-        self._api_key_indexes = frozenset(keys)
+    def _open(self, keys, base_url):
+        self._keys = {index: _Key(bytes.fromhex(text.decode("ascii"))) for index, text in keys}
         self._clock_ms = _now_ms
         self._closed = False
 
-    @classmethod
-    async def create(cls, account_index, api_keys, *, chain_id=None, base_url=None):
-        """Like the constructor, but an unknown host is asked for its chain id (`GET /`)."""
-        sg = _sg()
-        if chain_id is None:
-            chain_id = sg.chain_id_for_url(base_url)
-        if chain_id is None and base_url:
-            chain_id = await sg.SdkSigner.discover_chain_id(base_url)
-        return cls(account_index, api_keys, chain_id=chain_id, base_url=base_url)
-
-    # -- properties ---------------------------------------------------------------------------
-
-    @property
-    def account_index(self):
-        """The account every transaction and token is signed for."""
-        return self._account_index
-
-    @property
-    def chain_id(self):
-        """The L2 chain id signed into every transaction."""
-        return self._chain_id
-
-    @property
-    def api_key_indexes(self):
-        """The API key indexes this signer holds keys for."""
-        return self._api_key_indexes
-
-    @property
-    def closed(self):
-        """True after `close()`."""
-        return self._closed
-
     def public_key(self, api_key_index):
         """The 0x-prefixed public key of one of this signer's API keys."""
-        return "0x" + self._key(api_key_index)[1].public_key.hex()
-
-    def __repr__(self):
-        return (
-            f"NativeSigner(account_index={self._account_index}, "
-            f"api_key_indexes={sorted(self._api_key_indexes)}, chain_id={self._chain_id}"
-            f"{', closed' if self._closed else ''})"
-        )
+        return "0x" + (<_Key>self._keys[self._key_index(api_key_index)]).public_key.hex()
 
     def __reduce__(self):
         raise TypeError("NativeSigner holds private keys and cannot be pickled")
 
-    # -- preparation (validation before anything is signed) --------------------------------
+    # -- the hooks of SignerBase: a job is (kind, (key index, key), nonce, row) -------------
 
-    def _key(self, api_key_index):
-        sg = _sg()
-        index = sg._api_key_index(api_key_index)
-        key = self._keys.get(index)
-        if key is None:
-            raise ValueError(f"api_key_index {index} has no private key in this signer")
-        return index, key
+    def _job(self, int tx_type, api_key_index, nonce, row):
+        return (tx_type, (api_key_index, self._keys[api_key_index]), nonce, row)
 
-    def _check_open(self):
-        if self._closed:
-            raise _sg().SignerError("signer is closed")
+    def _many_job(self, list jobs):
+        return (_JOB_MANY, None, 0, jobs)
 
-    def _prep_create_order(
-        self, *, market_index, client_order_index, base_amount, price, is_ask, order_type,
-        time_in_force, reduce_only=False, trigger_price=0, order_expiry=-1, nonce, api_key_index,
-    ):
-        sg = _sg()
-        row = sg.validate_create_order(
-            market_index=market_index, client_order_index=client_order_index,
-            base_amount=base_amount, price=price, is_ask=is_ask, order_type=order_type,
-            time_in_force=time_in_force, reduce_only=reduce_only, trigger_price=trigger_price,
-            order_expiry=order_expiry,
-        )
-        return (TX_CREATE_ORDER, self._key(api_key_index), sg._nonce(nonce), row)
+    def _token_job(self, api_key_index, deadline):
+        return (_JOB_TOKEN, (api_key_index, self._keys[api_key_index]), 0, deadline)
 
-    def _prep_cancel_order(self, *, market_index, order_index, nonce, api_key_index):
-        sg = _sg()
-        row = sg.validate_cancel_order(market_index=market_index, order_index=order_index)
-        return (TX_CANCEL_ORDER, self._key(api_key_index), sg._nonce(nonce), row)
+    def _run(self, tuple job):
+        """Sign inline (microseconds)."""
+        if self._closed:  # SignerBase._check_open, inlined: this is the hot path
+            raise SignerError("signer is closed")
+        kind = job[0]
+        if kind == _JOB_MANY:
+            return [self._sign(one) for one in <list>job[3]]
+        if kind == _JOB_TOKEN:
+            return self._token(job, None)
+        return self._sign(job)
 
-    def _prep_modify_order(
-        self, *, market_index, order_index, base_amount, price, trigger_price=0, nonce,
-        api_key_index,
-    ):
-        sg = _sg()
-        row = sg.validate_modify_order(
-            market_index=market_index, order_index=order_index, base_amount=base_amount,
-            price=price, trigger_price=trigger_price,
-        )
-        return (TX_MODIFY_ORDER, self._key(api_key_index), sg._nonce(nonce), row)
-
-    def _prep_cancel_all_orders(self, *, time_in_force, time, nonce, api_key_index):
-        sg = _sg()
-        row = sg.validate_cancel_all_orders(time_in_force=time_in_force, time=time)
-        return (TX_CANCEL_ALL_ORDERS, self._key(api_key_index), sg._nonce(nonce), row)
-
-    def _prep_create_grouped_orders(self, *, grouping_type, orders, nonce, api_key_index):
-        sg = _sg()
-        row = sg.validate_create_grouped_orders(grouping_type=grouping_type, orders=orders)
-        return (TX_CREATE_GROUPED_ORDERS, self._key(api_key_index), sg._nonce(nonce), row)
+    async def _arun(self, tuple job):
+        """Signing takes microseconds, so the async twins run inline too."""
+        return self._run(job)
 
     def _prep_change_pub_key(self, *, pub_key, nonce, api_key_index):
-        sg = _sg()
         text = pub_key[2:] if pub_key[:2] in ("0x", "0X") else pub_key
         raw = bytes.fromhex(text)
         if len(raw) != 40:
             raise ValueError("pub_key must be 40 bytes (80 hex digits)")
-        return (TX_CHANGE_PUB_KEY, self._key(api_key_index), sg._nonce(nonce), raw)
-
-    _preparers = {
-        "create_order": _prep_create_order,
-        "cancel_order": _prep_cancel_order,
-        "modify_order": _prep_modify_order,
-        "cancel_all_orders": _prep_cancel_all_orders,
-        "create_grouped_orders": _prep_create_grouped_orders,
-    }
-
-    def _prep_many(self, requests):
-        sg = _sg()
-        if isinstance(requests, (str, bytes)) or not isinstance(requests, sg.Sequence):
-            raise TypeError("requests must be a sequence of (kind, kwargs) pairs")
-        jobs = []
-        for i, request in enumerate(requests):
-            try:
-                kind, kwargs = request
-            except (TypeError, ValueError):
-                raise TypeError(f"requests[{i}] must be a (kind, kwargs) pair") from None
-            prep = self._preparers.get(kind) if isinstance(kind, str) else None
-            if prep is None:
-                raise ValueError(
-                    f"requests[{i}] kind must be one of {sg.SIGN_KINDS}, got {kind!r}"
-                )
-            if not isinstance(kwargs, sg.Mapping):
-                raise TypeError(f"requests[{i}] kwargs must be a mapping")
-            try:
-                jobs.append(prep(self, **kwargs))
-            except TypeError as exc:
-                raise TypeError(f"requests[{i}] ({kind}): {exc}") from None
-            except ValueError as exc:
-                raise ValueError(f"requests[{i}] ({kind}): {exc}") from None
-        return jobs
+        return self._job(TX_TYPE_CHANGE_PUB_KEY, self._key_index(api_key_index), check_nonce(nonce), raw)
 
     # -- signing -----------------------------------------------------------------------------
 
@@ -514,26 +395,26 @@ class NativeSigner:
         key = <_Key>key_obj
         if expired_at is None:
             now = self._clock_ms()
-            expired_at = now + _EXPIRED_AT_MS
+            expired_at = now + DEFAULT_TX_EXPIRY_MS
         else:
-            now = expired_at - _EXPIRED_AT_MS
-        if tx_type == TX_CREATE_ORDER:
+            now = expired_at - DEFAULT_TX_EXPIRY_MS
+        if tx_type == TX_TYPE_CREATE_ORDER:
             row = _with_expiry(row, now)
             body = row
             mid = _order_fields(row) + ","
-        elif tx_type == TX_CANCEL_ORDER:
+        elif tx_type == TX_TYPE_CANCEL_ORDER:
             body = row
             mid = f'"MarketIndex":{row[0]},"Index":{row[1]},'
-        elif tx_type == TX_MODIFY_ORDER:
+        elif tx_type == TX_TYPE_MODIFY_ORDER:
             body = row
             mid = (
                 f'"MarketIndex":{row[0]},"Index":{row[1]},"BaseAmount":{row[2]},'
                 f'"Price":{row[3]},"TriggerPrice":{row[4]},'
             )
-        elif tx_type == TX_CANCEL_ALL_ORDERS:
+        elif tx_type == TX_TYPE_CANCEL_ALL_ORDERS:
             body = row
             mid = f'"TimeInForce":{row[0]},"Time":{row[1]},'
-        elif tx_type == TX_CREATE_GROUPED_ORDERS:
+        elif tx_type == TX_TYPE_CREATE_GROUPED_ORDERS:
             grouping_type, orders = row
             orders = [_with_expiry(tuple(o), now) for o in orders]
             leaf = _leaf(orders[0])
@@ -544,7 +425,7 @@ class NativeSigner:
                 f'"GroupingType":{grouping_type},"Orders":['
                 + ",".join(["{" + _order_fields(o) + "}" for o in orders]) + "],"
             )
-        elif tx_type == TX_CHANGE_PUB_KEY:
+        elif tx_type == TX_TYPE_CHANGE_PUB_KEY:
             raw = <bytes>row
             body = tuple(int.from_bytes(raw[8 * i: 8 * i + 8], "little") for i in range(5))
             mid = f'"PubKey":"{binascii.b2a_base64(raw, newline=False).decode()}","L1Sig":"",'
@@ -569,7 +450,7 @@ class NativeSigner:
             f'"Sig":"{binascii.b2a_base64(sig, newline=False).decode()}",'
             f'"L2TxAttributes":{_attr_json(attributes)}}}'
         )
-        return _sg().SignedTx(tx_type, tx_info, _f5_to_bytes(msg).hex())
+        return SignedTx(tx_type, tx_info, _f5_to_bytes(msg).hex())
 
     def _sign_with_k(self, kind, k, *, expired_at, attributes=None, **kwargs):
         """TEST ONLY: sign with an injected nonce k, ExpiredAt and attributes (byte-exact checks)."""
@@ -579,51 +460,20 @@ class NativeSigner:
             job = self._preparers[kind](self, **kwargs)
         return self._sign(job, expired_at, attributes, k)
 
-    def _run(self, job):
-        self._check_open()
-        return self._sign(job)
-
-    def sign_create_order(self, **kwargs):
-        """Sign an L2CreateOrder (14). Keywords: see `Signer.sign_create_order`."""
-        return self._run(self._prep_create_order(**kwargs))
-
-    def sign_cancel_order(self, **kwargs):
-        """Sign an L2CancelOrder (15); `order_index` may be a COI or an order index."""
-        return self._run(self._prep_cancel_order(**kwargs))
-
-    def sign_modify_order(self, **kwargs):
-        """Sign an L2ModifyOrder (17); `order_index` may be a COI or an order index."""
-        return self._run(self._prep_modify_order(**kwargs))
-
-    def sign_cancel_all_orders(self, **kwargs):
-        """Sign an L2CancelAllOrders (16) for every market."""
-        return self._run(self._prep_cancel_all_orders(**kwargs))
-
-    def sign_create_grouped_orders(self, **kwargs):
-        """Sign an L2CreateGroupedOrders (28): OTO (1), OCO (2) or OTOCO (3)."""
-        return self._run(self._prep_create_grouped_orders(**kwargs))
-
-    def sign_many(self, requests):
-        """Sign a batch, results in request order; every request is validated before any is signed."""
-        self._check_open()
-        return [self._sign(job) for job in self._prep_many(requests)]
-
-    def create_auth_token(self, deadline, api_key_index):
-        """Make an auth token `{deadline}:{account}:{key}:{sig hex}`; `deadline` in Unix seconds."""
-        return self._auth_token(deadline, api_key_index, None)
-
     def _auth_token(self, deadline, api_key_index, k):
+        """TEST ONLY: `create_auth_token` with an injected nonce k (byte-exact checks)."""
+        job = self._prep_auth_token(deadline, api_key_index)
+        self._check_open()
+        return self._token(job, k)
+
+    def _token(self, tuple job, object k):
+        """Sign `{deadline}:{account}:{key}` (Poseidon2 of its ASCII bytes in 8-byte words)."""
         cdef uint64_t buf[MAX_WORDS]
         cdef uint64_t msg[5]
         cdef Py_ssize_t n = 0, i
         cdef _Key key
-        sg = _sg()
-        self._check_open()
-        value = deadline
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            value = int(value)
-        value = sg._int("deadline", value, 1, sg._INT64_MAX)
-        index, key_obj = self._key(api_key_index)
+        _, key_pair, _, value = job
+        index, key_obj = key_pair
         key = <_Key>key_obj
         message = f"{value}:{self._account_index}:{index}"
         raw = message.encode("ascii")
@@ -633,36 +483,6 @@ class NativeSigner:
         lf_hash(buf, n, msg, 5)
         return message + ":" + key.sign(msg, k).hex()
 
-    # -- async twins (signing takes microseconds, so they run inline) -----------------------
-
-    async def asign_create_order(self, **kwargs):
-        """Async twin of `sign_create_order` (runs inline)."""
-        return self.sign_create_order(**kwargs)
-
-    async def asign_cancel_order(self, **kwargs):
-        """Async twin of `sign_cancel_order` (runs inline)."""
-        return self.sign_cancel_order(**kwargs)
-
-    async def asign_modify_order(self, **kwargs):
-        """Async twin of `sign_modify_order` (runs inline)."""
-        return self.sign_modify_order(**kwargs)
-
-    async def asign_cancel_all_orders(self, **kwargs):
-        """Async twin of `sign_cancel_all_orders` (runs inline)."""
-        return self.sign_cancel_all_orders(**kwargs)
-
-    async def asign_create_grouped_orders(self, **kwargs):
-        """Async twin of `sign_create_grouped_orders` (runs inline)."""
-        return self.sign_create_grouped_orders(**kwargs)
-
-    async def asign_many(self, requests):
-        """Async twin of `sign_many` (runs inline)."""
-        return self.sign_many(requests)
-
-    async def acreate_auth_token(self, deadline, api_key_index):
-        """Async twin of `create_auth_token` (runs inline)."""
-        return self.create_auth_token(deadline, api_key_index)
-
     # -- lifecycle ----------------------------------------------------------------------------
 
     def close(self):
@@ -670,12 +490,6 @@ class NativeSigner:
         self._closed = True
         for key in self._keys.values():
             (<_Key>key).wipe()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 def _now_ms():

@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 
 import lighterfast.signing as S
+import lighterfast.signing.sdk as SDK
 from lighterfast import protocol as P
-from lighterfast.errors import ConfigError, SignerError
+from lighterfast.errors import NodeUnreachable, SignerError
 from lighterfast.signing import GroupedOrder, SdkSigner, SignedTx, Signer
 
-VECTORS = json.loads((Path(__file__).parent / "data" / "signer-vectors.json").read_text())
+VECTORS = json.loads((Path(__file__).parents[1] / "data" / "signer-vectors.json").read_text())
 HASH_RE = re.compile(r"^[0-9a-f]{80}$")
 TOKEN_RE = re.compile(r"^(\d+):(\d+):(\d+):([0-9a-f]{160})$")
 ACCOUNT = 4321
@@ -313,7 +314,7 @@ async def test_no_go_call_on_main_thread(keypair: tuple[str, str]) -> None:
         s.sign_many([("cancel_order", dict(market_index=0, order_index=7, nonce=1,
                                            api_key_index=KEY))])  # fmt: skip
         await s.acreate_auth_token(int(time.time()) + 60, KEY)
-        worker = S._worker
+        worker = SDK._worker
         assert worker is not None
         worker_id = worker.ident
     assert S.go_call_count() - before >= 5  # clients + each signing call went through the guard
@@ -326,23 +327,23 @@ def test_guard_refuses_main_thread() -> None:
     """Entering the library on the main thread is refused before any Go call happens."""
     before = S.go_call_count()
     with pytest.raises(SignerError, match="main thread"):
-        S._w_create_order(ACCOUNT, KEY, 1, (0, 7, 1000, 300000, 0, 0, 1, 0, 0, -1))
+        SDK._w_create_order(ACCOUNT, KEY, 1, (0, 7, 1000, 300000, 0, 0, 1, 0, 0, -1))
     assert S.go_call_count() == before
 
 
 def test_worker_stops_when_last_signer_closes(keypair: tuple[str, str]) -> None:
-    base = S._worker_users  # signers other tests may still hold in this process
+    base = SDK._worker_users  # signers other tests may still hold in this process
     a = SdkSigner(ACCOUNT, {KEY: keypair[0]})
     b = SdkSigner(ACCOUNT + 1, {KEY: keypair[0]})
-    worker = S._worker
+    worker = SDK._worker
     assert worker is not None and worker._thread.is_alive()
-    assert S._worker_users == base + 2
+    assert SDK._worker_users == base + 2
     a.close()
-    assert worker._thread.is_alive() and S._worker_users == base + 1
+    assert worker._thread.is_alive() and SDK._worker_users == base + 1
     b.sign_create_order(**limit())
     b.close()
     b.close()  # idempotent
-    assert S._worker_users == base
+    assert SDK._worker_users == base
     if base == 0:
         assert not worker._thread.is_alive()
     with pytest.raises(SignerError, match="closed"):
@@ -352,18 +353,18 @@ def test_worker_stops_when_last_signer_closes(keypair: tuple[str, str]) -> None:
 def test_dropped_signer_releases_the_worker(keypair: tuple[str, str]) -> None:
     import gc
 
-    base = S._worker_users
+    base = SDK._worker_users
     s = SdkSigner(ACCOUNT, {KEY: keypair[0]})
-    worker = S._worker
+    worker = SDK._worker
     assert worker is not None
     s.sign_create_order(**limit())
     del s
     gc.collect()
-    assert S._worker_users == base
+    assert SDK._worker_users == base
     if base == 0:
         worker._thread.join(timeout=10)
         assert not worker._thread.is_alive()
-        assert S._worker is None
+        assert SDK._worker is None
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -578,11 +579,11 @@ def test_library_errors_become_signer_error(keypair: tuple[str, str]) -> None:
     with SdkSigner(ACCOUNT, {KEY: keypair[0]}) as s:
         worker = s._worker
         with pytest.raises(SignerError, match="OrderPrice should not be less than 1"):
-            worker.call(S._w_create_order, ACCOUNT, KEY, 1, (0, 7, 1000, 0, 0, 0, 1, 0, 0, -1))
-        bad = (S._w_create_order, (ACCOUNT, KEY, 1, (0, 7, 1000, 5, 0, 1, 0, 0, 0, E)))
-        good = (S._w_create_order, (ACCOUNT, KEY, 1, (0, 7, 1000, 5, 0, 0, 1, 0, 0, E)))
+            worker.call(SDK._w_create_order, ACCOUNT, KEY, 1, (0, 7, 1000, 0, 0, 0, 1, 0, 0, -1))
+        bad = (SDK._w_create_order, (ACCOUNT, KEY, 1, (0, 7, 1000, 5, 0, 1, 0, 0, 0, E)))
+        good = (SDK._w_create_order, (ACCOUNT, KEY, 1, (0, 7, 1000, 5, 0, 0, 1, 0, 0, E)))
         with pytest.raises(SignerError, match=r"request 1: .*OrderExpiry is invalid"):
-            worker.call(S._w_many, [good, bad])
+            worker.call(SDK._w_many, [good, bad])
         # the worker survives the error
         assert s.sign_create_order(**limit()).tx_type == P.TX_TYPE_CREATE_ORDER
 
@@ -610,17 +611,17 @@ def test_constructor_validation(account: Any, keys: Any, exc: type, field: str) 
 
 
 async def test_async_create_validates_and_releases(keypair: tuple[str, str]) -> None:
-    base = S._worker_users
+    base = SDK._worker_users
     with pytest.raises(ValueError, match="api_keys"):
         await SdkSigner.create(ACCOUNT, {KEY: "zz" * 40}, chain_id=304)
-    assert S._worker_users == base
+    assert SDK._worker_users == base
     s = await SdkSigner.create(ACCOUNT, {KEY: keypair[0]}, base_url=P.TESTNET_URL)
     try:
-        assert s.chain_id == P.CHAIN_ID_TESTNET and S._worker_users == base + 1
+        assert s.chain_id == P.CHAIN_ID_TESTNET and SDK._worker_users == base + 1
         assert (await s.asign_create_order(**limit())).tx_type == P.TX_TYPE_CREATE_ORDER
     finally:
         s.close()
-    assert S._worker_users == base
+    assert SDK._worker_users == base
 
 
 def test_auth_token_validation(signer: SdkSigner) -> None:
@@ -680,10 +681,11 @@ def test_signing_makes_no_network_request(keypair: tuple[str, str]) -> None:
         server.close()
 
 
-async def test_discover_chain_id_unreachable_is_config_error() -> None:
+async def test_discover_chain_id_unreachable_is_node_unreachable() -> None:
+    """A node that is not there is NodeUnreachable (naming the URL), not a config problem."""
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]  # free port, closed again below → connection refused
-    with pytest.raises(ConfigError, match="chain_id"):
+    with pytest.raises(NodeUnreachable, match=f"127.0.0.1:{port}"):
         await SdkSigner.discover_chain_id(f"http://127.0.0.1:{port}", timeout=2.0)
 
 
@@ -724,7 +726,7 @@ def test_no_secrets_in_reprs_logs_or_errors(
         for call in (
             lambda: s.sign_create_order(**limit(price=0)),
             lambda: s.create_auth_token(0, KEY),
-            lambda: s._worker.call(S._w_create_order, ACCOUNT, KEY, 1,
+            lambda: s._worker.call(SDK._w_create_order, ACCOUNT, KEY, 1,
                                    (0, 7, 1000, 0, 0, 0, 1, 0, 0, -1)),
         ):  # fmt: skip
             with pytest.raises((ValueError, SignerError)) as info:

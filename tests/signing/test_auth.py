@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from lighterfast import protocol as P
-from lighterfast.auth import MAX_LIFETIME_S, MIN_REMAINING_S, AuthTokenProvider
 from lighterfast.errors import SignerError
 from lighterfast.signing import AuthTokenUnavailable, SdkSigner, generate_api_key
+from lighterfast.signing.auth import MAX_LIFETIME_S, MIN_REMAINING_S, AuthTokenProvider
 
 ACCOUNT = 777
 KEY = 4

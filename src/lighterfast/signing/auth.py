@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from . import protocol as P
-from ._checks import check_int, check_seconds
-from .errors import SignerError
+from .. import protocol as P
+from .._checks import check_int, check_seconds
+from ..errors import SignerError
 
 if TYPE_CHECKING:
-    from .signing import Signer
+    from .types import Signer
 
 __all__ = ["AuthTokenProvider", "AuthTokenUnavailable"]
 

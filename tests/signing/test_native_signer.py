@@ -1,5 +1,5 @@
-"""NativeSigner (lighterfast._signer) against the .so's vectors, independent Python models, and
-SdkSigner itself.
+"""NativeSigner (lighterfast.signing._native) against the .so's vectors, independent Python
+models, and SdkSigner itself.
 
 Oracles: the vectors file (real .so output, including signatures made with an injected nonce k),
 the Poseidon2 / ECgFp5 / Schnorr models in test_signing_hash.py and testnode/txhash.py (pure
@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import test_signing_hash as model
+
 from _helpers import check_auth_token
-from lighterfast import _signer as native
 from lighterfast import protocol as P
 from lighterfast.errors import SignerError
 from lighterfast.signing import GroupedOrder, NativeSigner, SdkSigner, SignedTx, Signer
+from lighterfast.signing import _native as native
 from lighterfast.testnode import txhash
 
-VECTORS = json.loads((Path(__file__).parent / "data" / "signer-vectors.json").read_text())
+VECTORS = json.loads((Path(__file__).parents[1] / "data" / "signer-vectors.json").read_text())
 KEYS = VECTORS["keys"]
 PRIME = 2**64 - 2**32 + 1
 N = int(VECTORS["constants"]["n"])
@@ -707,7 +707,7 @@ async def test_dealer_with_a_native_signer_against_a_verifying_node(use_ws: bool
 
 
 async def test_auth_token_provider_takes_a_native_signer() -> None:
-    from lighterfast.auth import AuthTokenProvider
+    from lighterfast.signing.auth import AuthTokenProvider
 
     signer = NativeSigner(1234, {3: priv("fixed_a")})
     async with AuthTokenProvider(signer, 3, lifetime=600.0) as provider:

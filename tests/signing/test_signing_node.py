@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 
 from lighterfast import protocol as P
-from lighterfast.auth import AuthTokenProvider
 from lighterfast.signing import GroupedOrder, SdkSigner, SignedTx
+from lighterfast.signing.auth import AuthTokenProvider
 from lighterfast.testnode import DevAccount, LocalNode
 
 

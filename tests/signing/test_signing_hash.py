@@ -20,7 +20,7 @@ from _helpers import check_auth_token
 from lighterfast import protocol as P
 from lighterfast.signing import GroupedOrder, SdkSigner, SignedTx, generate_api_key
 
-VECTORS = json.loads((Path(__file__).parent / "data" / "signer-vectors.json").read_text())
+VECTORS = json.loads((Path(__file__).parents[1] / "data" / "signer-vectors.json").read_text())
 _C = VECTORS["constants"]["poseidon2"]
 PRIME = 2**64 - 2**32 + 1
 RC_E = [[int(x) for x in row] for row in _C["external_round_constants"]]

@@ -5,8 +5,8 @@
  * (the nonce k, the private key) runs without secret-dependent branches or memory indexes:
  * fixed-base table rows are scanned in full with masks, scalar arithmetic is masked.
  */
-#ifndef LIGHTERFAST_SIGNER_IMPL_H
-#define LIGHTERFAST_SIGNER_IMPL_H
+#ifndef LIGHTERFAST_NATIVE_IMPL_H
+#define LIGHTERFAST_NATIVE_IMPL_H
 
 #include <stdint.h>
 #include <stddef.h>
@@ -715,4 +715,4 @@ static int lf_decodes(const lf_u64 w[5]) {
     return lf_pt_decode(x, &q);
 }
 
-#endif /* LIGHTERFAST_SIGNER_IMPL_H */
+#endif /* LIGHTERFAST_NATIVE_IMPL_H */
