@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# The errors signing raises were importable from here before the split; they still are.
+from ..errors import ConfigError, NodeUnreachable, SignerError  # noqa: F401
 from .auth import AuthTokenProvider, AuthTokenUnavailable
 from .base import SignerBase
 from .chain import chain_id_for_url
@@ -77,9 +79,13 @@ def __getattr__(name: str) -> Any:
     return cls
 
 
+def __dir__() -> list[str]:
+    """The module's names, NativeSigner included before its first use."""
+    return sorted({*globals(), "NativeSigner"})
+
+
 def _missing_native(reason: str) -> type:
     """A stand-in whose constructor raises SignerError when the extension is not built."""
-    from ..errors import SignerError
 
     class NativeSigner:
         """Placeholder when the compiled native signer is missing: constructing it raises."""
