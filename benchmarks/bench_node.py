@@ -48,7 +48,7 @@ class NodeProcess:
             [
                 sys.executable,
                 "-m",
-                "lighterfast.cli",
+                "lighterfast.apps.cli",
                 "node",
                 "--port",
                 "0",

@@ -88,7 +88,8 @@ async def send_json(ws: aiohttp.ClientWebSocketResponse, obj: dict[str, Any]) ->
     await ws.send_str(orjson.dumps(obj).decode())
 
 
-CLI = (sys.executable, "-m", "lighterfast.cli")  # the `lighterfast` command of this interpreter
+# The `lighterfast` command of this interpreter.
+CLI = (sys.executable, "-m", "lighterfast.apps.cli")
 
 
 def start_cli(*args: str, **popen: Any) -> subprocess.Popen[str]:

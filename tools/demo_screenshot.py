@@ -23,8 +23,8 @@ from typing import Any
 
 from rich.console import Console
 
-from lighterfast.demo import DemoOptions, run_demo
-from lighterfast.demo_view import LiveView
+from lighterfast.apps.demo import DemoOptions, run_demo
+from lighterfast.apps.demo_view import LiveView
 
 
 class SnapshotView:

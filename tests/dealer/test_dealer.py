@@ -16,7 +16,7 @@ import pytest
 
 from _helpers import config_for, eventually, make_dealer, node_nonce
 from lighterfast import LighterDealer
-from lighterfast.cli import _node_config
+from lighterfast.apps.cli import _node_config
 from lighterfast.core import WeightLimiter
 from lighterfast.dealer import COI_EPOCH_S, COI_PER_SECOND, NONCE_RESYNC_DELAYS_S, CoiAllocator
 from lighterfast.errors import ConfigError, LighterError, MarketNotFound, OrderNotFoundByCoi

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from lighterfast.cli import _node_config
+from lighterfast.apps.cli import _node_config
 from lighterfast.testnode import LocalNode
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

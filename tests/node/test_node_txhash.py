@@ -12,7 +12,7 @@ import pytest
 from lighterfast.testnode import DevAccount, LocalNode
 from lighterfast.testnode.txhash import hash_no_pad, message_hash, permute
 
-VECTORS = json.loads((Path(__file__).parent / "data" / "signer-vectors.json").read_text())
+VECTORS = json.loads((Path(__file__).parents[1] / "data" / "signer-vectors.json").read_text())
 HASHABLE = [v for v in VECTORS["transactions"] if int(v["tx_type"]) in (14, 15, 16, 17, 20, 28, 29)]
 
 

@@ -24,7 +24,7 @@ import pytest
 from _helpers import read_until_ready, start_cli
 from lighterfast.config import load_lighter_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 READMES = (ROOT / "README.md", ROOT / "README.ja.md")
 MARKER = "<!-- test: run -->"
 BLOCK = re.compile(re.escape(MARKER) + r"\s*\n```python\n(.*?)\n```", re.DOTALL)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lighterfast.demo import (
+from lighterfast.apps.demo import (
     LATENCY_NOTE,
     RECENT_TRADES,
     BoundedSet,
@@ -22,7 +22,13 @@ from lighterfast.demo import (
     Pnl,
     run_demo,
 )
-from lighterfast.demo_view import LiveView, ProgressView, exec_cells, render_summary, tail_label
+from lighterfast.apps.demo_view import (
+    LiveView,
+    ProgressView,
+    exec_cells,
+    render_summary,
+    tail_label,
+)
 from lighterfast.errors import ConfigError
 from lighterfast.testnode import LocalNode
 

@@ -23,8 +23,9 @@ from lighterfast import LighterDealer
 from lighterfast.testnode import DEFAULT_MARKETS, LocalNode, MarketSpec
 from lighterfast.ws import WsInfo
 
-SEED = Path("/work/shared/seed/wrappy-lighter-README.ja.md")  # the original, where present
-COPY = Path(__file__).resolve().parent / "data" / "seed-samples.md"  # its sections, verbatim
+# The original beside the repository (shared/ next to the clone), where present.
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "wrappy-lighter-README.ja.md"
+COPY = Path(__file__).resolve().parents[1] / "data" / "seed-samples.md"  # its sections, verbatim
 ETH_AWAY = MarketSpec(0, "ETH", 4, 2, "0.0010", "10.000000", base_asset_id=1, start_price="3300.00")
 IMPORTS = (
     ("from wrappy.lighter.ws import", "from lighterfast.ws import"),

@@ -22,8 +22,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 from urllib.parse import urlparse
 
-from . import protocol as P
-from .errors import ConfigError, LighterError, OrderNotFoundByCoi
+from .. import protocol as P
+from ..errors import ConfigError, LighterError, OrderNotFoundByCoi
 
 DEFAULT_SYMBOLS = ("ETH", "BTC", "SOL")
 DEMO_COLLATERAL = 100_000  # USDC per bot account on the local node
@@ -34,8 +34,8 @@ RECENT_COIS = 4096  # finished COIs whose late fills are still counted (bounded 
 RECENT_TRADES = 4096  # trade ids remembered so that a resent trade is counted once
 LATENCY_NOTE = (
     "latency = send → node acceptance of one requote batch (up to 4 signed txs) with the"
-    " embedded node, its market flow and every bot sharing this one process; the README's"
-    " 0.4–1 ms is one order against a node in its own process"
+    " embedded node, its market flow and every bot sharing this one process; BENCHMARKS.md's"
+    " ~1.6 ms (0.6 ms signed natively) is one order against a node in its own process"
 )
 RATE_HEADROOM = 0.8  # share of the tier's budget the bots spend (WsInfo reads use the rest)
 SHUTDOWN_READS = 3  # REST calls kept in reserve for the final cancel + reads
@@ -528,8 +528,8 @@ async def _make_bot(
     share_with: Any = None,
 ) -> _Bot:
     """WsInfo (book, trades, own orders) + LighterDealer for one symbol, wired together."""
-    from .dealer import DealerConfig, LighterDealer
-    from .ws import WsInfo
+    from ..dealer import DealerConfig, LighterDealer
+    from ..ws import WsInfo
 
     closers: list[Callable[[], Any]] = []
     extra = dict(dealer_kwargs or {})
@@ -644,8 +644,8 @@ async def _dry_run_bots(
     options: DemoOptions, base_url: str, interval: float, report: Callable[[str], None]
 ) -> list[_Bot]:
     """Public book + trades only (no keys, no dealer): the bots print what they would send."""
-    from .markets import resolve_market
-    from .ws import WsInfo
+    from ..markets import resolve_market
+    from ..ws import WsInfo
 
     bots: list[_Bot] = []
     try:
@@ -742,14 +742,14 @@ async def run_demo(
     public book and send nothing. `view`: an object with `start(bots)`, `update(bots)`,
     `message(text)` and `stop()` (see `demo_view`); None runs silently.
     """
-    from .config import load_lighter_config
+    from ..config import load_lighter_config
 
     options.symbols = _validate(options)
     stop = stop or asyncio.Event()
     say: Callable[[str], None] = view.message if view is not None else (lambda _text: None)
     own_node = None
     if options.base_url is None and node is None:
-        from .testnode import LocalNode
+        from ..testnode import LocalNode
 
         tier = "premium" if options.premium else "standard"
         own_node = LocalNode(

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
-from .errors import ConfigError, LighterError
+from .. import __version__
+from ..errors import ConfigError, LighterError
 
 DEFAULT_NODE_PORT = 8780
 LATENCY_TIERS = ("standard", "premium", "plus", "zero")  # testnode.node.TIER_LATENCY_MS
@@ -345,8 +345,8 @@ def _check_reachable(url: str, timeout: float = 3.0) -> None:
 
 def _run_demo_cmd(args: argparse.Namespace) -> int:
     """`lighterfast demo`: run the bots, show the view, print (and optionally save) the summary."""
-    from lighterfast.demo import DemoOptions, run_demo
-    from lighterfast.demo_view import LiveView, ProgressView, render_summary
+    from lighterfast.apps.demo import DemoOptions, run_demo
+    from lighterfast.apps.demo_view import LiveView, ProgressView, render_summary
 
     if args.config and not args.base_url:
         from lighterfast.config import load_lighter_config
@@ -466,7 +466,7 @@ PEER_MARKERS = ("lighter_sdk", "sdk_", "ccxt", "pure", "orjson")
 
 def _benchmarks_dir() -> Path | None:
     """The repository's `benchmarks/` (source checkouts only; wheels do not ship it)."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
         if (base / "benchmarks" / "bench_core.py").is_file():
             return base / "benchmarks"
     return None

@@ -19,8 +19,8 @@ import pytest
 
 from _helpers import start_cli
 from lighterfast import protocol as P
-from lighterfast.demo import DemoOptions, is_mainnet, percentile, run_demo
-from lighterfast.demo_view import LiveView, ProgressView, render_summary
+from lighterfast.apps.demo import DemoOptions, is_mainnet, percentile, run_demo
+from lighterfast.apps.demo_view import LiveView, ProgressView, render_summary
 from lighterfast.errors import ConfigError
 from lighterfast.testnode import LocalNode
 
@@ -199,7 +199,7 @@ def test_cli_demo_exits_zero_with_fills_on_two_symbols(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "lighterfast.cli",
+            "lighterfast.apps.cli",
             "demo",
             "--duration",
             "10",

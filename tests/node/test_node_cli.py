@@ -54,7 +54,7 @@ def test_cli_node_writes_config_and_stops_on_ctrl_c(tmp_path: Path) -> None:
 
 def test_cli_rejects_bad_markets() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "lighterfast.cli", "node", "--port", "0", "--markets", "ETH:4"],
+        [sys.executable, "-m", "lighterfast.apps.cli", "node", "--port", "0", "--markets", "ETH:4"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -65,7 +65,7 @@ def test_cli_rejects_bad_markets() -> None:
 
 def test_cli_without_command_prints_help() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "lighterfast.cli"], capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "lighterfast.apps.cli"], capture_output=True, text=True, timeout=30
     )
     assert proc.returncode == 2 and "node" in proc.stdout
 
@@ -140,7 +140,7 @@ def test_cli_simulate_flow_moves_every_market() -> None:
 
 def _run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lighterfast.cli", *args],
+        [sys.executable, "-m", "lighterfast.apps.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from lighterfast.cli import bench_table, build_parser, main
+from lighterfast.apps.cli import bench_table, build_parser, main
 
 
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lighterfast.cli", *args],
+        [sys.executable, "-m", "lighterfast.apps.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
