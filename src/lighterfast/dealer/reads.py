@@ -52,6 +52,7 @@ class _ReadsMixin(_OrderViewMixin):
         )
 
     async def _auth_token(self) -> str:
+        """A read auth token of the dealer's first key (one provider, made at first use)."""
         if self._auth is None:
             self._auth = AuthTokenProvider(self._signer, self._nonces.api_key_indices[0])
         token: str = await self._auth.get()
