@@ -8,7 +8,8 @@ import sys
 
 def _modules_after(statement: str) -> set[str]:
     """The `lighterfast` modules a fresh interpreter has loaded after `statement`."""
-    script = f"{statement}\nimport sys\nprint(*sorted(m for m in sys.modules if 'lighterfast' in m))"
+    listing = "print(*sorted(m for m in sys.modules if 'lighterfast' in m))"
+    script = f"{statement}\nimport sys\n{listing}"
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     ).stdout
