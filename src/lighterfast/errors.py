@@ -8,6 +8,12 @@ from __future__ import annotations
 import re
 
 
+def describe(error: BaseException) -> str:
+    """`Type: message` of an error for logs and result dicts (the type alone if no message)."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 class LighterError(Exception):
     """Root of every error lighterfast raises on purpose."""
 

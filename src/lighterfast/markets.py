@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol as P
-from .errors import ConfigError, LighterError, MarketNotFound, NodeUnreachable, TxRejected
+from .errors import ConfigError, LighterError, MarketNotFound, NodeUnreachable, TxRejected, describe
 
 log = logging.getLogger("lighterfast.markets")
 
@@ -163,7 +163,7 @@ async def fetch_market_rows(rest: Any) -> list[Mapping[str, Any]]:
         cause = unreachable_cause(exc)
         if cause is None:
             raise
-        raise NodeUnreachable(rest.base_url, _describe(cause)) from exc
+        raise NodeUnreachable(rest.base_url, describe(cause)) from exc
 
 
 def unreachable_cause(exc: BaseException) -> BaseException | None:
@@ -178,11 +178,6 @@ def unreachable_cause(exc: BaseException) -> BaseException | None:
             return seen
         seen = seen.__cause__
     return None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 async def node_markets(base_url: str, fetcher: MarketFetcher) -> dict[str, MarketInfo]:
@@ -325,10 +320,10 @@ async def resolve_market(
             if not lazy and not fully_explicit:
                 raise MarketNotFound(
                     f"market lookup failed: could not read the markets of {url}"
-                    f" ({_describe(exc)}); pass market_index=, price_scale= and size_scale="
+                    f" ({describe(exc)}); pass market_index=, price_scale= and size_scale="
                     " in DealerConfig"
                 ) from exc
-            unavailable = f"could not read the markets of {url} ({_describe(exc)})"
+            unavailable = f"could not read the markets of {url} ({describe(exc)})"
         else:
             info = _lookup(table, symbol, by_index)
             if info is None and not fully_explicit:

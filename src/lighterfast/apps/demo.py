@@ -536,7 +536,7 @@ async def _make_bot(
     signer: Any = share_with.signer if share_with is not None else None
     try:
         if signer is None and options.native_signer:
-            from .signing import NativeSigner
+            from ..signing import NativeSigner
 
             signer = await NativeSigner.create(
                 account_index,

@@ -18,7 +18,7 @@ from .. import protocol as P
 from .._checks import check_flag
 from ..config import DealerConfig, load_lighter_config
 from ..core import CoiCache, Scale, WeightLimiter
-from ..errors import ConfigError, NodeUnreachable
+from ..errors import ConfigError, NodeUnreachable, describe
 from ..log import make_loggers
 from ..markets import MarketInfo, fetch_market_rows, resolve_market
 from ..transport.rest import RestClient
@@ -27,7 +27,7 @@ from .coi import PROCESS_ALLOCATOR, CoiAllocator
 from .intents import _SIGNER_CHECKS, ACTION_CREATE, _as_list, _Intent, _IntentsMixin, _split_signed
 from .nonces import NonceManager
 from .reads import _ReadsMixin
-from .send import _describe, _SendMixin
+from .send import _SendMixin
 
 
 class LighterDealer(_SendMixin, _IntentsMixin, _ReadsMixin):
@@ -291,18 +291,18 @@ class LighterDealer(_SendMixin, _IntentsMixin, _ReadsMixin):
                 try:
                     await ws.close()
                 except Exception as exc:
-                    self.log.debug("websocket close raised %s", _describe(exc))
+                    self.log.debug("websocket close raised %s", describe(exc))
             if self._auth is not None:
                 try:
                     await self._auth.aclose()
                 except Exception as exc:
-                    self.log.debug("auth provider close raised %s", _describe(exc))
+                    self.log.debug("auth provider close raised %s", describe(exc))
             await self._rest.close()
             if self._owns_signer and self._signer is not None:
                 try:
                     self._signer.close()
                 except Exception as exc:
-                    self.log.debug("signer close raised %s", _describe(exc))
+                    self.log.debug("signer close raised %s", describe(exc))
             self.log.info("dealer closed")
 
     def _warn_unsent(self, how: str) -> None:

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..errors import NonceError, RateLimited, SignerError, TxRejected, WsClosed
+from ..errors import NonceError, RateLimited, SignerError, TxRejected, WsClosed, describe
 from ..log import tx_preview
 from ..wire import encode_sendtx_batch, error_from_code, parse_tx_reply, ws_url_for
 from .intents import _SIGN_METHOD, _SIGNER_CHECKS, ACTION_CREATE, ACTION_MODIFY, _Intent
@@ -56,12 +56,6 @@ _batch_buffer: contextvars.ContextVar[list[_Intent] | None] = contextvars.Contex
 )
 
 _RATE_RETRY_BASE_S = 0.25
-
-
-def _describe(error: BaseException) -> str:
-    """`Type: message` of an error for logs and result dicts (the type alone if no message)."""
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 _D = TypeVar("_D", bound="_SendMixin")
@@ -290,7 +284,7 @@ class _SendMixin(_OrderViewMixin):
             ]
         assert error is not None
         self.stats["rejected_txs"] += n
-        self.log.warning("batch of %d on key %d not accepted: %s", n, key, _describe(error))
+        self.log.warning("batch of %d on key %d not accepted: %s", n, key, describe(error))
         return [(id(intent), self._rejected(intent, error, key, unknown)) for intent in chunk]
 
     def _accepted(
@@ -330,7 +324,7 @@ class _SendMixin(_OrderViewMixin):
             status="unknown" if unknown else "rejected",
             accepted=False,
             code=code,
-            message=_describe(error),
+            message=describe(error),
             tx_hash=None,
             api_key_index=key,
         )

@@ -342,8 +342,10 @@ class WsInfo(WsReads):
 
     # --- sending (for the dealer) ---------------------------------------------------------------
     def new_request_id(self) -> str:
-        """A request id unique on this connection."""
-        return self._id_prefix + str(next(self._request_ids))
+        """A request id unique on this connection (the connection's own scheme, the only one)."""
+        if self._conn is None:
+            raise WsClosed("WsInfo has no connection (replay mode or not started)")
+        return self._conn.new_request_id()
 
     async def request(
         self, payload: bytes, request_id: str, timeout: float = 5.0

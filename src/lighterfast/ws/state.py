@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-import os
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -231,8 +229,6 @@ class WsState(HookRunner):
         self._hook_queue: asyncio.Queue[Awaitable[Any]] | None = None
         self._hook_task: asyncio.Task[None] | None = None
         self._connect_count = 0
-        self._request_ids = itertools.count(1)
-        self._id_prefix = f"lf{os.getpid()}-{id(self) & 0xFFFF:x}-"
         self._closed = False
 
         self._dispatch: dict[str, Callable[[dict[str, Any]], None]] = {
