@@ -9,7 +9,8 @@ import pytest
 
 from lighterfast import protocol as p
 from lighterfast.testnode.accounts import AccountRegistry
-from lighterfast.testnode.engine import SEQ_TOP, AppError, Engine
+from lighterfast.testnode.book import SEQ_TOP
+from lighterfast.testnode.engine import AppError, Engine
 from lighterfast.testnode.markets import DEFAULT_MARKETS
 
 ETH = 0

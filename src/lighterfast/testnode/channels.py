@@ -19,7 +19,8 @@ from aiohttp import WSMsgType, web
 
 from lighterfast import protocol as p
 
-from .engine import Changes, Engine
+from .book import Changes
+from .engine import Engine
 from .shapes import (
     asset_json,
     levels_json,

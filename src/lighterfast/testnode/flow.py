@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from lighterfast import protocol as p
 
-from .engine import Order
+from .book import Order
 
 if TYPE_CHECKING:
     from .accounts import Account

@@ -11,7 +11,8 @@ from typing import Any
 from lighterfast import protocol as p
 
 from .accounts import Account, Position
-from .engine import Engine, MarketBook, Order, TradeRecord
+from .book import MarketBook, Order, TradeRecord
+from .engine import Engine
 from .markets import MarketSpec, format_fixed, format_usdc
 
 
