@@ -13,12 +13,33 @@ from typing import TYPE_CHECKING
 _PURE = os.environ.get("LIGHTERFAST_PURE_PYTHON", "").strip().lower() in ("1", "true", "yes", "on")
 
 if TYPE_CHECKING:  # type checkers see the compiled API (`_core.pyi`); the twin matches it
-    from ._core import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
+    from ._core import (
+        MAX_BOOK_NONCE_STEP,
+        CoiCache,
+        OrderBook,
+        Scale,
+        WeightLimiter,
+        order_book_market,
+    )
 elif _PURE:
-    from ._core_py import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
+    from ._core_py import (
+        MAX_BOOK_NONCE_STEP,
+        CoiCache,
+        OrderBook,
+        Scale,
+        WeightLimiter,
+        order_book_market,
+    )
 else:
     try:
-        from ._core import CoiCache, OrderBook, Scale, WeightLimiter, order_book_market
+        from ._core import (
+            MAX_BOOK_NONCE_STEP,
+            CoiCache,
+            OrderBook,
+            Scale,
+            WeightLimiter,
+            order_book_market,
+        )
     except ImportError as exc:
         raise ImportError(
             "lighterfast's compiled core (lighterfast.core._core) is missing or outdated: rebuild "
@@ -31,6 +52,7 @@ IMPLEMENTATION: str = "pure" if _PURE else "compiled"
 
 __all__ = [
     "IMPLEMENTATION",
+    "MAX_BOOK_NONCE_STEP",
     "CoiCache",
     "OrderBook",
     "Scale",

@@ -5,6 +5,8 @@ from typing import Any, Literal, TypeAlias, final
 
 __all__ = ["CoiCache", "OrderBook", "Scale", "WeightLimiter", "order_book_market"]
 
+MAX_BOOK_NONCE_STEP: int
+
 _Number: TypeAlias = float | int | str | Decimal
 _Rounding: TypeAlias = Literal["nearest", "up", "down"]
 
@@ -78,6 +80,8 @@ class OrderBook:
     def nonce(self) -> int: ...
     @property
     def is_stale(self) -> bool: ...
+    @property
+    def age(self) -> float | None: ...
     @property
     def bid_levels(self) -> int: ...
     @property

@@ -18,6 +18,7 @@ from cpython.unicode cimport PyUnicode_Check, PyUnicode_DATA, PyUnicode_GET_LENG
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport qsort
 from libc.string cimport memcmp, memmove
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 import time
 from decimal import Decimal
@@ -39,6 +40,10 @@ cdef enum:
 cdef int64_t INT64_MAX_C = 9223372036854775807
 cdef uint64_t MAX_PRICE_C = MAX_PRICE
 cdef uint64_t MAX_BASE_AMOUNT_C = MAX_BASE_AMOUNT
+# A delta's nonce advances by the engine events of one ~50 ms batch (tens live, §4.6); a larger
+# step is a corrupt frame that would otherwise make every later delta look like a replay.
+cdef int64_t MAX_BOOK_NONCE_STEP_C = 4294967296
+MAX_BOOK_NONCE_STEP = 4294967296
 cdef int64_t EXACT_DOUBLE_LIMIT = 4503599627370496  # 2**52: sums and differences stay exact
 cdef object _INT64_MAX = 2**63 - 1
 cdef object _DecimalStr = Decimal.__str__
@@ -1211,6 +1216,13 @@ cdef cptr _read_key(cptr p, cptr end, cptr* key, Py_ssize_t* length) noexcept no
 
 
 @cython.final
+cdef inline double _mono_now() noexcept nogil:
+    """CLOCK_MONOTONIC seconds (the clock of time.monotonic), without a Python call."""
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
+
+
 cdef class OrderBook:
     """L2 book of one market keyed by integer price, fed by order_book snapshots and deltas.
 
@@ -1223,6 +1235,7 @@ cdef class OrderBook:
     cdef readonly int size_decimals
     cdef int64_t _nonce
     cdef bint _stale
+    cdef double _updated  # monotonic time of the last applied snapshot or delta (0: never)
     cdef Side _bids
     cdef Side _asks
     cdef Level* _scratch  # parsed (price, size) of one frame: asks first, then bids
@@ -1240,6 +1253,7 @@ cdef class OrderBook:
         self._scratch_capacity = 0
         self._nonce = 0
         self._stale = True
+        self._updated = 0.0
 
     def __dealloc__(self):
         PyMem_Free(self._bids.levels)
@@ -1265,6 +1279,13 @@ cdef class OrderBook:
     def is_stale(self):
         """True before the first snapshot and after a gap or crossed book."""
         return self._stale
+
+    @property
+    def age(self):
+        """Seconds since the last applied snapshot or delta (None before the first one)."""
+        if self._updated == 0.0:
+            return None
+        return _mono_now() - self._updated
 
     @property
     def bid_levels(self):
@@ -1381,6 +1402,7 @@ cdef class OrderBook:
         self._load_side(&self._asks, 0, asks_end, True)
         self._load_side(&self._bids, asks_end, bids_end, False)
         self._nonce = nonce
+        self._updated = _mono_now()
         self._stale = self._crossed()
         return not self._stale
 
@@ -1398,7 +1420,7 @@ cdef class OrderBook:
         nonce = _nonce_field(frame, K_NONCE, "nonce")
         asks_end = self._parse_side(frame, K_ASKS, "asks", 0)
         bids_end = self._parse_side(frame, K_BIDS, "bids", asks_end)
-        if begin_nonce != self._nonce:
+        if begin_nonce != self._nonce or nonce - begin_nonce > MAX_BOOK_NONCE_STEP_C:
             self._stale = True
             return False
         for i in range(asks_end):
@@ -1406,6 +1428,7 @@ cdef class OrderBook:
         for i in range(asks_end, bids_end):
             _side_set(&self._bids, self._scratch[i].key, self._scratch[i].size)
         self._nonce = nonce
+        self._updated = _mono_now()
         if self._crossed():
             self._stale = True
             return False
@@ -1589,11 +1612,15 @@ cdef class OrderBook:
         if begin_nonce != self._nonce:
             self._stale = True
             return 0
+        if nonce - begin_nonce > MAX_BOOK_NONCE_STEP_C:
+            self._stale = True
+            return 3
         for i in range(asks_start, asks_end):
             _side_set(&self._asks, -self._scratch[i].key, self._scratch[i].size)
         for i in range(bids_start, bids_end):
             _side_set(&self._bids, self._scratch[i].key, self._scratch[i].size)
         self._nonce = nonce
+        self._updated = _mono_now()
         if self._crossed():
             self._stale = True
             return 0
@@ -1603,7 +1630,8 @@ cdef class OrderBook:
         """Apply an `update/order_book` frame straight from its JSON bytes (no dicts).
 
         Returns 1 applied, 0 not applied (stale, gap or crossed, as `apply_update` False),
-        2 a replay (nonce <= book nonce; nothing changed), or -1: not handled here (another
+        2 a replay (nonce <= book nonce; nothing changed), 3 an implausible nonce step (more
+        than MAX_BOOK_NONCE_STEP: not applied, book stale), or -1: not handled here (another
         channel, or JSON outside the scanner's strict subset) -- use the generic path.
         """
         if PyBytes_Check(payload):

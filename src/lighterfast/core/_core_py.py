@@ -36,6 +36,10 @@ from lighterfast.protocol import MAX_BASE_AMOUNT, MAX_PRICE, is_terminal_status
 
 __all__ = ["CoiCache", "OrderBook", "Scale", "WeightLimiter", "order_book_market"]
 
+# A delta's nonce advances by the engine events of one ~50 ms batch (tens live, §4.6); a larger
+# step is a corrupt frame that would otherwise make every later delta look like a replay.
+MAX_BOOK_NONCE_STEP = 4294967296
+
 MAX_DECIMALS = 18
 INT64_MAX = 2**63 - 1
 ROUNDINGS = ("nearest", "up", "down")
@@ -550,7 +554,7 @@ class OrderBook:
     book ignores deltas (returns False) until the next snapshot. Levels stay readable.
     """
 
-    __slots__ = ("_asks", "_bids", "_market_index", "_nonce", "_scale", "_stale")
+    __slots__ = ("_asks", "_bids", "_market_index", "_nonce", "_scale", "_stale", "_updated")
 
     def __init__(self, market_index: int, price_decimals: int, size_decimals: int) -> None:
         if type(market_index) is bool or not isinstance(market_index, int):
@@ -563,6 +567,7 @@ class OrderBook:
         self._asks = _Side()
         self._nonce = 0
         self._stale = True  # no snapshot yet
+        self._updated = 0.0  # monotonic time of the last applied snapshot or delta (0: never)
 
     @property
     def market_index(self) -> int:
@@ -588,6 +593,13 @@ class OrderBook:
     def is_stale(self) -> bool:
         """True before the first snapshot and after a gap or crossed book."""
         return self._stale
+
+    @property
+    def age(self) -> float | None:
+        """Seconds since the last applied snapshot or delta (None before the first one)."""
+        if self._updated == 0.0:
+            return None
+        return time.monotonic() - self._updated
 
     @property
     def bid_levels(self) -> int:
@@ -620,6 +632,7 @@ class OrderBook:
         for price, size in bids:
             self._bids.set(price, size)
         self._nonce = nonce
+        self._updated = time.monotonic()
         self._stale = self._crossed()
         return not self._stale
 
@@ -633,7 +646,7 @@ class OrderBook:
         nonce = _check_nonce(order_book, "nonce")
         asks = _parse_levels(order_book, "asks", self._scale)
         bids = _parse_levels(order_book, "bids", self._scale)
-        if begin_nonce != self._nonce:
+        if begin_nonce != self._nonce or nonce - begin_nonce > MAX_BOOK_NONCE_STEP:
             self._stale = True
             return False
         for price, size in asks:
@@ -641,6 +654,7 @@ class OrderBook:
         for price, size in bids:
             self._bids.set(price, size)
         self._nonce = nonce
+        self._updated = time.monotonic()
         if self._crossed():
             self._stale = True
             return False
@@ -650,7 +664,8 @@ class OrderBook:
         """Apply an `update/order_book` frame from its JSON text (the compiled twin scans bytes).
 
         Returns 1 applied, 0 not applied (stale, gap or crossed, as `apply_update` False),
-        2 a replay (nonce <= book nonce; nothing changed), or -1: not handled here (another
+        2 a replay (nonce <= book nonce; nothing changed), 3 an implausible nonce step (more
+        than MAX_BOOK_NONCE_STEP: not applied, book stale), or -1: not handled here (another
         channel, or not a well-formed frame) -- use the generic path.
         """
         try:
@@ -666,7 +681,7 @@ class OrderBook:
             return -1
         frame = msg["order_book"]
         try:
-            _check_nonce(frame, "begin_nonce")
+            begin_nonce = _check_nonce(frame, "begin_nonce")
             nonce = _check_nonce(frame, "nonce")
             _parse_levels(frame, "asks", self._scale)
             _parse_levels(frame, "bids", self._scale)
@@ -676,6 +691,9 @@ class OrderBook:
             return 0
         if nonce <= self._nonce:
             return 2
+        if begin_nonce == self._nonce and nonce - begin_nonce > MAX_BOOK_NONCE_STEP:
+            self._stale = True
+            return 3
         return 1 if self.apply_update(frame) else 0
 
     def _float_level(self, price: int, size: int) -> tuple[float, float]:

@@ -1,5 +1,6 @@
 """Fault injection for the local node: gaps, duplicates, closes, shutdown notices, stalls,
-forced refusals (429 / invalid nonce / any code) of the next N requests.
+forced refusals (429 / invalid nonce / any code) of the next N requests, and broken or late
+replies to txs the node has already accepted (nonce consumed, order executed).
 
 Called on `node.faults` by tests, or over HTTP through `POST /dev/v1/faults` (routes_dev.py).
 """
@@ -16,6 +17,13 @@ from lighterfast import protocol as p
 if TYPE_CHECKING:
     from .channels import StreamHub, WsSession
 
+# What a REST tx reply can turn into after the node accepted the tx (`fault_next_tx_reply`).
+REPLY_FAULTS = ("html_502", "html_200", "cut")
+BAD_GATEWAY_HTML = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+    b"</h1></center><hr><center>cloudflare</center></body></html>"
+)
+
 
 class Faults:
     """Fault switches of one node."""
@@ -26,6 +34,8 @@ class Faults:
         # Refusals for the next REST /api/v1 requests of any endpoint (then tx ones above).
         self.forced_request_errors: list[tuple[int, str, int]] = []
         self.invert_reply_order = False  # test mode: stream frames before the sendTx reply
+        self.reply_faults: list[str] = []  # next REST tx replies, after acceptance (REPLY_FAULTS)
+        self.reply_delay_ms = 0.0  # every tx reply (REST and WS) waits this long after acceptance
 
     def drop_next_book_delta(self, market_index: int) -> None:
         """The next order_book delta of a market is not sent (subscribers see a nonce gap)."""
@@ -98,10 +108,33 @@ class Faults:
         else:
             raise ValueError("scope must be 'tx' or 'rest'")
 
+    def fault_next_tx_reply(self, kind: str, count: int = 1) -> None:
+        """The next `count` REST tx requests are accepted (nonces consumed, executed) but their
+        reply is a 502 HTML page (`html_502`), a 200 with an HTML body (`html_200`), or the
+        connection is closed without a reply (`cut`)."""
+        if kind not in REPLY_FAULTS:
+            raise ValueError(f"kind must be one of {', '.join(REPLY_FAULTS)}")
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        self.reply_faults.extend([kind] * count)
+
+    def take_reply_fault(self) -> str | None:
+        """The fault for the tx reply being written now (None: a normal reply)."""
+        return self.reply_faults.pop(0) if self.reply_faults else None
+
+    def delay_tx_replies(self, ms: float) -> None:
+        """Hold every tx reply (REST and WS) `ms` milliseconds after acceptance (0: off); the
+        tx executes meanwhile, as on a slow link."""
+        if not 0 <= ms < 600_000:
+            raise ValueError("ms must be in [0, 600000)")
+        self.reply_delay_ms = float(ms)
+
     def clear(self) -> None:
-        """Drop pending forced errors and delta faults; resume stalled sockets."""
+        """Drop pending forced errors, reply and delta faults; resume stalled sockets."""
         self.forced_tx_errors.clear()
         self.forced_request_errors.clear()
+        self.reply_faults.clear()
+        self.reply_delay_ms = 0.0
         self._hub.drop_next_delta.clear()
         self._hub.duplicate_next_delta.clear()
         self.invert_reply_order = False

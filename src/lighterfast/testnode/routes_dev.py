@@ -106,6 +106,8 @@ DEV_FAULTS = (
     "invalid_nonce",  # count (1)
     "tx_error",  # code, message, http_status (400), count (1)
     "invert_reply_order",  # on (default true)
+    "tx_reply",  # kind ("html_502" | "html_200" | "cut"), count (1): after acceptance
+    "reply_delay",  # ms (0 = off): every tx reply waits after acceptance
     "restart",  # down_ms (0), code (1012)
     "clear",
 )
@@ -142,6 +144,10 @@ def apply_fault(node: LocalNode, name: str, body: dict[str, Any]) -> Any:
         )
     elif name == "invert_reply_order":
         f.invert_reply_order = bool(body.get("on", True))
+    elif name == "tx_reply":
+        f.fault_next_tx_reply(str(body["kind"]), int(body.get("count", 1)))
+    elif name == "reply_delay":
+        f.delay_tx_replies(float(body.get("ms", 0)))
     elif name == "restart":
         return node.restart(float(body.get("down_ms", 0)) / 1000, int(body.get("code", 1012)))
     else:  # clear

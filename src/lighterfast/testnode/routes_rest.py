@@ -13,6 +13,7 @@ from aiohttp import web
 
 from lighterfast import protocol as p
 
+from .faults import BAD_GATEWAY_HTML
 from .routes_common import RouteContext, batch_pairs, json_reply, param_error
 from .shapes import (
     asset_detail_json,
@@ -93,6 +94,20 @@ def rest_routes(ctx: RouteContext) -> list[web.RouteDef]:
         request: web.Request, body: dict[str, Any], accepted: Any
     ) -> web.StreamResponse:
         resp = json_reply(body)
+        fault = node.faults.take_reply_fault()
+        delay_ms = node.faults.reply_delay_ms
+        if fault is not None or delay_ms:  # accepted (nonces consumed): execute whatever happens
+            accepted.schedule()
+            if delay_ms:
+                await asyncio.sleep(delay_ms / 1000)
+            if fault == "cut":  # no reply at all: the client sees the connection drop
+                if request.transport is not None:
+                    request.transport.abort()
+                raise asyncio.CancelledError
+            if fault is not None:
+                status = 502 if fault == "html_502" else 200
+                return web.Response(body=BAD_GATEWAY_HTML, status=status, content_type="text/html")
+            return resp
         if node.faults.invert_reply_order:
             accepted.schedule()
             await asyncio.sleep(0.01 + max(node.latency.values()) / 1000)
