@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    CoiInUse,
     ConfigError,
     LighterError,
     MarketNotFound,
@@ -24,6 +25,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CoiInUse",
     "ConfigError",
     "DealerConfig",
     "LighterDealer",

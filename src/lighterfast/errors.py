@@ -60,6 +60,21 @@ class OrderNotFoundByCoi(LighterError, KeyError):
         return str(self.args[0])
 
 
+class CoiInUse(LighterError, ValueError):
+    """A create reuses a COI that is live, queued or in flight here; nothing signed or queued."""
+
+    def __init__(self, coi: int, status: str) -> None:
+        self.coi = coi
+        self.status = status
+        super().__init__(
+            f"coi_in_use: client_order_index={coi} is {status} in this dealer's view"
+            " (a COI names one live order of the account; wait for it to finish or pick another)"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class RateLimited(LighterError):
     """The venue (or the local budget) refused a request for rate reasons."""
 

@@ -18,7 +18,13 @@ from _helpers import config_for, eventually, make_dealer, node_nonce
 from lighterfast import LighterDealer
 from lighterfast.apps.cli import _node_config
 from lighterfast.core import WeightLimiter
-from lighterfast.dealer import COI_EPOCH_S, COI_PER_SECOND, NONCE_RESYNC_DELAYS_S, CoiAllocator
+from lighterfast.dealer import (
+    COI_EPOCH_S,
+    COI_PER_SECOND,
+    COI_SLOT_BITS,
+    NONCE_RESYNC_DELAYS_S,
+    CoiAllocator,
+)
 from lighterfast.errors import ConfigError, LighterError, MarketNotFound, OrderNotFoundByCoi
 from lighterfast.testnode import LocalNode
 from lighterfast.ws import WsInfo
@@ -689,19 +695,20 @@ async def test_interop_logger_object(node: LocalNode, funded_account: Any) -> No
 def test_coi_allocator_unique_monotonic_and_restart_safe() -> None:
     clock = [COI_EPOCH_S + 86_400 * 700]
     alloc = CoiAllocator(lambda: clock[0])
-    cois = [alloc.next() for _ in range(5000)]  # more than one second's 4096 COIs
+    cois = [alloc.next() for _ in range(5000)]  # more than one second's 1024 COIs
     assert cois == sorted(set(cois))
-    assert cois[-1] - cois[0] == 4999  # borrowed from the next second, still monotonic
-    clock[0] += 2  # a restart two seconds later starts above everything issued
+    # borrowed from the next second, still monotonic
+    assert cois[-1] - cois[0] == 4999 << COI_SLOT_BITS
+    clock[0] += 5  # a restart 5 s later (past the 4.9 s lead) starts above everything issued
     restarted = CoiAllocator(lambda: clock[0])
     first = restarted.next()
-    assert first > cois[-1] and first == (clock[0] - COI_EPOCH_S) * COI_PER_SECOND
+    assert first > cois[-1] and first >> COI_SLOT_BITS == (clock[0] - COI_EPOCH_S) * COI_PER_SECOND
 
 
 def test_coi_allocator_restart_within_the_same_second() -> None:
     second = COI_EPOCH_S + 86_400 * 3650
     first_run = CoiAllocator(lambda: second + 0.100)
-    issued = [first_run.next() for _ in range(100)]  # 100 COIs: 24 ms ahead of the clock
+    issued = [first_run.next() for _ in range(100)]  # 100 COIs: 98 ms ahead of the clock
     restarted = CoiAllocator(lambda: second + 0.400)  # back 300 ms later, same second
     assert restarted.next() > issued[-1]
 
@@ -731,7 +738,7 @@ def test_coi_allocator_two_processes_one_after_another() -> None:
     ]
     assert runs[0] == sorted(set(runs[0])) and runs[1] == sorted(set(runs[1]))
     assert runs[1][0] > runs[0][-1]
-    assert 2**31 < runs[0][0] < 2**39
+    assert 2**43 < runs[0][0] < 2**48  # the partitioned band (dealer/coi.py)
 
 
 def test_coi_allocators_made_one_after_another_never_collide() -> None:
@@ -741,8 +748,8 @@ def test_coi_allocators_made_one_after_another_never_collide() -> None:
     issued += [b.next() for _ in range(3)]
     issued += [a.next()]
     assert issued == sorted(set(issued))
-    # the observed-accepted band (lighter-protocol §2.11): above 2^31, below 2^39 for years
-    assert 2**31 < issued[0] < issued[-1] < 2**39
+    # the partitioned band (dealer/coi.py): above the old < 2^39 band, below 2^48 until 2059
+    assert 2**43 < issued[0] < issued[-1] < 2**48
 
 
 def test_coi_allocator_counter_mode_and_bad_start() -> None:

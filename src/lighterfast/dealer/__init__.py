@@ -9,7 +9,7 @@ sign at flush, transmit), `reads` (REST account reads), `nonces` (one lane per A
 from __future__ import annotations
 
 from ..config import DealerConfig
-from .coi import COI_EPOCH_S, COI_PER_SECOND, CoiAllocator
+from .coi import COI_EPOCH_S, COI_PER_SECOND, COI_SLOT_BITS, CoiAllocator, coi_parts
 from .dealer import LighterDealer
 from .order_view import STATUS_GONE
 from .send import NONCE_RESYNC_DELAYS_S, RateBudget
@@ -17,10 +17,12 @@ from .send import NONCE_RESYNC_DELAYS_S, RateBudget
 __all__ = [
     "COI_EPOCH_S",
     "COI_PER_SECOND",
+    "COI_SLOT_BITS",
     "NONCE_RESYNC_DELAYS_S",
     "STATUS_GONE",
     "CoiAllocator",
     "DealerConfig",
     "LighterDealer",
     "RateBudget",
+    "coi_parts",
 ]

@@ -23,9 +23,10 @@ from ..log import make_loggers
 from ..markets import MarketInfo, fetch_market_rows, resolve_market
 from ..transport.rest import RestClient
 from ..wire import chain_id_for_url, ws_url_for
-from .coi import PROCESS_ALLOCATOR, CoiAllocator
+from .coi import CoiAllocator, allocator_for_slot, slot_for_keys
 from .intents import _SIGNER_CHECKS, ACTION_CREATE, _as_list, _Intent, _IntentsMixin, _split_signed
 from .nonces import NonceManager
+from .order_view import FinishedCois
 from .reads import _ReadsMixin
 from .send import _SendMixin
 
@@ -83,11 +84,11 @@ class LighterDealer(_SendMixin, _IntentsMixin, _ReadsMixin):
         self._next_coi: Callable[[], int] = (
             config.coi_allocator
             if config.coi_allocator is not None
-            else PROCESS_ALLOCATOR
+            else allocator_for_slot(slot_for_keys(config.api_keys))
             if config.coi_start is None
             else CoiAllocator(start=config.coi_start)
         )
-        self._finished = CoiCache(config.coi_cache_size)  # COI → final status
+        self._finished = FinishedCois(config.coi_cache_size)  # COI → final status, compact
         self.price_source: Any = config.price_source
         self._ws: Any = None
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -441,6 +442,7 @@ class LighterDealer(_SendMixin, _IntentsMixin, _ReadsMixin):
         self._check_open()
         for intent in intents:
             _SIGNER_CHECKS[intent.action](**intent.kwargs)
+        self._check_new_cois(intents)  # a COI twice in one batch: refused, nothing sent
         for intent in intents:  # register creates in the live view (no queue: sent right now)
             if intent.action == ACTION_CREATE:
                 self._remember_create(intent)

@@ -118,6 +118,14 @@ class _IntentsMixin(_OrderViewMixin):
             raise ValueError(f"rounding must be nearest, up, down or exact, got {mode!r}")
         return self.scale.price_to_int(_as_price_input(value, name), mode)  # type: ignore[arg-type]
 
+    def _trigger_int(self, value: Any) -> int:
+        """A trigger price as a wire int; 0 (any numeric zero) = none; bool refused by name."""
+        if isinstance(value, bool):  # False == 0 would silently mean "no trigger"
+            raise TypeError("trigger_price must be a number (float, int, str or Decimal), got bool")
+        if isinstance(value, (int, float, Decimal)) and value == 0:
+            return 0
+        return self._price_int(value, "trigger_price")
+
     def _size_int(self, magnitude: Any, name: str = "size") -> int:
         try:
             return self.scale.size_to_int(magnitude, "down")
@@ -161,6 +169,7 @@ class _IntentsMixin(_OrderViewMixin):
             order_expiry = -1 if expiry is None else _expiry_ms(expiry)
         self._check_minimums(base_amount, price_int, tif, order_type)
         coi = check_coi(self._next_coi() if client_order_index is None else client_order_index)
+        self._check_coi_free(coi)  # a live/queued COI: refused, nothing queued (CoiInUse)
         kwargs = {
             "market_index": self.market.market_index,
             "client_order_index": coi,
@@ -263,10 +272,8 @@ class _IntentsMixin(_OrderViewMixin):
             self._check_minimums(base_amount, price_int, P.TIF_GTT, P.ORDER_TYPE_LIMIT, "quantity")
         if trigger_price is None:
             trigger_int = record.get("trigger_price_int") or 0
-        elif trigger_price == 0:
-            trigger_int = 0
         else:
-            trigger_int = self._price_int(trigger_price, "trigger_price")
+            trigger_int = self._trigger_int(trigger_price)
         coi = record["client_order_index"]
         return _Intent(
             ACTION_MODIFY,
@@ -329,7 +336,7 @@ class _IntentsMixin(_OrderViewMixin):
         price_int = self._price_int(price, "price")
         _, magnitude = _split_signed(quantity, "quantity")
         base_amount = self._size_int(magnitude, "quantity")
-        trigger_int = 0 if not trigger_price else self._price_int(trigger_price, "trigger_price")
+        trigger_int = 0 if trigger_price is None else self._trigger_int(trigger_price)
         return _Intent(
             ACTION_MODIFY,
             {

@@ -7,11 +7,12 @@ COI can be canceled or modified at once, on the key that sent its create.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import protocol as P
-from ..errors import OrderNotFoundByCoi
+from ..errors import CoiInUse, OrderNotFoundByCoi
 from .coi import check_coi
 from .state import DealerState
 
@@ -22,6 +23,155 @@ if TYPE_CHECKING:
 _NOT_YET_LIVE = frozenset({"queued", "accepted", "unknown"})
 # Final status of an order that vanished from the live set while the stream was down.
 STATUS_GONE = "finished while disconnected"
+
+
+# Final statuses a finished COI is stored as (a code each); others get codes as they come.
+_KNOWN_FINAL = (
+    "rejected",
+    STATUS_GONE,
+    P.STATUS_FILLED,
+    "expired",
+    *sorted(s for s in P.STATUS_CODES if s.startswith("canceled")),
+)
+_FIB = 0x9E3779B97F4A7C15  # Fibonacci hashing: COIs of one slot share their low 8 bits
+_U64 = (1 << 64) - 1
+
+
+class FinishedCois:
+    """Bounded COI → final status, about 30 bytes a COI (a dict of strings took ~200).
+
+    One array of `coi << 8 | status code` (open addressing, linear probing), the ring of COIs
+    in finish order (the oldest is evicted when full) and each entry's ring position.
+    """
+
+    __slots__ = (
+        "_bits",
+        "_capacity",
+        "_codes",
+        "_count",
+        "_head",
+        "_names",
+        "_pos",
+        "_ring",
+        "_table",
+    )
+
+    def __init__(self, capacity: int = 65536) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"capacity must be a positive int, got {capacity!r}")
+        self._capacity = capacity
+        self._names: list[str] = list(_KNOWN_FINAL)
+        self._codes = {name: code for code, name in enumerate(self._names)}
+        self._ring: array[int] = array("Q")
+        self._head = 0  # oldest ring position once the ring is full
+        self._count = 0
+        self._alloc(4)
+
+    def _alloc(self, bits: int) -> None:
+        self._bits = bits
+        self._table: array[int] = array("Q", bytes(8 << bits))
+        self._pos: array[int] = array("I", bytes(4 << bits))
+
+    @property
+    def capacity(self) -> int:
+        """Most COIs kept (the oldest finished is forgotten first)."""
+        return self._capacity
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, coi: object) -> bool:
+        return isinstance(coi, int) and self._find(coi) >= 0
+
+    def _home(self, coi: int) -> int:
+        return ((coi * _FIB) & _U64) >> (64 - self._bits)
+
+    def _find(self, coi: int) -> int:
+        """Table index of `coi`, or -1."""
+        table, mask = self._table, (1 << self._bits) - 1
+        i = self._home(coi)
+        while True:
+            entry = table[i]
+            if entry == 0:
+                return -1
+            if entry >> 8 == coi:
+                return i
+            i = (i + 1) & mask
+
+    def get(self, coi: int, default: str | None = None) -> str | None:
+        """The final status of `coi`, or `default`."""
+        i = self._find(coi) if isinstance(coi, int) else -1
+        return default if i < 0 else self._names[self._table[i] & 0xFF]
+
+    def put(self, coi: int, status: str) -> None:
+        """Remember `coi` as finished with `status` (a known COI keeps its age)."""
+        coi = check_coi(coi)
+        code = self._codes.get(status)
+        if code is None:
+            code = len(self._names) if len(self._names) < 256 else 0
+            if code:
+                self._names.append(status)
+                self._codes[status] = code
+        i = self._find(coi)
+        if i >= 0:
+            self._table[i] = coi << 8 | code
+            return
+        ring = self._ring
+        if len(ring) < self._capacity:
+            position = len(ring)
+            ring.append(coi)
+        else:
+            position = self._head
+            old = self._find(ring[position])
+            if old >= 0 and self._pos[old] == position:
+                self._delete(old)
+            ring[position] = coi
+            self._head = (position + 1) % self._capacity
+        if (self._count + 1) * 5 > 3 << self._bits:  # keep the load under 60 %
+            self._grow()
+        self._insert(coi << 8 | code, position)
+        self._count += 1
+
+    def _insert(self, entry: int, position: int) -> None:
+        table, mask = self._table, (1 << self._bits) - 1
+        i = self._home(entry >> 8)
+        while table[i]:
+            i = (i + 1) & mask
+        table[i] = entry
+        self._pos[i] = position
+
+    def _grow(self) -> None:
+        old_table, old_pos = self._table, self._pos
+        self._alloc(self._bits + 1)
+        for entry, position in zip(old_table, old_pos, strict=True):
+            if entry:
+                self._insert(entry, position)
+
+    def _delete(self, i: int) -> None:
+        """Empty slot i, shifting back the entries of its probe run (no tombstones)."""
+        table, pos, mask = self._table, self._pos, (1 << self._bits) - 1
+        j = i
+        while True:
+            j = (j + 1) & mask
+            entry = table[j]
+            if entry == 0:
+                break
+            home = self._home(entry >> 8)
+            # entry at j may move to i unless its home lies cyclically in (i, j]
+            if (home <= i or home > j) if i <= j else (home <= i and home > j):
+                table[i], pos[i] = entry, pos[j]
+                i = j
+        table[i] = 0
+        self._count -= 1
+
+    def pop(self, coi: int, default: str | None = None) -> str | None:
+        """Forget `coi` (reused by a new create); its final status, or `default`."""
+        i = self._find(coi) if isinstance(coi, int) else -1
+        if i < 0:
+            return default
+        status = self._names[self._table[i] & 0xFF]
+        self._delete(i)
+        return status
 
 
 def _human(text: Any) -> float | None:
@@ -69,11 +219,38 @@ class _OrderViewMixin(DealerState):
         final = self._finished.get(coi)
         if final is not None:
             raise OrderNotFoundByCoi(coi, f"already finished: {final}")
-        raise OrderNotFoundByCoi(coi, "never issued by this dealer nor seen on the order streams")
+        raise OrderNotFoundByCoi(
+            coi,
+            "never issued by this dealer nor seen on the order streams"
+            f" (or among more than the last {self._finished.capacity} finished)",
+        )
+
+    def _check_coi_free(self, coi: int) -> None:
+        """Refuse a create whose COI names an order live, queued or in flight here (CoiInUse).
+
+        Without this a second create overwrote the view's record of the live order; the node
+        refuses the create (21728) but a later modify read the wrong price from the record.
+        """
+        record = self._orders.get(coi)
+        if record is not None:
+            raise CoiInUse(coi, str(record.get("status")))
+
+    def _check_new_cois(self, intents: Iterable[_Intent]) -> None:
+        """Refuse creates of one batch that share a COI, or reuse a live one (CoiInUse)."""
+        seen: set[int] = set()
+        for intent in intents:
+            if intent.action != "create" or intent.coi is None:
+                continue
+            if intent.coi in seen:
+                raise CoiInUse(intent.coi, "used twice in this batch")
+            self._check_coi_free(intent.coi)
+            seen.add(intent.coi)
 
     def _remember_create(self, intent: _Intent) -> None:
         """Put a create in the live view as "queued" (so it can be canceled/modified at once)."""
         assert intent.coi is not None
+        self._check_coi_free(intent.coi)
+        self._finished.pop(intent.coi)  # a finished COI reused: live again
         self._orders.put(
             intent.coi,
             {

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..transport.rest import RestClient
     from .intents import _Intent
     from .nonces import NonceManager
+    from .order_view import FinishedCois
 
 
 class DealerState:
@@ -43,7 +44,7 @@ class DealerState:
     _nonces: NonceManager
     _queue: list[_Intent]
     _orders: CoiCache
-    _finished: CoiCache
+    _finished: FinishedCois
     _next_coi: Callable[[], int]
     _ws: Any
     _inflight: set[asyncio.Task[Any]]
