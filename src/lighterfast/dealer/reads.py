@@ -29,7 +29,17 @@ class _ReadsMixin(_OrderViewMixin):
                     book = getter(market)
                 except Exception:
                     book = None
-            if book is not None and not getattr(book, "is_stale", False):
+            if book is not None and getattr(book, "is_stale", False):
+                # A stale book (socket down or silent, or a resync pending) is no price at all.
+                age = getattr(book, "age", None)
+                since = "no frame yet" if age is None else f"last frame {age:.1f} s ago"
+                raise LighterError(
+                    f"price source: the order book of {self.market.symbol} (market {market}) is"
+                    f" stale ({since}; its socket is down, silent or resyncing): refusing it as"
+                    " the reference of a market order; retry after the resync or pass"
+                    " avg_execution_price="
+                )
+            if book is not None:
                 level = book.best_bid() if is_ask else book.best_ask()
                 if level:
                     return self.scale.price_to_int(repr(float(level[0])), "nearest")

@@ -1,9 +1,11 @@
 """One picows WebSocket client connection that stays up.
 
 Keep-alive (`{"type":"ping"}` every `ping_interval`, well inside the 2-minute idle rule),
-answers to server pings (app-level and RFC 6455), dead-connection detection (no frame for
-`dead_after` × `ping_interval`), reconnect with capped exponential backoff plus jitter, a
-proactive reconnect on the server's `shutdown` notice, and reply futures keyed by request id.
+answers to server pings (app-level and RFC 6455), dead-connection detection (a ping, sent on
+schedule or after `2 × pong_timeout` of silence, that gets no frame back within
+`pong_timeout`; a request whose reply does not come in time), reconnect with capped
+exponential backoff plus jitter, a proactive reconnect on the server's `shutdown` notice, and
+reply futures keyed by request id.
 
 Concurrency contract: everything runs on the event loop thread. At most one socket is live
 per `WsConnection`; the run task is the only one that opens or replaces it. `on_frame` is
@@ -59,6 +61,7 @@ class WsStats(Counters):
         "last_close_code",
         "pings_answered",
         "pings_sent",
+        "reply_timeouts",
         "shutdowns",
     )
     binary_frames: int
@@ -66,6 +69,7 @@ class WsStats(Counters):
     connects: int
     dead_detected: int
     frames: int
+    reply_timeouts: int
     pings_answered: int
     pings_sent: int
     shutdowns: int
@@ -134,6 +138,7 @@ class WsConnection:
         on_disconnected: Callable[[], None] | None = None,
         ping_interval: float = P.WS_DEFAULT_PING_INTERVAL_S,
         dead_after: float = 3.0,
+        pong_timeout: float = 3.0,
         backoff_initial: float = 0.1,
         backoff_max: float = 5.0,
         backoff_factor: float = 2.0,
@@ -158,6 +163,7 @@ class WsConnection:
             raise ValueError("backoff_factor: must be >= 1")
         if not 0 <= check_seconds("jitter", jitter, zero_ok=True) < 1:
             raise ValueError("jitter: must be in [0, 1)")
+        check_seconds("pong_timeout", pong_timeout)
         check_seconds("stable_after", stable_after, zero_ok=True)
         check_seconds("handshake_timeout", handshake_timeout)
         self.url = url
@@ -167,6 +173,9 @@ class WsConnection:
         self.on_disconnected = on_disconnected
         self.ping_interval = float(ping_interval)
         self.dead_after = float(dead_after)
+        self.pong_timeout = float(pong_timeout)
+        # Silence that makes the keepalive probe at once instead of waiting for the schedule.
+        self.probe_after = min(self.ping_interval, 2.0 * self.pong_timeout)
         self.backoff_initial = float(backoff_initial)
         self.backoff_max = float(backoff_max)
         self.backoff_factor = float(backoff_factor)
@@ -243,6 +252,17 @@ class WsConnection:
         self._reconnect_now = True
         transport.disconnect(graceful=True)
 
+    def mark_suspect(self, reason: str) -> None:
+        """The socket may be silent (e.g. a reply did not come): not `connected` from now on,
+        so senders use REST, and reconnect at once (a hard cut: a silent peer may never close)."""
+        transport = self._transport
+        if transport is None:
+            return
+        logger.warning("%s: connection suspect (%s); reconnecting now", self.name, reason)
+        self._connected.clear()
+        self._reconnect_now = True
+        transport.disconnect(graceful=False)
+
     async def close(self) -> None:
         """Close the socket, stop the run task, fail pending replies; idempotent."""
         if self._closed:
@@ -318,13 +338,20 @@ class WsConnection:
     ) -> dict[str, Any]:
         """Send a frame whose data carries `id=request_id` and await the reply frame (raw dict).
 
-        Raises WsClosed if the socket drops first, asyncio.TimeoutError after `timeout`.
+        Raises WsClosed if the socket drops first, asyncio.TimeoutError after `timeout`; a
+        timeout also marks the connection suspect (REST for the next sends, reconnect now).
         """
         timeout = check_seconds("timeout", timeout)
         fut = self.expect_reply(request_id)
+        transport = self._transport
         try:
             self.send_raw(payload)
             return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            self.stats.reply_timeouts += 1
+            if transport is self._transport:
+                self.mark_suspect(f"no reply to {request_id} within {timeout:g} s")
+            raise
         finally:
             self._pending.pop(request_id, None)
 
@@ -397,31 +424,49 @@ class WsConnection:
         base = min(self.backoff_max, self.backoff_initial * self.backoff_factor**attempt)
         return base * (1.0 + self.jitter * (2.0 * self._rng.random() - 1.0))
 
+    def _declare_dead(self, transport: WSTransport, silent_for: float) -> None:
+        self.stats.dead_detected += 1
+        logger.warning(
+            "%s: no frame for %.1f s (pong deadline %.1f s), treating the connection as dead",
+            self.name,
+            silent_for,
+            self.pong_timeout,
+        )
+        if transport is self._transport:
+            self._connected.clear()
+        transport.disconnect(graceful=False)
+
     async def _keepalive(self, transport: WSTransport) -> None:
-        """Send a JSON ping every interval; drop the socket if nothing arrived for too long."""
+        """Ping on schedule, or at once after `probe_after` of silence; no frame back within
+        `pong_timeout` of a ping (or none for `dead_after` pings) drops the socket."""
         loop = asyncio.get_running_loop()
-        last_frames = self.stats.frames
-        last_seen = loop.time()
+        stats = self.stats
+        last_frames = stats.frames
+        last_seen = last_ping = loop.time()
+        unanswered_since: float | None = None  # first ping sent since the last frame
         limit = self.dead_after * self.ping_interval
+        tick = min(self.ping_interval, self.pong_timeout, self.probe_after) / 2.0
         while not transport.is_disconnected:
-            await asyncio.sleep(self.ping_interval)
+            await asyncio.sleep(tick)
             now = loop.time()
-            if self.stats.frames != last_frames:
-                last_frames = self.stats.frames
+            if stats.frames != last_frames:
+                last_frames = stats.frames
                 last_seen = now
-            elif now - last_seen >= limit - 1e-6:
-                self.stats.dead_detected += 1
-                logger.warning(
-                    "%s: no frame for %.1f s, treating the connection as dead",
-                    self.name,
-                    now - last_seen,
-                )
-                transport.disconnect(graceful=False)
+                unanswered_since = None
+            elif (
+                unanswered_since is not None and now - unanswered_since >= self.pong_timeout
+            ) or now - last_seen >= limit - 1e-6:
+                self._declare_dead(transport, now - last_seen)
                 return
             if transport.is_disconnected or transport.is_close_frame_sent:
                 return
-            transport.send(_TEXT, PING)
-            self.stats.pings_sent += 1
+            silent = unanswered_since is None and now - last_seen >= self.probe_after - 1e-6
+            if silent or now - last_ping >= self.ping_interval - 1e-6:
+                transport.send(_TEXT, PING)
+                stats.pings_sent += 1
+                last_ping = now
+                if unanswered_since is None:
+                    unanswered_since = now
 
     async def _run(self) -> None:
         """Connect, serve, and reconnect until `close()`."""

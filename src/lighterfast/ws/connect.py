@@ -270,10 +270,12 @@ class WsInfo(WsReads):
         if self._conn is None:
             options = dict(self._connection_options)
             options.setdefault("ping_interval", self._ping_interval)
+            options.setdefault("pong_timeout", self._pong_timeout)
             self._conn = WsConnection(
                 ws_url_for(self.base_url),
                 on_frame=self.feed_raw,
                 on_connected=self._on_connected,
+                on_disconnected=self._books_down,
                 name="ws",
                 **options,
             )
@@ -442,7 +444,9 @@ class WsInfo(WsReads):
                 rest.get("accountActiveOrders", {"account_index": self.account_index}, auth=token),
                 REST_RESYNC_TIMEOUT_S,
             )
-            orders = flatten(body.get("orders"))
+            orders = self._valid_orders(flatten(body.get("orders")))
+            if orders is None:
+                return
             self._replace_orders(orders, None)
             self.stats.rest_resyncs += 1
         except Exception as exc:
@@ -465,6 +469,23 @@ class WsInfo(WsReads):
         self._rest = rest
         self._owns_rest = True
         return rest
+
+    def _resubscribe_orders(self) -> bool:
+        """Unsubscribe + subscribe the private order streams (fresh token): a new snapshot."""
+        conn = self._conn
+        keys = [k for k, private in self._subscriptions.items() if private and "orders" in k]
+        if conn is None or not conn.connected or not keys or self._token_provider is None:
+            return False
+
+        async def resubscribe() -> None:
+            token = await self._token()
+            with contextlib.suppress(WsClosed):  # down: the reconnect resubscribes anyway
+                for key in keys:
+                    conn.send_raw(encode_unsubscribe(key))
+                    conn.send_raw(encode_subscribe(key, token))
+
+        self._spawn(resubscribe(), "orders-resync")
+        return True
 
     async def _reauth_loop(self) -> None:
         """When the token provider refreshes, re-subscribe private channels with the new token.

@@ -10,7 +10,7 @@ from typing import Any
 from .. import protocol as P
 from ..core import OrderBook
 from ..errors import WsClosed
-from .state import WsState, check_index
+from .state import FINISHED_FIELDS, WsState, check_index
 
 
 class WsReads(WsState):
@@ -54,6 +54,15 @@ class WsReads(WsState):
             return None
         return self._books.get(check_index("market", market, P.MAX_SPOT_MARKET_INDEX))
 
+    def book_age(self, market: int | None = None) -> float | None:
+        """Seconds since the book of `market` last applied a frame (None: no book or no frame).
+
+        With `is_stale` this tells whether the book is a usable price source: it is marked
+        stale the moment its socket is down or found silent, and until the next snapshot.
+        """
+        book = self.get_order_book(market)
+        return None if book is None else book.age
+
     @property
     def coi_cache(self) -> Any:
         """The COI cache (core `CoiCache`): live orders keyed by client order index."""
@@ -65,7 +74,8 @@ class WsReads(WsState):
         """The order frame for `coi` as soon as it arrives (or at once if known); None on timeout.
 
         Resolved by the frame path itself (a per-COI future), no polling. A recently finished
-        order (filled/canceled) counts as arrived.
+        order (filled/canceled) counts as arrived; for it only the fields in
+        `state.FINISHED_FIELDS` are kept (status, indexes, side, price and amounts).
         """
         if type(coi) is bool or not isinstance(coi, int):
             raise TypeError(f"coi: expected an int, got {type(coi).__name__}")
@@ -76,10 +86,11 @@ class WsReads(WsState):
             raise ValueError(f"timeout: expected seconds >= 0 (or None), got {timeout!r}")
         self._check_open()  # a closed stream will never deliver it: say so now, not at timeout
         order = self._coi.get(coi)
-        if order is None:
-            order = self._finished.get(coi)
         if order is not None:
             return order  # type: ignore[no-any-return]
+        ended = self._finished.get(coi)
+        if ended is not None:
+            return dict(zip(FINISHED_FIELDS, ended, strict=True))
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         waiters = self._coi_waiters.setdefault(coi, [])
         waiters.append(fut)

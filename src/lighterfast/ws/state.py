@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -20,7 +22,7 @@ import orjson
 from .. import protocol as P
 from .._checks import check_flag, check_int, check_seconds
 from .._counters import Counters
-from ..core import IMPLEMENTATION, CoiCache, OrderBook, order_book_market
+from ..core import IMPLEMENTATION, MAX_BOOK_NONCE_STEP, CoiCache, OrderBook, order_book_market
 from ..errors import ConfigError, MarketNotFound, WsClosed
 from ..markets import lookup_static
 from ..transport.websocket import WsConnection
@@ -38,10 +40,29 @@ logger = logging.getLogger("lighterfast.ws")
 DEFAULT_COI_CACHE_SIZE = 65536
 DEFAULT_TAPE_SIZE = 1000
 # Finished orders remembered so that wait_order_by_coi() also sees an order that was filled
-# or canceled before the wait started (the COI cache drops terminal orders at once).
+# or canceled before the wait started (the COI cache drops terminal orders at once). Only the
+# fields below are kept (a tuple, not the ~40-key frame): a few hundred bytes per order.
 RECENT_FINISHED_SIZE = 4096
+FINISHED_FIELDS = (
+    "client_order_index",
+    "order_index",
+    "market_index",
+    "status",
+    "is_ask",
+    "price",
+    "initial_base_amount",
+    "remaining_base_amount",
+    "filled_base_amount",
+    "filled_quote_amount",
+    "updated_at",
+)
 RAW_SCAN_BOOKS = 4  # up to this many books, each is asked in turn; beyond, route by channel
-MALFORMED_WARNINGS = 20  # then one warning per 1000 malformed frames (a broken feed is loud)
+MALFORMED_LOG_INTERVAL_S = 30.0  # a new kind of bad frame is logged at once, repeats this often
+ORDERS_RESYNC_INTERVAL_S = 5.0  # at most one orders resubscribe per interval after bad frames
+BOOK_DUPLICATES_RESYNC = 64  # replays since the last snapshot before a book resubscribes
+KNOWN_STATUSES = frozenset(P.STATUS_CODES) | {"expired"}
+_ORDER_AMOUNTS = ("price", "initial_base_amount", "remaining_base_amount", "filled_base_amount")
+_INF = math.inf
 
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 _loads = orjson.loads
@@ -60,6 +81,7 @@ class WsInfoStats(Counters):
         "error_frames",
         "hook_errors",
         "malformed",
+        "order_resyncs",
         "reauths",
         "reconnects",
         "rest_resyncs",
@@ -71,6 +93,7 @@ class WsInfoStats(Counters):
     error_frames: int
     hook_errors: int
     malformed: int
+    order_resyncs: int
     reauths: int
     reconnects: int
     rest_resyncs: int
@@ -94,6 +117,51 @@ def flatten(value: Any) -> list[dict[str, Any]]:
             out.extend(item)
         return out
     raise TypeError(f"expected a list or a map of lists, got {type(value).__name__}")
+
+
+def _number_ok(value: Any, positive: bool) -> bool:
+    """A finite number >= 0 (> 0 when `positive`) given as a wire string or a JSON number."""
+    if type(value) is str:
+        try:
+            number = float(value)
+        except ValueError:
+            return False
+    elif type(value) is int or type(value) is float:
+        number = value
+    else:
+        return False
+    return 0.0 < number < _INF if positive else 0.0 <= number < _INF
+
+
+def trade_problem(trade: Any) -> str | None:
+    """Why a trade dict must not enter state (price and size finite > 0, id an int), or None."""
+    if type(trade) is not dict:
+        return f"trade is a {type(trade).__name__}"
+    if not _number_ok(trade.get("price"), True):
+        return f"trade price {trade.get('price')!r}"
+    if not _number_ok(trade.get("size"), True):
+        return f"trade size {trade.get('size')!r}"
+    trade_id = trade.get("trade_id", 0)
+    if type(trade_id) is not int or trade_id < 0:
+        return f"trade_id {trade_id!r}"
+    return None
+
+
+def order_problem(order: Any) -> str | None:
+    """Why an order dict must not enter state (COI range, known status, amounts), or None."""
+    if type(order) is not dict:
+        return f"order is a {type(order).__name__}"
+    coi = order.get("client_order_index")
+    if type(coi) is not int or not 0 <= coi <= P.MAX_COI:
+        return f"client_order_index {coi!r}"
+    status = order.get("status")
+    if type(status) is not str or status not in KNOWN_STATUSES:
+        return f"status {status!r}"
+    for field in _ORDER_AMOUNTS:
+        value = order.get(field)
+        if value is not None and not _number_ok(value, False):
+            return f"{field} {value!r}"
+    return None
 
 
 def check_index(name: str, value: Any, hi: int) -> int:
@@ -130,6 +198,7 @@ class WsState(HookRunner):
         coi_cache_size: int = DEFAULT_COI_CACHE_SIZE,
         tape_size: int = DEFAULT_TAPE_SIZE,
         ping_interval: float = P.WS_DEFAULT_PING_INTERVAL_S,
+        pong_timeout: float = 3.0,
         connection_options: Mapping[str, Any] | None = None,
         subscribe_timeout: float = 5.0,
     ) -> None:
@@ -158,6 +227,7 @@ class WsState(HookRunner):
                 f"ping_interval: must be < {P.WS_IDLE_TIMEOUT_S} s, got {ping_interval}"
             )
         check_seconds("subscribe_timeout", subscribe_timeout)
+        check_seconds("pong_timeout", pong_timeout)
         if isinstance(books, (str, bytes)) or not isinstance(books, Sequence):
             raise TypeError(f"books: expected a list of market indexes, got {type(books).__name__}")
         if account_index is not None:
@@ -183,7 +253,7 @@ class WsState(HookRunner):
         self.on_error: Hook | None = None
 
         self._coi = CoiCache(coi_cache_size)
-        self._finished: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._finished: OrderedDict[int, tuple[Any, ...]] = OrderedDict()
         self._coi_waiters: dict[int, list[asyncio.Future[dict[str, Any]]]] = {}
         self._own_trades: deque[dict[str, Any]] = deque(maxlen=tape_size)
         self._public_trades: deque[dict[str, Any]] = deque(maxlen=tape_size)
@@ -198,6 +268,11 @@ class WsState(HookRunner):
         self._raw_path = IMPLEMENTATION == "compiled"
         self._raw_books: tuple[OrderBook, ...] = ()  # books fed by the raw path
         self._resyncing: set[str] = set()
+        self._book_replays: dict[int, int] = {}  # market -> replays since its last snapshot
+        self._bad_kinds: set[str] = set()  # kinds of bad frame already logged
+        self._bad_logged_at = 0.0
+        self._bad_unlogged = 0
+        self._orders_resync_at = -_INF
         self._awaiting_acks: dict[str, str] = {}  # frame channel -> subscribe key
         self._acks_done = asyncio.Event()
         self._subscribe_timeout = float(subscribe_timeout)
@@ -223,6 +298,7 @@ class WsState(HookRunner):
         self._resync_rest = resync_rest
         self._reauth_on_refresh = reauth_on_refresh
         self._ping_interval = ping_interval
+        self._pong_timeout = float(pong_timeout)
         self._connection_options = dict(connection_options or {})
         self._conn: WsConnection | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -291,11 +367,16 @@ class WsState(HookRunner):
                     self._call_hook(hook, book)
                 return
             if result == 2:
-                self.stats.book_duplicates += 1  # a repeated (already applied) delta
+                assert book is not None
+                self._book_replay(book)  # a repeated (already applied) delta
                 return
             if result == 0:
                 assert book is not None
                 self._book_not_applied(book)
+                return
+            if result == 3:
+                assert book is not None
+                self._book_poisoned(book, "implausible nonce step")
                 return
             # -1: not a book delta, or declined (unusual spelling, malformed): parse it below
         try:
@@ -316,16 +397,31 @@ class WsState(HookRunner):
         except _MALFORMED as exc:
             self._bad_frame(f"bad {msg.get('type')!s} frame", exc)
 
-    def _bad_frame(self, what: str, exc: BaseException) -> None:
-        """Count and log a dropped frame (warnings for the first few, then every 1000th)."""
+    def _bad_frame(self, what: str, exc: BaseException | str) -> None:
+        """Count a dropped frame or value; log each kind once, then one line per interval."""
         self.stats.malformed += 1
         n = self.stats.malformed
-        if n <= MALFORMED_WARNINGS or n % 1000 == 0:
+        kinds = self._bad_kinds
+        now = time.monotonic()
+        detail = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        if what not in kinds and len(kinds) < 64:
+            kinds.add(what)
+            logger.warning("ws: dropped malformed frame #%d (%s: %s)", n, what, detail)
+            self._bad_logged_at = now
+        elif now - self._bad_logged_at >= MALFORMED_LOG_INTERVAL_S:
             logger.warning(
-                "ws: dropped malformed frame #%d (%s: %s: %s)", n, what, type(exc).__name__, exc
+                "ws: dropped %d more malformed frames (latest #%d: %s: %s)",
+                self._bad_unlogged + 1,
+                n,
+                what,
+                detail,
             )
-        elif logger.isEnabledFor(logging.DEBUG):
-            logger.debug("ws: dropped malformed frame #%d (%s)", n, what)
+            self._bad_logged_at = now
+            self._bad_unlogged = 0
+        else:
+            self._bad_unlogged += 1
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("ws: dropped malformed frame #%d (%s)", n, what)
 
     def _route_untyped(self, msg: Any) -> None:
         """Frames without a known `type`: error frames, unknown channels."""
@@ -376,16 +472,50 @@ class WsState(HookRunner):
         if book is None:
             self.stats.unknown += 1
             return
-        order_book = msg["order_book"]
-        if order_book["nonce"] <= book.nonce and not book.is_stale:
-            self.stats.book_duplicates += 1  # a repeated (already applied) delta, not a gap
+        try:
+            order_book = msg["order_book"]
+            nonce = order_book["nonce"]
+            if nonce <= book.nonce and not book.is_stale:
+                self._book_replay(book)  # a repeated (already applied) delta, not a gap
+                return
+            begin = order_book.get("begin_nonce")
+            if (
+                not book.is_stale
+                and begin == book.nonce
+                and type(nonce) is int
+                and nonce - book.nonce > MAX_BOOK_NONCE_STEP
+            ):
+                self._book_poisoned(book, "implausible nonce step")
+                return
+            applied = book.apply_update(order_book)
+        except _MALFORMED as exc:
+            self._book_poisoned(book, f"bad update/order_book frame: {type(exc).__name__}: {exc}")
             return
-        if book.apply_update(order_book):
+        if applied:
             hook = self.on_order_book
             if hook is not None:
                 self._call_hook(hook, book)
             return
         self._book_not_applied(book)
+
+    def _book_replay(self, book: OrderBook) -> None:
+        """A delta at or below the book's nonce; many since the snapshot mean a bad nonce got in."""
+        self.stats.book_duplicates += 1
+        market = book.market_index
+        n = self._book_replays.get(market, 0) + 1
+        self._book_replays[market] = n
+        if n > BOOK_DUPLICATES_RESYNC:
+            self._book_replays[market] = 0
+            self._book_poisoned(book, f"{n} replayed deltas since the snapshot")
+
+    def _book_poisoned(self, book: OrderBook, why: str) -> None:
+        """A delta with bad values: counted, logged, and the book resyncs from a snapshot."""
+        self._bad_frame("bad order_book delta", why)
+        channel = self._book_channels[book.market_index]
+        if channel in self._resyncing:
+            book.mark_stale()
+            return
+        self._resync_book(channel, book, why)
 
     def _book_not_applied(self, book: OrderBook) -> None:
         """A delta the book refused: a gap or cross starts a resync; while stale, it drops."""
@@ -402,8 +532,16 @@ class WsState(HookRunner):
         if book is None:
             self.stats.unknown += 1
             return
-        ok = book.apply_snapshot(msg["order_book"])
+        try:
+            ok = book.apply_snapshot(msg["order_book"])
+        except _MALFORMED as exc:
+            book.mark_stale()
+            self._bad_frame("bad subscribed/order_book frame", exc)
+            self._resyncing.discard(channel)
+            self._resync_book(channel, book, "unreadable snapshot")
+            return
         self._resyncing.discard(channel)
+        self._book_replays[book.market_index] = 0
         if not ok:
             self.stats.book_gaps += 1
             self._resync_book(channel, book, "crossed snapshot")
@@ -440,11 +578,28 @@ class WsState(HookRunner):
         self._ack(msg)
         self._public(msg, snapshot=True)
 
+    def _valid_trades(self, trades: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The trades whose values may enter state; the others are counted and logged."""
+        for trade in trades:
+            if trade_problem(trade) is not None:
+                break
+        else:
+            return trades
+        good = []
+        for trade in trades:
+            problem = trade_problem(trade)
+            if problem is None:
+                good.append(trade)
+            else:
+                self._bad_frame("bad trade values", problem)
+        return good
+
     def _public(self, msg: dict[str, Any], snapshot: bool) -> None:
         trades = flatten(msg.get("trades"))
         liquidations = msg.get("liquidation_trades")
         if liquidations:
             trades = trades + flatten(liquidations)
+        trades = self._valid_trades(trades)
         if not trades:
             return
         if snapshot and self._last_public_trade_id >= 0:
@@ -473,7 +628,7 @@ class WsState(HookRunner):
         self._on_own_trades(msg)
 
     def _on_own_trades(self, msg: dict[str, Any]) -> None:
-        trades = flatten(msg.get("trades"))
+        trades = self._valid_trades(flatten(msg.get("trades")))
         if not trades:
             return
         self._own_trades.extend(trades)
@@ -482,17 +637,53 @@ class WsState(HookRunner):
             self._call_hook(hook, trades)
 
     # orders ------------------------------------------------------------------------------------
+    def _valid_orders(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The orders if every one may enter state; else None: the frame is counted, dropped
+        whole (it changes nothing) and the order streams resync."""
+        for order in orders:
+            problem = order_problem(order)
+            if problem is not None:
+                self._bad_frame("bad order values", problem)
+                self._resync_orders("an order frame with bad values")
+                return None
+        return orders
+
+    def _resync_orders(self, why: str) -> None:
+        """Orders may be wrong: `WsInfo` resubscribes the order streams (here: replay, log)."""
+        now = time.monotonic()
+        if now - self._orders_resync_at < ORDERS_RESYNC_INTERVAL_S:
+            return
+        self._orders_resync_at = now
+        if not self._resubscribe_orders():
+            logger.warning("ws: %s; the orders resync waits for the next snapshot", why)
+            return
+        logger.warning("ws: %s; resubscribing the order streams", why)
+        self.stats.order_resyncs += 1
+
+    def _resubscribe_orders(self) -> bool:
+        """Ask for a fresh orders snapshot; False when there is no socket (replay mode)."""
+        return False
+
+    def _books_down(self) -> None:
+        """The socket is down or silent: every book is stale until its next snapshot."""
+        for book in self._books.values():
+            book.mark_stale()
+
     def _on_orders_snapshot(self, msg: dict[str, Any]) -> None:
         """Snapshot = every live order of the account: it replaces the cache (resync)."""
         self._ack(msg)
-        orders = flatten(msg.get("orders"))
+        orders = self._valid_orders(flatten(msg.get("orders")))
+        if orders is None:
+            return
         self._replace_orders(orders, None)
         self._orders_arrived(orders)
 
     def _on_orders_snapshot_market(self, msg: dict[str, Any]) -> None:
         """Per-market snapshot: replaces that market's orders only."""
         self._ack(msg)
-        orders = flatten(msg.get("orders"))
+        orders = self._valid_orders(flatten(msg.get("orders")))
+        if orders is None:
+            return
         family_args = str(msg.get("channel", "")).split(":")
         market = int(family_args[1]) if len(family_args) > 1 else None
         self._replace_orders(orders, market)
@@ -514,7 +705,7 @@ class WsState(HookRunner):
             self._call_hook(hook, cache.values())
 
     def _on_orders(self, msg: dict[str, Any]) -> None:
-        orders = flatten(msg.get("orders"))
+        orders = self._valid_orders(flatten(msg.get("orders")))
         if not orders:
             return
         self._coi.apply_orders(orders)
@@ -529,7 +720,7 @@ class WsState(HookRunner):
                 continue
             status = order.get("status")
             if type(status) is str and _is_terminal(status):
-                finished[coi] = order
+                finished[coi] = tuple([order.get(f) for f in FINISHED_FIELDS])
                 finished.move_to_end(coi)
                 if len(finished) > RECENT_FINISHED_SIZE:
                     finished.popitem(last=False)
