@@ -97,6 +97,14 @@ class NonceError(TxRejected):
     """The node refused a nonce (21104 invalid nonce, 21105 batch nonces not increasing)."""
 
 
+class NotSent(LighterError):
+    """Provably nothing reached the node (connection refused, no socket): nothing consumed."""
+
+
+class OutcomeUnknown(LighterError):
+    """A request may have reached the node but the reply says nothing (5xx, unreadable, cut)."""
+
+
 class WsClosed(LighterError):
     """The WebSocket is closed (or closed while a request waited for its reply)."""
 

@@ -92,6 +92,11 @@ class LighterDealer(_SendMixin, _IntentsMixin, _ReadsMixin):
         self.price_source: Any = config.price_source
         self._ws: Any = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        # Unknown outcomes (see send.py): `on_resolved(result)` gets each final result.
+        self.on_resolved: Callable[[dict[str, Any]], Any] | None = None
+        self._unknowns: dict[int, list[Any]] = {}
+        self._resolvers: dict[int, asyncio.Task[None]] = {}
+        self._hook_tasks: set[asyncio.Future[Any]] = set()
         self._auth: Any = None
         self._closed = False
         self._closing = False
@@ -284,6 +289,7 @@ class LighterDealer(_SendMixin, _IntentsMixin, _ReadsMixin):
                     self.log.exception("flush on close failed")
             if self._inflight:
                 await asyncio.gather(*list(self._inflight), return_exceptions=True)
+            await self._close_resolution()
         finally:
             self._closed = True
             self._warn_unsent("closed")

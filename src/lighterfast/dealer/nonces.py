@@ -83,6 +83,11 @@ class NonceLane:
         else:  # someone else moved the lane (a bug in the caller); ask the node next time
             self._next = None
 
+    def note_consumed(self, upto: int) -> None:
+        """The node consumed every nonce below `upto` (a resolved unknown): never reissue one."""
+        if self._next is not None and self._next < upto:
+            self._next = upto
+
     def invalidate(self) -> None:
         """Forget the local counter; the next `take` fetches `nextNonce` again."""
         self._next = None

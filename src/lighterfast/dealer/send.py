@@ -11,23 +11,39 @@ where a resync could invalidate it.
 
 Sending: one `jsonapi/sendtxbatch` frame per `max_ws_batch` transactions over the dealer's own
 WebSocket (replies matched by a unique `id`), or REST `sendTxBatch` when no socket is up. Every
-send passes the WeightLimiter. `flush()` returns one acceptance dict per transaction.
+send passes the WeightLimiter. `flush()` returns one result dict per transaction.
+
+Outcomes: "accepted" (code 200: nonce consumed), "rejected" (refused, or provably never sent:
+nonces given back) or "unknown" (sent, and the reply says nothing: 5xx, HTML, cut, timeout,
+cancelled in flight). An unknown never rolls a nonce back; it is resolved before its lane's
+next use, in the background, or by `await dealer.resolve()` (nextNonce, then the venue's tx
+lookup by the signer's hash), and the final result goes to `dealer.on_resolved`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Sequence
+import inspect
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..errors import NonceError, RateLimited, SignerError, TxRejected, WsClosed, describe
+from .. import protocol as P
+from ..errors import (
+    NonceError,
+    NotSent,
+    RateLimited,
+    SignerError,
+    TxRejected,
+    WsClosed,
+    describe,
+)
 from ..log import tx_preview
 from ..wire import encode_sendtx_batch, error_from_code, parse_tx_reply, ws_url_for
 from .intents import _SIGN_METHOD, _SIGNER_CHECKS, ACTION_CREATE, ACTION_MODIFY, _Intent
-from .order_view import _OrderViewMixin
+from .order_view import _NOT_YET_LIVE, _OrderViewMixin
 
 
 @dataclass(frozen=True)
@@ -57,12 +73,36 @@ _batch_buffer: contextvars.ContextVar[list[_Intent] | None] = contextvars.Contex
 
 _RATE_RETRY_BASE_S = 0.25
 
+# An unknown is resolved no sooner than this after it arose (a request still on its way lands
+# first), and in the background after these waits while the node cannot answer.
+UNKNOWN_SETTLE_S = 0.2
+UNKNOWN_RETRY_DELAYS_S: tuple[float, ...] = (UNKNOWN_SETTLE_S, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+@dataclass(eq=False)
+class _Unknown:
+    """One sent batch of one key whose reply said nothing: what resolution needs."""
+
+    key: int
+    first: int  # nonce of its first tx (the batch's nonces are consecutive)
+    since: float  # loop time it became unknown
+    hashes: list[str] = field(default_factory=list)  # the signer's hash of every tx, in order
+    items: list[tuple[_Intent, dict[str, Any]]] = field(default_factory=list)  # still unknown
+    confirmed_upto: int = 0  # nonces below were confirmed by the order streams
+    final: list[dict[str, Any]] | None = None  # the resolved results, once known
+
 
 _D = TypeVar("_D", bound="_SendMixin")
 
 
 class _SendMixin(_OrderViewMixin):
     """Queue intents, then sign and send them per key lane; one result dict per intent."""
+
+    # Called with each final result of an unknown (plain or coroutine function; see resolve()).
+    on_resolved: Callable[[dict[str, Any]], Any] | None
+    _unknowns: dict[int, list[_Unknown]]  # key → unknown batches, oldest first
+    _resolvers: dict[int, asyncio.Task[None]]
+    _hook_tasks: set[asyncio.Future[Any]]
 
     def rate_budget(self) -> RateBudget:
         """The limiter bucket order sends draw from, as it stands now (premium: its own)."""
@@ -119,12 +159,21 @@ class _SendMixin(_OrderViewMixin):
         """Number of transactions waiting for the next flush."""
         return len(self._queue)
 
-    async def flush(self) -> list[dict[str, Any]]:
-        """Sign and send everything queued now (by any task); one acceptance dict per tx, in order.
+    @property
+    def queued_orders(self) -> list[dict[str, Any]]:
+        """Summaries (with the COI) of what the next flush sends, in order; after a cancelled
+        flush the intents it had not sent are here again, at the front."""
+        return [dict(intent.summary) for intent in self._queue]
 
-        Each dict is the order summary plus `accepted`, `status` ("accepted", "rejected", or
-        "unknown" when the reply was lost), `code`, `message`, `tx_hash`, `nonce`,
+    async def flush(self) -> list[dict[str, Any]]:
+        """Sign and send everything queued now (by any task); one result dict per tx, in order.
+
+        Each dict is the order summary plus `status` ("accepted"; "rejected": nothing consumed;
+        "unknown": sent, but the reply says nothing, resolved later), `accepted`, `code`,
+        `message`, `tx_hash` (the signer's, also when rejected or unknown), `nonce`,
         `api_key_index`. Acceptance is not execution: the outcome comes on the order streams.
+        Cancelled (e.g. by `asyncio.wait_for`), intents not yet sent go back to the front of
+        the queue (`queued_orders`) and a batch in flight becomes unknown (see `resolve()`).
         """
         self._check_open()  # also after aclose(): a closed dealer sends nothing, silently or not
         if not self._queue:
@@ -135,27 +184,40 @@ class _SendMixin(_OrderViewMixin):
     async def _send_intents(
         self, intents: list[_Intent], *, same_key: bool
     ) -> list[dict[str, Any]]:
-        """Partition intents into per-key chunks, send the keys in parallel, keep input order."""
+        """Partition intents into per-key chunks, send the keys in parallel, keep input order.
+
+        Whatever stops the send midway (cancellation, a bug), intents without a result were
+        neither signed nor sent: they go back to the front of the queue, in order.
+        """
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
+        done: dict[int, dict[str, Any]] = {}  # id(intent) → result, as each batch settles
         try:
             plan = self._plan(intents, same_key)
             if len(plan) == 1:  # the common case: no task per lane needed
                 ((key, chunks),) = plan.items()
-                per_key = [await self._send_lane(key, chunks)]
-            else:
-                per_key = await asyncio.gather(
-                    *(self._send_lane(key, chunks) for key, chunks in plan.items())
+                await self._send_lane(key, chunks, done)
+            else:  # every lane settles before this returns or raises (nothing left running)
+                outcomes = await asyncio.gather(
+                    *(self._send_lane(key, chunks, done) for key, chunks in plan.items()),
+                    return_exceptions=True,
                 )
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+        except BaseException:
+            unsent = [intent for intent in intents if id(intent) not in done]
+            if unsent:
+                self._queue[:0] = unsent
+                self.log.warning(
+                    "send interrupted: %d transaction(s) not sent, back on the queue", len(unsent)
+                )
+            raise
         finally:
             if task is not None:
                 self._inflight.discard(task)
-        by_id: dict[int, dict[str, Any]] = {}
-        for results in per_key:
-            for intent_id, result in results:
-                by_id[intent_id] = result
-        return [by_id[id(intent)] for intent in intents]
+        return [done[id(intent)] for intent in intents]
 
     def _plan(self, intents: list[_Intent], same_key: bool) -> dict[int, list[list[_Intent]]]:
         """Assign keys (COI affinity first, rotation for the rest) and cut max_ws_batch chunks."""
@@ -202,31 +264,36 @@ class _SendMixin(_OrderViewMixin):
         }
 
     async def _send_lane(
-        self, key: int, chunks: list[list[_Intent]]
-    ) -> list[tuple[int, dict[str, Any]]]:
-        """Send one key's chunks in order while holding its nonce lane."""
-        out: list[tuple[int, dict[str, Any]]] = []
+        self, key: int, chunks: list[list[_Intent]], done: dict[int, dict[str, Any]]
+    ) -> None:
+        """Send one key's chunks in order while holding its nonce lane (unknowns resolved first)."""
         async with self._nonces.hold(key) as lane:
+            if self._unknowns.get(key):
+                await self._resolve_lane(lane)
             for chunk in chunks:
-                out.extend(await self._send_chunk(lane, chunk))
-        return out
+                await self._send_chunk(lane, chunk, done)
 
     async def _send_chunk(
-        self, lane: Any, chunk: list[_Intent]
-    ) -> list[tuple[int, dict[str, Any]]]:
-        """Take nonces, sign, send one batch; on 21104 resync and re-sign the same intents.
+        self, lane: Any, chunk: list[_Intent], done: dict[int, dict[str, Any]]
+    ) -> None:
+        """Take nonces, sign, send one batch, put its results in `done`; on 21104 resync and
+        re-sign the same intents.
 
         The node's nextNonce may lag its accepted txs (protocol §2.10), so a resync can read a
         stale value: later resyncs wait a little first (NONCE_RESYNC_DELAYS_S), a bounded number
         of times. A 21104 consumes nothing, so re-signing with a fresh nonce reuses no nonce.
+        Cancelled before the batch left: nonces given back, no result (the caller requeues);
+        cancelled after: the batch is unknown (results in `done`, resolution scheduled).
         """
         key = lane.api_key_index
         n = len(chunk)
         error: BaseException | None = None
-        unknown = False  # sent, but the reply never came: the node may have accepted it
+        signed: Sequence[Any] = ()
+        first: int | None = None
         for attempt in range(1 + len(NONCE_RESYNC_DELAYS_S)):
             if attempt:
                 await asyncio.sleep(NONCE_RESYNC_DELAYS_S[attempt - 1])
+            signed, first = (), None
             try:
                 first = await lane.take(n)
             except Exception as exc:  # nextNonce failed: nothing signed, nothing sent
@@ -244,13 +311,14 @@ class _SendMixin(_OrderViewMixin):
                 lane.rollback(first, n)
                 if not isinstance(exc, Exception):
                     raise
-                error = exc
+                error, first = exc, None
                 break
             if self.tx_log.is_enabled(10):
                 for tx in signed:
                     self.tx_log.debug("send key=%d %s", key, tx_preview(tx.tx_type, tx.tx_info))
+            sent = [False]  # set once a byte of the batch may have left
             try:
-                hashes = await self._transmit(signed)
+                hashes, message = await self._transmit(signed, sent)
             except NonceError as exc:
                 lane.invalidate()
                 self.stats["nonce_resyncs"] += 1
@@ -263,97 +331,355 @@ class _SendMixin(_OrderViewMixin):
                     " and re-signing" if attempt < len(NONCE_RESYNC_DELAYS_S) else "",
                 )
                 continue
-            except (TxRejected, RateLimited, SignerError) as exc:
-                lane.rollback(first, n)  # a rejected request consumed nothing
+            except (TxRejected, RateLimited, SignerError, NotSent) as exc:
+                lane.rollback(first, n)  # a refused (or never sent) request consumed nothing
                 error = exc
                 break
-            except BaseException as exc:  # outcome unknown: ask the node before the next use
-                lane.invalidate()
-                if not isinstance(exc, Exception):  # cancelled mid-send: propagate
+            except BaseException as exc:  # the reply says nothing: the node may have it
+                if not isinstance(exc, Exception) and not sent[0]:
+                    lane.rollback(first, n)  # cancelled before anything left: requeued
                     raise
-                error = exc
-                unknown = True
-                break
+                lane.invalidate()  # never roll an unknown back: ask the node before reuse
+                self._settle_unknown(lane, chunk, signed, first, exc, done)
+                if not isinstance(exc, Exception):
+                    raise
+                return
             self.stats["sent_batches"] += 1
             self.stats["accepted_txs"] += n
             if len(hashes) != n:  # the node's hash is the acceptance truth; else the signer's
                 hashes = [tx.tx_hash for tx in signed]
-            return [
-                (id(intent), self._accepted(intent, tx.tx_type, tx_hash, first + i, key))
-                for i, (intent, tx, tx_hash) in enumerate(zip(chunk, signed, hashes, strict=True))
-            ]
+            for i, (intent, tx, tx_hash) in enumerate(zip(chunk, signed, hashes, strict=True)):
+                done[id(intent)] = self._accepted(
+                    intent, tx.tx_type, tx_hash, first + i, key, message
+                )
+            return
         assert error is not None
         self.stats["rejected_txs"] += n
         self.log.warning("batch of %d on key %d not accepted: %s", n, key, describe(error))
-        return [(id(intent), self._rejected(intent, error, key, unknown)) for intent in chunk]
+        for i, intent in enumerate(chunk):
+            tx = signed[i] if signed else None
+            done[id(intent)] = self._rejected(
+                intent,
+                error,
+                key,
+                nonce=None if first is None else first + i,
+                tx_hash=None if tx is None else tx.tx_hash,
+                tx_type=None if tx is None else tx.tx_type,
+            )
 
     def _accepted(
-        self, intent: _Intent, tx_type: int, tx_hash: str, nonce: int, key: int
+        self, intent: _Intent, tx_type: int, tx_hash: str, nonce: int, key: int, message: str = ""
     ) -> dict[str, Any]:
+        """Result of an accepted tx; the live view learns its key (and a modify's new values)."""
         result = dict(intent.summary)
         result.update(
             status="accepted",
             accepted=True,
             code=200,
+            message=message,
             tx_type=tx_type,
             tx_hash=tx_hash,
             nonce=nonce,
             api_key_index=key,
         )
-        if intent.coi is not None:
-            record = self._orders.get(intent.coi)
-            if record is not None:
-                if intent.action == ACTION_CREATE:
-                    record["status"] = (
-                        "accepted" if record["status"] == "queued" else record["status"]
-                    )
-                    record["api_key_index"] = key
-                elif intent.action == ACTION_MODIFY:
-                    record["price_int"] = intent.kwargs["price"]
-                    record["base_amount_int"] = intent.kwargs["base_amount"]
-                    record["trigger_price_int"] = intent.kwargs["trigger_price"]
+        self._view_accepted(intent, key)
         return result
 
+    def _view_accepted(self, intent: _Intent, key: int) -> None:
+        """The live view after the node took `intent` (never downgrades a streamed status)."""
+        if intent.coi is None:
+            return
+        record = self._orders.get(intent.coi)
+        if record is None:
+            return
+        if intent.action == ACTION_CREATE:
+            if record["status"] in ("queued", "unknown"):
+                record["status"] = "accepted"
+            record["api_key_index"] = key
+        elif intent.action == ACTION_MODIFY:
+            record["price_int"] = intent.kwargs["price"]
+            record["base_amount_int"] = intent.kwargs["base_amount"]
+            record["trigger_price_int"] = intent.kwargs["trigger_price"]
+
     def _rejected(
-        self, intent: _Intent, error: BaseException, key: int, unknown: bool = False
+        self,
+        intent: _Intent,
+        error: BaseException | str,
+        key: int,
+        *,
+        nonce: int | None,
+        tx_hash: str | None,
+        tx_type: int | None,
+        status: str = "rejected",
     ) -> dict[str, Any]:
-        """Result of a tx that was not accepted (`unknown`: sent, reply lost; see the stream)."""
+        """Result of a tx the node did not take ("rejected", nothing consumed) or may have taken
+        ("unknown"); a rejected create leaves the live view (no phantom record)."""
         result = dict(intent.summary)
-        code = getattr(error, "code", None)
         result.update(
-            status="unknown" if unknown else "rejected",
+            status=status,
             accepted=False,
-            code=code,
-            message=describe(error),
-            tx_hash=None,
+            code=getattr(error, "code", None),
+            message=error if isinstance(error, str) else describe(error),
+            tx_type=tx_type,
+            tx_hash=tx_hash,
+            nonce=nonce,
             api_key_index=key,
         )
         if intent.action == ACTION_CREATE and intent.coi is not None:
             record = self._orders.get(intent.coi)
-            # A create the node refused does not exist; an unknown outcome stays in the view
-            # (status "unknown") until the order stream says otherwise.
-            if record is not None and unknown:
-                record["status"] = "unknown"
-            elif record is not None and record.get("status") == "queued":
+            if record is None:
+                pass
+            elif status == "unknown":  # stays addressable until resolved; streams may confirm
+                if record.get("status") in ("queued", "accepted"):
+                    record["status"] = "unknown"
+            elif record.get("status") in ("queued", "unknown"):
                 self._orders.pop(intent.coi)
                 self._finished.put(intent.coi, "rejected")
         return result
 
-    async def _transmit(self, signed: Sequence[Any]) -> list[str]:
-        """Send one signed batch (WS if connected, else REST); the node's tx hashes."""
+    # --- unknown outcomes ---------------------------------------------------------------------
+
+    def _stream_confirmed(self, intent: _Intent) -> bool:
+        """True when the order streams already showed this create (so the node took it)."""
+        if intent.action != ACTION_CREATE or intent.coi is None:
+            return False
+        record = self._orders.get(intent.coi)
+        if record is not None:
+            return record.get("status") not in _NOT_YET_LIVE
+        final = self._finished.get(intent.coi)
+        return final is not None and final != "rejected"
+
+    def _settle_unknown(
+        self,
+        lane: Any,
+        chunk: list[_Intent],
+        signed: Sequence[Any],
+        first: int,
+        error: BaseException,
+        done: dict[int, dict[str, Any]],
+    ) -> None:
+        """Results of a batch whose reply says nothing; register it for resolution."""
+        key = lane.api_key_index
+        loop = asyncio.get_running_loop()
+        entry = _Unknown(key, first, loop.time())
+        message = "no reply: " + (describe(error) if isinstance(error, Exception) else "cancelled")
+        for i, (intent, tx) in enumerate(zip(chunk, signed, strict=True)):
+            if self._stream_confirmed(intent):  # never downgraded: the stream saw it live
+                result = self._accepted(intent, tx.tx_type, tx.tx_hash, first + i, key)
+                result.update(resolved=True, resolved_by="order stream")
+                entry.confirmed_upto = first + i + 1
+            else:
+                result = self._rejected(
+                    intent,
+                    message,
+                    key,
+                    nonce=first + i,
+                    tx_hash=tx.tx_hash,
+                    tx_type=tx.tx_type,
+                    status="unknown",
+                )
+                entry.items.append((intent, result))
+            entry.hashes.append(tx.tx_hash)
+            done[id(intent)] = result
+        self.stats["rejected_txs"] += len(entry.items)
+        self.log.warning(
+            "batch of %d on key %d: %s; outcome unknown, resolving", len(chunk), key, message
+        )
+        if entry.items:
+            self._unknowns.setdefault(key, []).append(entry)
+            self._schedule_resolver(key)
+
+    @property
+    def unresolved(self) -> list[dict[str, Any]]:
+        """The results still `unknown` (a copy each), oldest first; `resolve()` settles them."""
+        return [dict(r) for es in self._unknowns.values() for e in es for _, r in e.items]
+
+    async def resolve(self) -> list[dict[str, Any]]:
+        """Resolve every pending unknown now (tx lookup by hash and nextNonce, per key while
+        holding its lane); returns their final results, oldest first.
+
+        Each final result is the unknown one with `status` "accepted" or "rejected" (nothing
+        consumed: a create is dropped from the live view), `resolved=True` and `resolved_by`;
+        `on_resolved` is called with each too. One the node cannot answer for now stays
+        "unknown" in the list (and pending); unknowns already resolved in the background are
+        not repeated.
+        """
+        self._check_open()
+        snapshot = [entry for entries in self._unknowns.values() for entry in entries]
+        for key in dict.fromkeys(entry.key for entry in snapshot):
+            async with self._nonces.hold(key) as lane:
+                if self._unknowns.get(key):
+                    await self._resolve_lane(lane)
+        out: list[dict[str, Any]] = []
+        for entry in snapshot:
+            out.extend(entry.final if entry.final is not None else [r for _, r in entry.items])
+        return out
+
+    def _schedule_resolver(self, key: int) -> None:
+        """Resolve `key`'s unknowns in the background soon (one resolver task per key)."""
+        running = self._resolvers.get(key)
+        if running is not None and not running.done():
+            return
+        task = asyncio.get_running_loop().create_task(self._resolve_later(key))
+        self._resolvers[key] = task
+
+    async def _resolve_later(self, key: int) -> None:
+        """Background resolution of one key, retried with backoff while the node cannot answer."""
+        for delay in UNKNOWN_RETRY_DELAYS_S:
+            await asyncio.sleep(delay)
+            if not self._unknowns.get(key) or self._closed:
+                return
+            async with self._nonces.hold(key) as lane:
+                if self._unknowns.get(key):
+                    await self._resolve_lane(lane)
+            if not self._unknowns.get(key):
+                return
+        self.log.warning("key %d: unknown outcomes still unresolved; resolve() retries", key)
+
+    async def _resolve_lane(self, lane: Any) -> None:
+        """Settle the lane's unknowns (hold the lane): nextNonce says which nonces the node
+        consumed, a tx lookup by hash covers a lagging nextNonce; final results delivered."""
+        key = lane.api_key_index
+        entries = self._unknowns.get(key)
+        if not entries:
+            return
+        wait = entries[-1].since + UNKNOWN_SETTLE_S - asyncio.get_running_loop().time()
+        if wait > 0:  # let a request still on its way land first
+            await asyncio.sleep(wait)
+        finals: list[dict[str, Any]] = []
+        try:
+            node_next = await lane.sync()
+            while entries:
+                entry = entries[0]
+                upto = await self._consumed_upto(entry, node_next)
+                lane.note_consumed(upto)
+                entry.final = [self._resolved(intent, r, upto) for intent, r in entry.items]
+                finals.extend(entry.final)
+                entries.pop(0)
+        except Exception as exc:
+            lane.invalidate()
+            self.log.warning("key %d: cannot resolve unknown outcomes now: %s", key, describe(exc))
+        finally:
+            if not entries:
+                self._unknowns.pop(key, None)
+            for result in finals:
+                self._deliver(result)
+
+    async def _consumed_upto(self, entry: _Unknown, node_next: int) -> int:
+        """Nonces below the returned value were consumed by this batch's key (§2.10)."""
+        first, last = entry.first, entry.first + len(entry.hashes) - 1
+        upto = max(node_next, entry.confirmed_upto)
+        for intent, result in entry.items:
+            if self._stream_confirmed(intent):  # confirmed while it waited
+                upto = max(upto, result["nonce"] + 1)
+        if upto > last:
+            return upto
+        if await self._tx_known(entry.hashes[-1]):  # nonces are consecutive: all consumed
+            return last + 1
+        nonce = max(first, upto)
+        while nonce < last and await self._tx_known(entry.hashes[nonce - first]):
+            nonce += 1
+        return max(upto, nonce)
+
+    async def _tx_known(self, tx_hash: str) -> bool:
+        """True when the node has a tx with this hash (GET tx?by=hash, counted by the limiter)."""
+        try:
+            body = await self._rest.get("tx", {"by": "hash", "value": tx_hash})
+        except TxRejected as exc:
+            if exc.code == P.ERR_TX_NOT_FOUND:
+                return False
+            raise
+        return bool(body.get("hash") == tx_hash or body.get("code") == 200)
+
+    def _resolved(self, intent: _Intent, unknown: dict[str, Any], upto: int) -> dict[str, Any]:
+        """The final result of one unknown tx: consumed (nonce < upto) or confirmed → accepted."""
+        result = dict(unknown)
+        nonce = unknown["nonce"]
+        key = unknown["api_key_index"]
+        if self._stream_confirmed(intent):
+            how = "order stream"
+        elif nonce < upto:
+            how = "node"
+        else:
+            how = ""
+        if how:
+            self._view_accepted(intent, key)
+            self.stats["accepted_txs"] += 1
+            result.update(status="accepted", accepted=True, code=200, message="resolved: accepted")
+        else:
+            self._rejected(intent, "", key, nonce=nonce, tx_hash=None, tx_type=None)
+            result.update(
+                status="rejected",
+                accepted=False,
+                code=None,
+                message="resolved: not on the node, nothing consumed",
+            )
+            how = "node"
+        result.update(resolved=True, resolved_by=how)
+        return result
+
+    def _deliver(self, result: dict[str, Any]) -> None:
+        """Call `on_resolved` with a final result; a coroutine runs as a task; errors logged."""
+        hook = self.on_resolved
+        if hook is None:
+            return
+        try:
+            out = hook(dict(result))
+            if inspect.isawaitable(out):
+                task = asyncio.ensure_future(out)
+                self._hook_tasks.add(task)
+                task.add_done_callback(self._hook_done)
+        except Exception:
+            self.log.exception("on_resolved hook raised")
+
+    def _hook_done(self, task: asyncio.Future[Any]) -> None:
+        self._hook_tasks.discard(task)  # type: ignore[arg-type]
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("on_resolved hook raised: %s", describe(task.exception()))  # type: ignore[arg-type]
+
+    async def _close_resolution(self) -> None:
+        """On close: resolve what is pending (bounded), stop the resolvers, finish the hooks."""
+        if any(self._unknowns.values()):
+            try:
+                await asyncio.wait_for(self.resolve(), self.config.request_timeout)
+            except Exception as exc:
+                self.log.warning("closing with unresolved outcomes: %s", describe(exc))
+        for task in self._resolvers.values():
+            task.cancel()
+        tasks = [*self._resolvers.values(), *self._hook_tasks]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._resolvers.clear()
+
+    async def _transmit(self, signed: Sequence[Any], sent: list[bool]) -> tuple[list[str], str]:
+        """Send one signed batch (WS if connected, else REST): the node's tx hashes and message.
+
+        `sent[0]` becomes True once a byte of the batch may have left (before that, a
+        cancellation provably sent nothing).
+        """
         types = [tx.tx_type for tx in signed]
         infos = [tx.tx_info for tx in signed]
-        ws = self._ws
-        if ws is not None and self._ws_usable():
-            body = await self._send_ws_batch(types, infos)
-        else:
-            body = await self._rest.send_tx_batch(types, infos)
+        body: dict[str, Any] | None = None
+        if self._ws_usable():
+            try:
+                body = await self._send_ws_batch(types, infos, sent)
+            except NotSent:  # the socket went down before the frame left: use REST
+                body = None
+        if body is None:
+            rest = self._rest
+            before = rest.requests_sent
+            try:
+                body = await rest.send_tx_batch(types, infos)
+            finally:  # counted when the HTTP request starts (any request: errs on "sent")
+                if rest.requests_sent != before:
+                    sent[0] = True
         hashes = body.get("tx_hash")
         if isinstance(hashes, str):
             hashes = [hashes]
         if not isinstance(hashes, list):
             hashes = []
-        return hashes
+        message = body.get("message")
+        return hashes, message if isinstance(message, str) else ""
 
     # --- WebSocket transport for tx batches ----------------------------------------------------
 
@@ -375,15 +701,24 @@ class _SendMixin(_OrderViewMixin):
             return
         self._ws = ws
 
-    async def _send_ws_batch(self, types: list[int], infos: list[str]) -> dict[str, Any]:
-        """One jsonapi/sendtxbatch frame, reply matched by `id`; retries rate-limit rejections."""
+    async def _send_ws_batch(
+        self, types: list[int], infos: list[str], sent: list[bool]
+    ) -> dict[str, Any]:
+        """One jsonapi/sendtxbatch frame, reply matched by `id`; retries rate-limit rejections.
+
+        NotSent when the socket is down before the frame leaves; `sent[0]` is set after.
+        """
         attempt = 0
         while True:
             await self._rest.acquire("sendTxBatch")
-            request_id = self._ws.new_request_id()
+            ws = self._ws
+            if ws is None or not ws.connected:
+                raise NotSent("dealer WebSocket is not connected")
+            request_id = ws.new_request_id()
             frame = encode_sendtx_batch(types, infos, request_id=request_id)
+            sent[0] = True
             try:
-                msg = await self._ws.request(frame, request_id, self.config.request_timeout)
+                msg = await ws.request(frame, request_id, self.config.request_timeout)
             except asyncio.TimeoutError:
                 raise WsClosed(
                     f"no reply to tx batch {request_id} within {self.config.request_timeout} s"

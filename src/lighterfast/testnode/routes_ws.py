@@ -152,6 +152,10 @@ def ws_route(ctx: RouteContext) -> web.RouteDef:
         reply["tx_hash"] = hashes
         reply["type"] = t
         frame = orjson.dumps(reply)
+        if node.faults.reply_delay_ms:  # fault: the reply waits, the tx executes meanwhile
+            accepted.schedule()
+            asyncio.get_running_loop().call_later(node.faults.reply_delay_ms / 1000, s.send, frame)
+            return
         if node.faults.invert_reply_order:
             accepted.schedule()
             loop = asyncio.get_running_loop()

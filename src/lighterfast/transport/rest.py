@@ -23,7 +23,7 @@ import orjson
 
 from .. import protocol as P
 from .._checks import check_flag, check_int, check_seconds
-from ..errors import LighterError, RateLimited, TxRejected
+from ..errors import LighterError, NotSent, OutcomeUnknown, RateLimited, TxRejected
 from ..log import SafeLogger
 from ..wire import error_from_code, sendtx_batch_form
 
@@ -34,6 +34,11 @@ MIN_429_BACKOFF_S = 0.05
 MAX_429_BACKOFF_S = 60.0  # firewall blocks are a static 60 s (§5.1)
 
 TX_ENDPOINTS = frozenset({"sendTx", "sendTxBatch"})
+# Raised before any byte of a request left (no connection made; aiohttp >= 3.10 names the
+# connect timeout): a send that fails with one of these consumed nothing.
+_NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError,) + (
+    (aiohttp.ConnectionTimeoutError,) if hasattr(aiohttp, "ConnectionTimeoutError") else ()
+)
 
 AuthSource = str | Callable[[], Awaitable[str]] | None
 
@@ -200,9 +205,12 @@ class RestClient:
                     status = resp.status
                     raw = await resp.read()
                     retry_after = resp.headers.get("Retry-After")
+            except _NOT_SENT_ERRORS as exc:
+                # No connection was made, so no byte of the request left: nothing consumed.
+                raise NotSent(f"{method} {endpoint}: {type(exc).__name__}: {exc}") from exc
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                # Transport failure: for a send, the outcome is unknown to the caller.
-                raise LighterError(f"{method} {endpoint}: {type(exc).__name__}: {exc}") from exc
+                # Cut or timed out after the request may have left: the outcome is unknown.
+                raise OutcomeUnknown(f"{method} {endpoint}: {type(exc).__name__}: {exc}") from exc
             body = _decode(raw)
             code = body.get("code") if body is not None else None
             if status in (429, 405) or code == P.ERR_TOO_MANY_REQUESTS:
@@ -224,6 +232,13 @@ class RestClient:
                 )
                 await asyncio.sleep(delay)
                 continue
+            if endpoint in TX_ENDPOINTS and (
+                body is None or status >= 500 or (status < 300 and code is None)
+            ):
+                # A 5xx, an unreadable body (a proxy's HTML page) or a 200 without a code says
+                # nothing about acceptance: the tx may be live (never roll its nonce back).
+                what = "non-JSON" if body is None else "server error" if code else "codeless"
+                raise OutcomeUnknown(f"{endpoint}: HTTP {status} {what} reply")
             if body is None:
                 raise TxRejected(0, f"{endpoint}: non-JSON reply", http_status=status)
             if status >= 400 or (isinstance(code, int) and code != 200):
