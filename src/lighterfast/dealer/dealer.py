@@ -17,10 +17,11 @@ from typing import Any
 from .. import protocol as P
 from .._checks import check_flag
 from ..config import DealerConfig, load_lighter_config
-from ..core import CoiCache, Scale, WeightLimiter
+from ..core import CoiCache, Scale
 from ..errors import ConfigError, NodeUnreachable, describe
 from ..log import make_loggers
 from ..markets import MarketInfo, fetch_market_rows, resolve_market
+from ..transport.budget import budget_for
 from ..transport.rest import RestClient
 from ..wire import chain_id_for_url, ws_url_for
 from .coi import CoiAllocator, allocator_for_slot, slot_for_keys
@@ -137,14 +138,19 @@ class LighterDealer(_SendMixin, _IntentsMixin, _ReadsMixin):
             if config.standard_account
             else P.PREMIUM_WEIGHT_PER_MINUTE
         )
-        limiter = WeightLimiter(capacity, P.RATE_WINDOW_S)
-        # Premium: transactions have their own budget (24000 weight = 4000 sends per minute).
-        tx_limiter = None if config.standard_account else WeightLimiter(capacity, P.RATE_WINDOW_S)
+        # The account's one budget in this process (shared with its other dealers and WsInfo
+        # resyncs); premium: transactions have their own bucket (24000 weight = 4000 sends).
+        budget = budget_for(
+            config.base_url,
+            config.account_index,
+            standard_account=config.standard_account,
+            capacity=capacity,
+        )
+        limiter = budget.limiter
         log, _ = make_loggers(config.logger)
         rest = RestClient(
             config.base_url,
-            limiter=limiter,
-            tx_limiter=tx_limiter,
+            limiter=budget,
             standard_account=config.standard_account,
             jitter_ms=config.jitter_ms,
             timeout=config.request_timeout,

@@ -26,6 +26,7 @@ from .._checks import check_flag, check_int, check_seconds
 from ..errors import LighterError, NotSent, OutcomeUnknown, RateLimited, TxRejected
 from ..log import SafeLogger
 from ..wire import error_from_code, sendtx_batch_form
+from .budget import Budget, budget_for
 
 API_PREFIX = "/api/v1/"
 # Backoff after a 429 that got through anyway: the API-server block lasts
@@ -75,6 +76,9 @@ def note_connection(url: str) -> bool:
     return True
 
 
+SHARED_BUDGET: Any = object()  # RestClient's default limiter: the process's shared budget
+
+
 class RestClient:
     """Rate-limited REST client for a Lighter node (keep-alive session, orjson bodies).
 
@@ -83,13 +87,16 @@ class RestClient:
     the endpoint weight. `tx_limiter`, when given, is charged instead for sendTx/sendTxBatch:
     premium tiers have a separate per-L1-address budget for transactions (§5.1), so reads
     and sends do not starve each other; standard accounts share one bucket (leave it None).
+    `limiter` may be a `budget.Budget` (the process's shared budget of an account: its
+    limiters and tier are used, and `close()` releases it); left out, the host's token-free
+    budget from `budget.budget_for`. Pass a bare limiter only for a budget of its own.
     """
 
     def __init__(
         self,
         base_url: str,
         *,
-        limiter: Any,
+        limiter: Any = SHARED_BUDGET,
         tx_limiter: Any = None,
         standard_account: bool = True,
         jitter_ms: tuple[int, int] = (50, 150),
@@ -99,6 +106,12 @@ class RestClient:
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url: expected an http(s):// URL, got {base_url!r}")
+        shared = budget_for(base_url) if limiter is SHARED_BUDGET else limiter
+        self._budget = shared if isinstance(shared, Budget) else None
+        if self._budget is not None:
+            limiter = self._budget.limiter
+            tx_limiter = tx_limiter or self._budget.tx_limiter
+            standard_account = self._budget.standard_account
         for name, lim in (("limiter", limiter), ("tx_limiter", tx_limiter)):
             if lim is None and name == "tx_limiter":
                 continue
@@ -164,8 +177,11 @@ class RestClient:
         return self._session
 
     async def close(self) -> None:
-        """Close the session; idempotent."""
+        """Close the session (and release the shared budget); idempotent."""
         self._closed = True
+        budget, self._budget = self._budget, None
+        if budget is not None:
+            budget.release()
         if self._session is not None:
             await self._session.close()
             self._session = None

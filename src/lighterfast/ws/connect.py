@@ -457,15 +457,12 @@ class WsInfo(WsReads):
             )
 
     def _make_rest(self) -> Any:
-        from ..core import WeightLimiter
+        """A REST client charged to the account's shared budget (the dealer's, if one is open)."""
+        from ..transport.budget import budget_for
         from ..transport.rest import RestClient
 
         assert self.base_url is not None
-        rest = RestClient(
-            self.base_url,
-            limiter=WeightLimiter(P.STANDARD_REQUESTS_PER_MINUTE),
-            standard_account=True,
-        )
+        rest = RestClient(self.base_url, limiter=budget_for(self.base_url, self.account_index))
         self._rest = rest
         self._owns_rest = True
         return rest
@@ -529,11 +526,13 @@ def _as_async(fn: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
 
 
 async def _fetch_market_rows(base_url: str) -> list[Mapping[str, Any]]:
-    """The node's market rows (read once per process and node; NodeUnreachable if it is down)."""
-    from ..core import WeightLimiter
+    """The node's market rows (read once per process and node; NodeUnreachable if it is down).
+
+    Charged to the host's token-free budget (`transport.budget`), like every other request.
+    """
     from ..transport.rest import RestClient
 
-    rest = RestClient(http_url_for(base_url), limiter=WeightLimiter(P.STANDARD_REQUESTS_PER_MINUTE))
+    rest = RestClient(http_url_for(base_url))
     try:
         return await fetch_market_rows(rest)
     finally:
