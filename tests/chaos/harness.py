@@ -199,11 +199,12 @@ class Ledger:
     creates: dict[int, dict[str, Any]] = field(default_factory=dict)  # COI -> create result
     cancels: dict[int, list[str]] = field(default_factory=dict)  # COI -> cancel statuses
     accepted_txs: list[dict[str, Any]] = field(default_factory=list)  # every accepted tx
-    statuses: Counter[str] = field(default_factory=Counter)  # create statuses
     problems: list[str] = field(default_factory=list)  # client-side violations (stuck flush)
     errors: Counter[str] = field(default_factory=Counter)  # exceptions out of the public API
     rounds: int = 0
     resolutions: Counter[str] = field(default_factory=Counter)  # "accepted"/"rejected" by whom
+    # Resolutions that came before their flush returned (another lane of it still sending).
+    early: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def resolved(self, dealer: str, result: dict[str, Any]) -> None:
         """A final result of an earlier unknown (`dealer.on_resolved`): it replaces the
@@ -213,11 +214,18 @@ class Ledger:
         if status == "accepted":
             self.accepted_txs.append({**result, "dealer": dealer})
         coi = result.get("client_order_index")
-        if result.get("action") == "create" and coi in self.creates:
-            prior = self.creates[coi]
-            if prior["status"] != "unknown":
-                self.problems.append(f"COI {coi}: {prior['status']} create resolved again")
-            self.creates[coi] = {**result, "dealer": dealer, "was_unknown": True}
+        if result.get("action") == "cancel" and coi is not None:
+            self.cancels.setdefault(coi, []).append(f"resolved {status}")
+        if result.get("action") != "create" or coi is None:
+            return
+        final = {**result, "dealer": dealer, "was_unknown": True}
+        prior = self.creates.get(coi)
+        if prior is None:
+            self.early[coi] = final
+        elif prior["status"] != "unknown":
+            self.problems.append(f"COI {coi}: {prior['status']} create resolved again")
+        else:
+            self.creates[coi] = final
 
     def record(self, dealer: str, results: list[dict[str, Any]]) -> None:
         for r in results:
@@ -229,7 +237,12 @@ class Ledger:
                 if coi in self.creates:
                     self.problems.append(f"COI {coi} reported twice by create results")
                 self.creates[coi] = {**r, "dealer": dealer}
-                self.statuses[str(status)] += 1
+                final = self.early.pop(coi, None)
+                if final is not None:
+                    if status != "unknown":
+                        self.problems.append(f"COI {coi}: {status} create resolved too")
+                    else:
+                        self.creates[coi] = final
             elif r.get("action") == "cancel" and coi is not None:
                 self.cancels.setdefault(coi, []).append(str(status))
 
@@ -265,7 +278,7 @@ class Bot:
         rng, dealer = self.rng, self.dealer
         self.ledger.rounds += 1
         live = self._live()
-        for _ in range(rng.randint(1, 5)):
+        for _ in range(rng.randint(2, 8)):
             is_ask = rng.random() < 0.5
             size = self.size * rng.randint(1, 3) * (-1 if is_ask else 1)
             order = await dealer.create_limit_order(self._price(is_ask), size, post_only=True)
