@@ -29,6 +29,14 @@ extensions = [
         depends=["src/lighterfast/signing/_native_impl.h"],
         extra_compile_args=["-O3"] if os.name != "nt" else [],
     ),
+    # The local node's own verifier (same C header; the node never imports lighterfast.signing).
+    Extension(
+        "lighterfast.testnode._verify",
+        ["src/lighterfast/testnode/_verify.pyx"],
+        include_dirs=["src/lighterfast/signing"],
+        depends=["src/lighterfast/signing/_native_impl.h"],
+        extra_compile_args=["-O3", "-Wno-unused-function"] if os.name != "nt" else [],
+    ),
 ]
 
 setup(

@@ -11,6 +11,7 @@ Rows: `ws_pipelined` (jsonapi/sendtx frames, one socket) and, for scale, `rest_s
 Txs/s = N / round time.
 
     python -m pytest benchmarks/bench_node.py --benchmark-columns=min,median,mean,rounds
+    LIGHTERFAST_BENCH_VERIFY=1 python -m pytest benchmarks/bench_node.py   # signatures checked
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ ROUNDS = 5
 # "fast" (stand-in hash) measures the node's pipeline; "signer" adds the pure-Python Poseidon2
 # message hash (~0.4 ms per tx). Set LIGHTERFAST_BENCH_TX_HASH=signer to measure that mode.
 TX_HASH = os.environ.get("LIGHTERFAST_BENCH_TX_HASH", "fast")
+# The node verifies every signature by default (compiled Schnorr + compiled Poseidon2 message
+# hash, ~0.1 ms per tx); these rows measure the pipeline without it (`--no-verify`) unless
+# LIGHTERFAST_BENCH_VERIFY=1.
+VERIFY = os.environ.get("LIGHTERFAST_BENCH_VERIFY", "0") == "1"
 
 
 class NodeProcess:
@@ -62,6 +67,7 @@ class NodeProcess:
                 "100000000",
                 "--write-config",
                 str(cfg),
+                *(() if VERIFY else ("--no-verify",)),
             ],
             stdout=subprocess.PIPE,
             text=True,

@@ -144,6 +144,25 @@ async def check_auth_token(
         assert resp.status == 401
 
 
+def resign(info: str | dict[str, Any], private_key: str, chain_id: int, tx_type: int) -> str:
+    """tx_info with its `Sig` replaced by a valid signature of its fields as they are now.
+
+    For tests that edit a signed tx into a shape the signer refuses (a past ExpiredAt, price
+    0, ...) to reach a later check of the verifying node: the message is the node's reference
+    hash (`testnode.txhash`), the signature the native signer's Schnorr.
+    """
+    import base64
+
+    from lighterfast.signing._native import schnorr_sign
+    from lighterfast.testnode.txhash import message_hash
+
+    obj = dict(orjson.loads(info) if isinstance(info, str) else info)
+    message = bytes.fromhex(message_hash(chain_id, tx_type, obj))
+    sig = schnorr_sign(bytes.fromhex(private_key.removeprefix("0x")), message)
+    obj["Sig"] = base64.b64encode(sig).decode()
+    return orjson.dumps(obj).decode()
+
+
 def sdk_client(node: LocalNode, acct: Any) -> lighter.SignerClient:
     """lighter-sdk's SignerClient for a dev account of `node` (the reference client)."""
     return lighter.SignerClient(

@@ -42,6 +42,7 @@ def test_cli_node_writes_config_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         url = f"{rest}/api/v1/apikeys?account_index={accounts[1]['account_index']}"
         with urllib.request.urlopen(url, timeout=5) as r:
             assert json.loads(r.read())["api_keys"][0]["api_key_index"] == 4
+        assert "  signatures checked against the API keys" in lines
         # No private key is printed on the console.
         secret = lighter["api_keys"][0]["api_key_private_key"].removeprefix("0x")
         assert all(secret not in ln for ln in lines)
@@ -247,3 +248,52 @@ async def _order_with_each_key(cfg: Path) -> None:
             await dealer.create_limit_order(1000.0, 0.01)
             (result,) = await dealer.flush()
             assert result["accepted"], result
+
+
+def test_no_verify_accepts_any_signature(tmp_path: Path) -> None:
+    """`--no-verify` (node-throughput benchmarks only): a forged signature is accepted."""
+    cfg = tmp_path / "cfg.json"
+    proc = start_cli(
+        "node", "--port", "0", "--no-verify", "--accounts", "1", "--write-config", str(cfg)
+    )
+    try:
+        lines = read_until_ready(proc)
+        assert "  signatures NOT checked (--no-verify)" in lines
+        assert asyncio.run(_send_forged(cfg)) == (200, 200)
+        interrupt(proc)
+    finally:
+        reap(proc)
+    assert proc.returncode == 0
+
+
+async def _send_forged(cfg: Path) -> tuple[int, int]:
+    """POST an SDK-signed order whose signature has one bit flipped; (HTTP status, code)."""
+    import base64
+
+    import aiohttp
+    import lighter
+
+    section = json.loads(cfg.read_text())["Lighter"]
+    key = section["api_keys"][0]
+    client = lighter.SignerClient(
+        url=section["base_url"],
+        account_index=section["account_index"],
+        api_private_keys={key["api_key_index"]: key["api_key_private_key"]},
+    )
+    try:
+        tt, info, _, err = client.sign_create_order(
+            0, 1, 100, 290_000, 0, 0, 1, nonce=0, api_key_index=key["api_key_index"]
+        )
+    finally:
+        await client.close()
+    assert err is None
+    obj = json.loads(info)
+    sig = bytearray(base64.b64decode(obj["Sig"]))
+    sig[3] ^= 1
+    obj["Sig"] = base64.b64encode(bytes(sig)).decode()
+    form = {"tx_type": str(tt), "tx_info": json.dumps(obj)}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(section["base_url"] + "/api/v1/sendTx", data=form) as r,
+    ):
+        return r.status, (await r.json())["code"]

@@ -12,6 +12,7 @@ import lighter
 import orjson
 import pytest
 
+from _helpers import resign
 from lighterfast import protocol as p
 from lighterfast.testnode import EXPIRED_TX_CODE, DevAccount, LocalNode, TxError
 
@@ -27,6 +28,13 @@ class Tx:
             api_private_keys={acct.api_key_index: acct.private_key},
         )
         self.key = acct.api_key_index
+        self.chain_id = node.chain_id
+
+    def edit(self, info: str, **fields: Any) -> str:
+        """A signed tx_info with `fields` changed and signed again (the node verifies)."""
+        obj = orjson.loads(info)
+        obj.update(fields)
+        return resign(obj, self.acct.private_key, self.chain_id, p.TX_TYPE_CREATE_ORDER)
 
     def create(self, nonce: int, coi: int = 1, **kw: Any) -> tuple[int, str]:
         args: dict[str, Any] = {
@@ -129,7 +137,7 @@ async def test_expired_tx_rejected_before_nonce_check(
     node: LocalNode, funded_account: DevAccount, tx: Tx, http: aiohttp.ClientSession
 ) -> None:
     tx_type, info = tx.create(nonce=9)  # wrong nonce too: expiry must win
-    info = _edit(info, ExpiredAt=int(time.time() * 1000) - 1)
+    info = tx.edit(info, ExpiredAt=int(time.time() * 1000) - 1)
     status, body = await send(http, node, tx_type, info)
     assert (status, body["code"]) == (400, EXPIRED_TX_CODE)
     assert body["message"] == p.ERROR_MESSAGES[EXPIRED_TX_CODE]
@@ -186,11 +194,11 @@ async def test_field_range_errors_consume_nothing(
     node: LocalNode, tx: Tx, http: aiohttp.ClientSession
 ) -> None:
     tx_type, info = tx.create(nonce=0)
-    soon = _edit(info, OrderExpiry=int(time.time() * 1000) + 1000)
+    soon = tx.edit(info, OrderExpiry=int(time.time() * 1000) + 1000)
     assert (await send(http, node, tx_type, soon))[1]["code"] == p.ERR_INVALID_EXPIRY
-    bad_market = _edit(info, MarketIndex=77)
+    bad_market = tx.edit(info, MarketIndex=77)
     assert (await send(http, node, tx_type, bad_market))[1]["code"] == p.ERR_INVALID_MARKET_INDEX
-    zero_price = _edit(info, Price=0)
+    zero_price = tx.edit(info, Price=0)
     assert (await send(http, node, tx_type, zero_price))[1]["code"] == p.ERR_INVALID_PRICE
     assert node.state.nonces[(tx.acct.account_index, 4)] == 0
     assert (await send(http, node, tx_type, info))[1]["code"] == 200

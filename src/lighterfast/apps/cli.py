@@ -165,6 +165,7 @@ async def _run_node(args: argparse.Namespace) -> int:
         tx_hash_mode=args.tx_hash,
         simulate_flow=args.simulate_flow,
         keys_per_account=args.keys_per_account,
+        verify_signatures=not args.no_verify,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -208,6 +209,8 @@ async def _run_node(args: argparse.Namespace) -> int:
             f"  limits     rate limits {args.rate_limits}; faults: POST /dev/v1/faults",
             flush=True,
         )
+        checks = "NOT checked (--no-verify)" if args.no_verify else "checked against the API keys"
+        print(f"  signatures {checks}", flush=True)
         print("ready (Ctrl-C to stop)", flush=True)
         if args.duration is not None:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -320,6 +323,11 @@ def _add_node(sub: Any) -> None:
         choices=("signer", "fast"),
         default="signer",
         help="signer: the real signed hash (as the venue); fast: a stand-in for benchmarks",
+    )
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="accept any signature and auth token (node-throughput benchmarks only)",
     )
     p.add_argument("--duration", type=_number(positive=True), default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=lambda a: _run(_run_node(a)))

@@ -11,7 +11,10 @@ Options (keyword): `chain_id`, `markets` (MarketSpec tuple), `exec_latency_ms` (
 "standard"/"premium"/"plus"/"zero", or {"taker","maker","cancel"}), `book_tick_ms` (50; 0 =
 flush after every execution), `batch_cap` (50 documented; 15 strict), `next_nonce_mode`
 ("executed" lags by the latency, "accepted"), `margin_check`, `initial_nonce`,
-`signature_verifier` (hook, off), `tx_hash_mode` ("signer" = the real signed hash, "fast"),
+`verify_signatures` (True: every tx signature and auth token is checked against the account's
+registered API key, 21120 / 20013, nothing consumed; False only for throughput benchmarks),
+`signature_verifier` (replaces the built-in `NativeVerifier`), `tx_hash_mode` ("signer" = the
+real signed hash, "fast"),
 `ws_ping_interval` / `ws_pong_timeout` / `ws_idle_timeout`, `house_liquidity_levels`,
 `simulate_flow` (+ `flow_interval_ms`, `flow_seed`), `rate_limits` (None = off, the default;
 a tier name or a `RateLimits`). Hooks: `node.request_hook` (REST), `node.ws_hook` (WS frames).
@@ -53,6 +56,7 @@ from .node import TIER_LATENCY_MS, TX_HASH_MODES, LocalNode, NodeState, Signatur
 from .ratelimit import RateLimits
 from .threaded import NodeThread
 from .txparse import EXPIRED_TX_CODE, TxError
+from .verify import NativeVerifier
 
 __all__ = [
     "DEFAULT_DEV_API_KEY_INDEX",
@@ -64,6 +68,7 @@ __all__ = [
     "Faults",
     "LocalNode",
     "MarketSpec",
+    "NativeVerifier",
     "NodeState",
     "NodeThread",
     "RateLimits",

@@ -1,7 +1,7 @@
 """`LocalNode`: the local Lighter node (REST + WebSocket on one loopback port).
 
 Owns the acceptance pipeline of protocol §6.8 (parse, batch shape, account, key, signature
-hook, expiry, nonce, ranges), the per-key execution queues with configurable latency, the
+check, expiry, nonce, ranges), the per-key execution queues with configurable latency, the
 book tick, WS keep-alive, dev accounts and read-only state views for assertions.
 """
 
@@ -48,6 +48,7 @@ from .txparse import (
     parse_tx,
     pseudo_tx_hash,
 )
+from .verify import NativeVerifier
 
 # Execution latency per tier in ms (protocol §5.3); "taker" crosses the book, "maker" rests,
 # "cancel" covers cancel / modify / cancel-all.
@@ -76,7 +77,7 @@ WS_TX_ERROR_STYLES = ("error", "typed", "type_error")
 
 
 class SignatureVerifier(Protocol):
-    """Pluggable signature check (off until a native verifier exists)."""
+    """Pluggable signature check; the default is `verify.NativeVerifier` (compiled Schnorr)."""
 
     def verify_tx(self, chain_id: int, tx: ParsedTx, public_key: str) -> bool:
         """True when `tx.info["Sig"]` signs the tx for `public_key` on `chain_id`."""
@@ -225,6 +226,9 @@ class LocalNode:
     * §7.14 `exec_latency_ms`: tier table `TIER_LATENCY_MS` or ms; modify keeps priority
       only on a pure size cut (fixed).
     * §7.15 `RateLimits(http_status=429|405, body="json"|"html")`.
+    * `verify_signatures` (True): every tx signature (21120, nothing consumed) and auth token
+      (20013) is checked against the registered API key; False only for node-throughput
+      benchmarks. `signature_verifier` replaces the built-in check.
     * Fixed to the captured forms (no switch): order timestamps in seconds (§7.10), COI
       bound 2^48-1 (§7.12); §7.11: skip-nonce "4" honoured (no nonce consumed), self-trade
       "6" and cancel-all market "5" honoured, order version "8" accepted and not
@@ -245,6 +249,7 @@ class LocalNode:
         nonce_window: int = 0,
         margin_check: bool = True,
         initial_nonce: int = 0,
+        verify_signatures: bool = True,
         signature_verifier: SignatureVerifier | None = None,
         tx_hash_mode: str = "signer",
         tx_hasher: TxHasher | None = None,
@@ -295,7 +300,11 @@ class LocalNode:
         self.rate_limits: RateLimits | None = (
             RateLimits(rate_limits) if isinstance(rate_limits, str) else rate_limits
         )
-        self.signature_verifier = signature_verifier
+        if not verify_signatures and signature_verifier is not None:
+            raise ValueError("signature_verifier given with verify_signatures=False")
+        self.signature_verifier: SignatureVerifier | None = None
+        if verify_signatures:
+            self.signature_verifier = signature_verifier or NativeVerifier()
         if tx_hash_mode not in TX_HASH_MODES:
             raise ValueError(f"tx_hash_mode must be one of {sorted(TX_HASH_MODES)}")
         self.tx_hasher: TxHasher = tx_hasher or TX_HASH_MODES[tx_hash_mode]

@@ -7,7 +7,7 @@ Pure Python Poseidon2 over Goldilocks (~0.2-0.5 ms per order tx). It is the node
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lighterfast import protocol as p
@@ -82,7 +82,10 @@ def _order_words(o: Mapping[str, Any]) -> list[int]:
     return [o[k] for k in ORDER_FIELDS]
 
 
-def _body(tx_type: int, info: Mapping[str, Any]) -> list[int]:
+Sponge = Callable[[Sequence[int], int], list[int]]
+
+
+def _body(tx_type: int, info: Mapping[str, Any], hash_no_pad: Sponge) -> list[int]:
     if tx_type == p.TX_TYPE_CREATE_ORDER:
         return _order_words(info)
     if tx_type == p.TX_TYPE_CANCEL_ORDER:
@@ -111,8 +114,14 @@ def _body(tx_type: int, info: Mapping[str, Any]) -> list[int]:
     raise ValueError(f"tx_type {tx_type} has no known hash layout")
 
 
-def message_hash(chain_id: int, tx_type: int, info: Mapping[str, Any]) -> str:
-    """80-hex signed message of a tx_info object (what the signer prints as tx_hash)."""
+def message_hash(
+    chain_id: int, tx_type: int, info: Mapping[str, Any], sponge: Sponge = hash_no_pad
+) -> str:
+    """80-hex signed message of a tx_info object (what the signer prints as tx_hash).
+
+    `sponge`: this module's pure-Python Poseidon2 (the reference), or the node's compiled one.
+    """
+    hash_no_pad = sponge
     frame = [
         chain_id,
         tx_type,
@@ -121,7 +130,7 @@ def message_hash(chain_id: int, tx_type: int, info: Mapping[str, Any]) -> str:
         info["AccountIndex"],
         info["ApiKeyIndex"],
     ]
-    msg = hash_no_pad(frame + _body(tx_type, info), 5)
+    msg = hash_no_pad(frame + _body(tx_type, info, hash_no_pad), 5)
     attrs = info.get("L2TxAttributes") or {}
     pairs = sorted((int(k), v) for k, v in attrs.items() if v != _ATTR_NIL.get(int(k), 0))
     if pairs:

@@ -1,0 +1,6 @@
+"""Type stubs for the node's compiled verifier (lighterfast.testnode._verify)."""
+
+from collections.abc import Sequence
+
+def hash_no_pad(words: Sequence[int], m: int) -> list[int]: ...
+def schnorr_verify(public_key: bytes, message: bytes, signature: bytes) -> bool: ...
