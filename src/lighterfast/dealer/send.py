@@ -16,8 +16,8 @@ send passes the WeightLimiter. `flush()` returns one result dict per transaction
 Outcomes: "accepted" (code 200: nonce consumed), "rejected" (refused, or provably never sent:
 nonces given back) or "unknown" (sent, and the reply says nothing: 5xx, HTML, cut, timeout,
 cancelled in flight). An unknown never rolls a nonce back; it is resolved before its lane's
-next use, in the background, or by `await dealer.resolve()` (nextNonce, then the venue's tx
-lookup by the signer's hash), and the final result goes to `dealer.on_resolved`.
+next use, in the background, or by `await dealer.resolve()` (the venue's tx record by the
+signer's hash, the order streams), and the final result goes to `dealer.on_resolved`.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ _RATE_RETRY_BASE_S = 0.25
 # first), and in the background after these waits while the node cannot answer.
 UNKNOWN_SETTLE_S = 0.2
 UNKNOWN_RETRY_DELAYS_S: tuple[float, ...] = (UNKNOWN_SETTLE_S, 0.5, 1.0, 2.0, 4.0, 8.0)
+# The node consumed an unknown's nonce but has no record of its hash: look again after this.
+UNKNOWN_LAG_RECHECK_S = 0.5
 
 
 @dataclass(eq=False)
@@ -495,7 +497,7 @@ class _SendMixin(_OrderViewMixin):
         return [dict(r) for es in self._unknowns.values() for e in es for _, r in e.items]
 
     async def resolve(self) -> list[dict[str, Any]]:
-        """Resolve every pending unknown now (tx lookup by hash and nextNonce, per key while
+        """Resolve every pending unknown now (the node's tx record by hash, per key while
         holding its lane); returns their final results, oldest first.
 
         Each final result is the unknown one with `status` "accepted" or "rejected" (nothing
@@ -537,8 +539,9 @@ class _SendMixin(_OrderViewMixin):
         self.log.warning("key %d: unknown outcomes still unresolved; resolve() retries", key)
 
     async def _resolve_lane(self, lane: Any) -> None:
-        """Settle the lane's unknowns (hold the lane): nextNonce says which nonces the node
-        consumed, a tx lookup by hash covers a lagging nextNonce; final results delivered."""
+        """Settle the lane's unknowns (hold the lane): the node's tx record by the signer's hash
+        (and the order streams) say which were taken; nextNonce resyncs the lane; final
+        results delivered."""
         key = lane.api_key_index
         entries = self._unknowns.get(key)
         if not entries:
@@ -566,20 +569,33 @@ class _SendMixin(_OrderViewMixin):
                 self._deliver(result)
 
     async def _consumed_upto(self, entry: _Unknown, node_next: int) -> int:
-        """Nonces below the returned value were consumed by this batch's key (§2.10)."""
+        """This batch's txs with a nonce below the returned value are on the node (§2.10).
+
+        The node's record of the signer's hash is the truth: nextNonce cannot tell our tx from
+        another that took the same nonce (a lane shared with another dealer or process). When
+        the node consumed the nonce but does not know our hash, it is asked once more after a
+        pause (a venue's tx record may lag its nonce).
+        """
         first, last = entry.first, entry.first + len(entry.hashes) - 1
-        upto = max(node_next, entry.confirmed_upto)
+        upto = entry.confirmed_upto
         for intent, result in entry.items:
             if self._stream_confirmed(intent):  # confirmed while it waited
                 upto = max(upto, result["nonce"] + 1)
         if upto > last:
             return upto
-        if await self._tx_known(entry.hashes[-1]):  # nonces are consecutive: all consumed
-            return last + 1
-        nonce = max(first, upto)
-        while nonce < last and await self._tx_known(entry.hashes[nonce - first]):
-            nonce += 1
-        return max(upto, nonce)
+        start = max(first, upto)
+        for attempt in range(2):
+            if await self._tx_known(entry.hashes[-1]):  # consecutive nonces: all consumed
+                return last + 1
+            if start < last and await self._tx_known(entry.hashes[start - first]):
+                nonce = start + 1
+                while nonce < last and await self._tx_known(entry.hashes[nonce - first]):
+                    nonce += 1
+                return nonce
+            if attempt or node_next <= start:
+                break
+            await asyncio.sleep(UNKNOWN_LAG_RECHECK_S)
+        return upto
 
     async def _tx_known(self, tx_hash: str) -> bool:
         """True when the node has a tx with this hash (GET tx?by=hash, counted by the limiter)."""
