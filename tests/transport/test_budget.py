@@ -73,13 +73,16 @@ async def test_premium_and_standard_scopes(node: LocalNode, funded_account: Any)
         assert rest.limiter is prem.limiter and rest.tx_limiter is prem.tx_limiter
         assert not rest.standard_account
         await rest.close()
-        # standard accounts and token-free reads share the host's one budget (the IP's count)
+        # another account has its own budget; reads naming no account share the host's
+        other = RestClient(url, limiter=budget.budget_for(url, acct + 1))
+        assert other.limiter is not prem.limiter and other.standard_account
         token_free = RestClient(url)
-        std = budget.budget_for(url, acct + 1, standard_account=True, capacity=60)
-        assert token_free.limiter is std.limiter and token_free.standard_account
-        await token_free.close()
-        std.release()
+        again = RestClient(url)
+        assert token_free.limiter is again.limiter is not other.limiter
+        for client in (other, token_free, again):
+            await client.close()
         assert budget.registered(url) is None  # the last holder released it
+        assert budget.registered(url, acct + 1) is None
     finally:
         prem.release()
     assert budget.registered(url, acct) is None

@@ -6,9 +6,9 @@ token-free reads) must draw from one budget, or each keeps to "its" 60/min while
 sees their sum. `budget_for(base_url, account_index)` returns that shared `Budget`, made on
 first use and kept while a client holds it (`release()` when done; `RestClient.close` does).
 
-Scopes: a premium account (weighted, its own send bucket) has a budget of its own per host;
-standard accounts and token-free reads share the host's one 60-requests budget, because the
-per-IP count binds them all together (one process = one IP).
+Scopes: one budget per (host, account); reads that name no account (a public-trades WsInfo)
+share the host's (account None). Several accounts on one IP still share the venue's per-IP
+count: give each its slice (`rate_limit_per_minute`), as the demo does.
 """
 
 from __future__ import annotations
@@ -100,11 +100,7 @@ def budget_for(
     """
     host = host_of(base_url)
     with _lock:
-        key: tuple[str, int | None] = (host, None)  # standard and token-free: the host's
-        if account_index is not None and standard_account is not True:
-            own = _registry.get((host, account_index))
-            if standard_account is False or (own is not None and standard_account is None):
-                key = (host, account_index)  # a premium account's own budget
+        key = (host, account_index)
         budget = _registry.get(key)
         if budget is not None and _fits(budget, standard_account, capacity):
             budget._holders += 1
@@ -130,7 +126,7 @@ def budget_for(
 
 
 def registered(base_url: str, account_index: int | None = None) -> Budget | None:
-    """The budget held now for this host and scope (None: the host's standard one), if any."""
+    """The budget held now for this host and account (None: token-free reads), if any."""
     with _lock:
         return _registry.get((host_of(base_url), account_index))
 

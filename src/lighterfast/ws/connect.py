@@ -147,11 +147,11 @@ class WsInfo(WsReads):
             and (not isinstance(api_key_private_key, str) or not api_key_private_key)
         ):
             raise ConfigError("api_key_private_key: missing")
-        market, decimals = await _resolve_market(symbol, market_id, base_url)
+        market, decimals = await _resolve_market(symbol, market_id, base_url, account_index)
         book_markets = list(books or [])
         if order_book and market is not None and market not in book_markets:
             book_markets.append(market)
-        all_decimals = await _resolve_decimals(book_markets, base_url, decimals)
+        all_decimals = await _resolve_decimals(book_markets, base_url, decimals, account_index)
 
         # Helpers made here are owned (closed by aclose); ones passed in stay the caller's.
         owned: list[Callable[[], Awaitable[Any]]] = []
@@ -525,14 +525,18 @@ def _as_async(fn: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
     return call
 
 
-async def _fetch_market_rows(base_url: str) -> list[Mapping[str, Any]]:
+async def _fetch_market_rows(
+    base_url: str, account_index: int | None = None
+) -> list[Mapping[str, Any]]:
     """The node's market rows (read once per process and node; NodeUnreachable if it is down).
 
-    Charged to the host's token-free budget (`transport.budget`), like every other request.
+    Charged to the account's shared budget (`transport.budget`; None: the host's token-free).
     """
+    from ..transport.budget import budget_for
     from ..transport.rest import RestClient
 
-    rest = RestClient(http_url_for(base_url))
+    url = http_url_for(base_url)
+    rest = RestClient(url, limiter=budget_for(url, account_index))
     try:
         return await fetch_market_rows(rest)
     finally:
@@ -540,7 +544,7 @@ async def _fetch_market_rows(base_url: str) -> list[Mapping[str, Any]]:
 
 
 async def _resolve_market(
-    symbol: str | None, market_id: int | None, base_url: str
+    symbol: str | None, market_id: int | None, base_url: str, account_index: int | None = None
 ) -> tuple[int | None, dict[int, tuple[int, int]]]:
     """(market index, {index: decimals}) for a symbol or an index, from the node's table."""
     if symbol is None and market_id is None:
@@ -549,18 +553,21 @@ async def _resolve_market(
         symbol=symbol,
         market_index=market_id,
         base_url=http_url_for(base_url),
-        fetcher=lambda: _fetch_market_rows(base_url),
+        fetcher=lambda: _fetch_market_rows(base_url, account_index),
     )
     return info.market_index, {info.market_index: (info.price_decimals, info.size_decimals)}
 
 
 async def _resolve_decimals(
-    markets: Sequence[int], base_url: str, known: Mapping[int, tuple[int, int]]
+    markets: Sequence[int],
+    base_url: str,
+    known: Mapping[int, tuple[int, int]],
+    account_index: int | None = None,
 ) -> dict[int, tuple[int, int]]:
     out = dict(known)
     for market in markets:
         if market not in out:
-            _, found = await _resolve_market(None, market, base_url)
+            _, found = await _resolve_market(None, market, base_url, account_index)
             if market not in found:
                 raise MarketNotFound(f"market_id {market}: unknown decimals for its order book")
             out.update(found)
