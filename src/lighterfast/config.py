@@ -459,6 +459,7 @@ class DealerConfig:
     coi_allocator: Any = None
     rate_limit_per_minute: int | None = None
     request_timeout: float = 10.0
+    pong_timeout: float = 3.0  # the dealer's socket is declared dead this long after a probe
     max_retries: int = 3
     signer: str = "sdk"
     lazy_connect: bool = False
@@ -552,10 +553,10 @@ class DealerConfig:
             self.rate_limit_per_minute = _as_int(
                 self.rate_limit_per_minute, "rate_limit_per_minute", 1, 10**9
             )
-        if not _is_real(self.request_timeout) or not 0 < self.request_timeout < math.inf:
-            raise ConfigError(
-                f"request_timeout: expected seconds > 0, got {self.request_timeout!r}"
-            )
+        for name in ("request_timeout", "pong_timeout"):
+            value = getattr(self, name)
+            if not _is_real(value) or not 0 < value < math.inf:
+                raise ConfigError(f"{name}: expected seconds > 0, got {value!r}")
         self.max_retries = _as_int(self.max_retries, "max_retries", 0, 100)
         if self.api_keys is not None and not isinstance(self.api_keys, Mapping):
             raise ConfigError("api_keys: expected a mapping {api_key_index: private_key}")

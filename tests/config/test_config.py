@@ -201,6 +201,7 @@ _BAD_VALUES: dict[str, list[object]] = {
     "coi_start": [*_COMMON, True, 0, 2**48],
     "rate_limit_per_minute": [*_COMMON, True, 0],
     "request_timeout": [_NAN, _INF, "abc", True, None, 0, -1],
+    "pong_timeout": [_NAN, _INF, "abc", True, None, 0, -1],
     "max_retries": [*_COMMON, True, None, -1],
     "api_keys": [5, "abc", [1, 2], {"x": "k"}, {300: "k"}, {1: ""}],
 }

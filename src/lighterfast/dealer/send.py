@@ -708,7 +708,7 @@ class _SendMixin(_OrderViewMixin):
         from ..transport.websocket import WsConnection
 
         url = self.config.ws_url or ws_url_for(self.config.base_url)
-        ws = WsConnection(url, name="dealer-ws")
+        ws = WsConnection(url, name="dealer-ws", pong_timeout=self.config.pong_timeout)
         try:
             await ws.start(wait=True, timeout=self.config.request_timeout)
         except Exception as exc:
