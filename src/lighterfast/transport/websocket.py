@@ -522,8 +522,11 @@ class WsConnection:
             except asyncio.CancelledError:
                 transport.disconnect(graceful=False)
                 raise
-            except Exception:
-                logger.exception("%s: on_connected failed; dropping the socket", self.name)
+            except Exception as exc:
+                if isinstance(exc, WsClosed):  # died while resubscribing: an ordinary drop
+                    logger.warning("%s: lost while resubscribing (%s)", self.name, exc)
+                else:
+                    logger.exception("%s: on_connected failed; dropping the socket", self.name)
                 transport.disconnect(graceful=False)
                 with contextlib.suppress(Exception):
                     await transport.wait_disconnected()
