@@ -98,6 +98,9 @@ class LighterDealer(_SendMixin, _IntentsMixin, _ReadsMixin):
         self._unknowns: dict[int, list[Any]] = {}
         self._resolvers: dict[int, asyncio.Task[None]] = {}
         self._hook_tasks: set[asyncio.Future[Any]] = set()
+        # The background node check of orders no stream vouched for (reads.py); aclose ends it.
+        self._node_check: asyncio.Task[None] | None = None
+        self._node_check_again = False
         self._auth: Any = None
         self._closed = False
         self._closing = False
@@ -297,6 +300,10 @@ class LighterDealer(_SendMixin, _IntentsMixin, _ReadsMixin):
                 await asyncio.gather(*list(self._inflight), return_exceptions=True)
             await self._close_resolution()
         finally:
+            check, self._node_check = self._node_check, None
+            if check is not None:
+                check.cancel()
+                await asyncio.gather(check, return_exceptions=True)
             self._closed = True
             self._warn_unsent("closed")
             ws, self._ws = self._ws, None

@@ -7,6 +7,7 @@ COI can be canceled or modified at once, on the key that sent its create.
 
 from __future__ import annotations
 
+import time
 from array import array
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
 _NOT_YET_LIVE = frozenset({"queued", "accepted", "unknown"})
 # Final status of an order that vanished from the live set while the stream was down.
 STATUS_GONE = "finished while disconnected"
+# Final status of an accepted create the node never heard of, long past its execution.
+STATUS_NOT_ON_NODE = "not on the node"
+# Seconds past acceptance an order unknown to the node is still waited for (execution lags).
+NODE_CHECK_GRACE = 5.0
+# Statuses a check on the node (accountOrders) may settle: sent, never seen on a stream.
+_UNVOUCHED = frozenset({"accepted", "unknown"})
 
 
 # Final statuses a finished COI is stored as (a code each); others get codes as they come.
@@ -32,6 +39,7 @@ _KNOWN_FINAL = (
     P.STATUS_FILLED,
     "expired",
     *sorted(s for s in P.STATUS_CODES if s.startswith("canceled")),
+    STATUS_NOT_ON_NODE,
 )
 _FIB = 0x9E3779B97F4A7C15  # Fibonacci hashing: COIs of one slot share their low 8 bits
 _U64 = (1 << 64) - 1
@@ -345,8 +353,9 @@ class _OrderViewMixin(DealerState):
         """Make the view match a full list of the account's live orders; returns COIs dropped.
 
         For `ws.on_orders_resync` (called after a reconnect's snapshot): an order the view saw
-        live that is absent finished while the socket was down. Queued creates and accepted
-        creates never seen on a stream yet are kept (the snapshot may predate them).
+        live that is absent finished while the socket was down. Sent creates no stream showed
+        yet (the snapshot may predate them) are asked of the node in the background
+        (`reconcile`), so one born and gone while the socket was down leaves no phantom.
         """
         if isinstance(live_orders, (str, bytes, Mapping)) or not isinstance(live_orders, Iterable):
             raise TypeError(
@@ -366,7 +375,79 @@ class _OrderViewMixin(DealerState):
             dropped += 1
         if dropped:
             self.log.info("order resync: %d order(s) finished while the stream was down", dropped)
+        if self._unvouched():
+            self._schedule_node_check()
         return dropped
+
+    def _schedule_node_check(self) -> None:
+        """Start the background check of unvouched COIs on the node (the reads section's)."""
+
+    def _unvouched(self, cois: Iterable[int] | None = None) -> dict[int, tuple[Any, Any]]:
+        """COI → (status, order_index) now, of the records a node check may settle.
+
+        Default: sent creates no stream showed (no order index); `cois`: those of the view
+        (any status but queued: nothing was sent yet).
+        """
+        if cois is None:
+            return {
+                coi: (record.get("status"), None)
+                for coi, record in self._orders.items()
+                if record.get("order_index") is None and record.get("status") in _UNVOUCHED
+            }
+        asked: dict[int, tuple[Any, Any]] = {}
+        for coi in cois:
+            record = self._orders.get(check_coi(coi))
+            if record is not None and record.get("status") != "queued":
+                asked[coi] = (record.get("status"), record.get("order_index"))
+        return asked
+
+    def _apply_node_orders(
+        self, asked: Mapping[int, tuple[Any, Any]], orders: Iterable[Any]
+    ) -> tuple[dict[int, str], float | None]:
+        """Settle the asked COIs by the node's accountOrders answer: (COI → new status, wait).
+
+        A record a stream changed since the question is left alone (the stream is newer). An
+        accepted create the node never heard of is dropped once NODE_CHECK_GRACE past its
+        acceptance; `wait` is the seconds until the next such one is due (None: none left).
+        """
+        by_coi = {
+            order.get("client_order_index"): order
+            for order in orders
+            if isinstance(order, Mapping) and order.get("client_order_index") in asked
+        }
+        changed: dict[int, str] = {}
+        wait: float | None = None
+        now = time.monotonic()
+        for coi, (status, order_index) in asked.items():
+            record = self._orders.get(coi)
+            if (
+                record is None
+                or record.get("status") != status
+                or record.get("order_index") != order_index
+            ):
+                continue  # finished, or moved by a stream, since we asked
+            order = by_coi.get(coi)
+            if order is not None:
+                self.feed_ws_orders([order])
+                final = self._finished.get(coi) if coi not in self._orders else None
+                if final is not None or order.get("status") != status:
+                    changed[coi] = final if final is not None else str(order.get("status"))
+                continue
+            if status != "accepted":
+                continue  # an unknown outcome is the resolver's to settle
+            since = record.get("accepted_at")
+            if not isinstance(since, float):
+                since = record.setdefault("missing_since", now)
+            due = since + NODE_CHECK_GRACE - now
+            if due <= 0:
+                self._orders.pop(coi)
+                self._finished.put(coi, STATUS_NOT_ON_NODE)
+                changed[coi] = STATUS_NOT_ON_NODE
+            else:
+                wait = due if wait is None else min(wait, due)
+        if changed:
+            self.log.info("order reconcile: %d order(s) settled by the node", len(changed))
+        return changed, wait
 
     def get_order_by_coi(self, coi: int) -> dict[str, Any] | None:
         """The dealer's current view of one COI (None when unknown or finished)."""

@@ -4,18 +4,25 @@ and the reference price a market order is bounded by.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from .. import protocol as P
-from ..errors import LighterError, TxRejected
+from ..errors import LighterError, TxRejected, describe
 from ..markets import fetch_market_rows, resolve_market
 from ..signing import AuthTokenProvider
 from .intents import check_market_index
 from .order_view import _human, _order_view, _OrderViewMixin
 
+_COIS_PER_READ = 20  # accountOrders takes at most 20 COIs a request
+
 
 class _ReadsMixin(_OrderViewMixin):
     """REST reads of the dealer's account and market (each passes the rate limiter)."""
+
+    _node_check: asyncio.Task[None] | None
+    _node_check_again: bool
 
     async def _reference_price(self, is_ask: bool) -> int:
         """Best opposite price (or LTP) as a wire integer, from the price source or REST."""
@@ -85,6 +92,70 @@ class _ReadsMixin(_OrderViewMixin):
         orders = body.get("orders") or []
         self.feed_ws_orders(list(orders))
         return [_order_view(o) for o in orders]
+
+    async def _orders_by_coi(self, cois: Iterable[int]) -> list[dict[str, Any]]:
+        """The node's Order objects of some COIs (accountOrders, 20 a request; absent: unknown)."""
+        wanted = list(cois)
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(wanted), _COIS_PER_READ):
+            chunk = wanted[i : i + _COIS_PER_READ]
+            body = await self._rest.get(
+                "accountOrders",
+                {
+                    "account_index": self.account_index,
+                    "client_order_indexes": ",".join(str(coi) for coi in chunk),
+                },
+                auth=self._auth_token,
+            )
+            out.extend(o for o in body.get("orders") or [] if isinstance(o, dict))
+        return out
+
+    async def reconcile(self, cois: Iterable[int] | None = None) -> dict[int, str]:
+        """Ask the node (accountOrders) about orders no stream vouched for; COI → new status.
+
+        Default: sent creates never seen on a stream; `cois`: those COIs of the view. Finished
+        ones leave the view; an accepted create the node never heard of leaves it
+        NODE_CHECK_GRACE s past acceptance as "not on the node" (earlier ones are kept).
+        """
+        self._check_open()
+        asked = self._unvouched(cois)
+        if not asked:
+            return {}
+        changed, _ = self._apply_node_orders(asked, await self._orders_by_coi(asked))
+        return changed
+
+    def _schedule_node_check(self) -> None:
+        """Run the unvouched COIs' node check in one tracked background task (aclose ends it)."""
+        if self._closed or self._closing:
+            return
+        task = self._node_check
+        if task is not None and not task.done():
+            self._node_check_again = True
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a synchronous caller): `await reconcile()` does it
+        self._node_check_again = False
+        self._node_check = loop.create_task(self._node_check_loop())
+
+    async def _node_check_loop(self) -> None:
+        """Check until nothing is left to settle (re-run when a resync came meanwhile)."""
+        try:
+            while not self._closed:
+                self._node_check_again = False
+                asked = self._unvouched()
+                if not asked:
+                    return
+                orders = await self._orders_by_coi(asked)
+                _, wait = self._apply_node_orders(asked, orders)
+                if wait is None and not self._node_check_again:
+                    return
+                await asyncio.sleep(0.0 if wait is None else wait)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next resync or reconcile() tries again
+            self.log.warning("order reconcile with the node failed: %s", describe(exc))
 
     async def _fetch_account(self) -> dict[str, Any]:
         body = await self._rest.get("account", {"by": "index", "value": self.account_index})

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -398,6 +399,7 @@ class _SendMixin(_OrderViewMixin):
             if record["status"] in ("queued", "unknown"):
                 record["status"] = "accepted"
             record["api_key_index"] = key
+            record.setdefault("accepted_at", time.monotonic())  # reconcile ages it by this
         elif intent.action == ACTION_MODIFY:
             record["price_int"] = intent.kwargs["price"]
             record["base_amount_int"] = intent.kwargs["base_amount"]
