@@ -33,8 +33,11 @@ extensions = [
     Extension(
         "lighterfast.testnode._verify",
         ["src/lighterfast/testnode/_verify.pyx"],
-        include_dirs=["src/lighterfast/signing"],
-        depends=["src/lighterfast/signing/_native_impl.h"],
+        include_dirs=["src/lighterfast/signing", "src/lighterfast/testnode"],
+        depends=[
+            "src/lighterfast/signing/_native_impl.h",
+            "src/lighterfast/testnode/_verify_impl.h",
+        ],
         extra_compile_args=["-O3", "-Wno-unused-function"] if os.name != "nt" else [],
     ),
 ]

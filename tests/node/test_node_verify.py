@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,12 +26,13 @@ from _helpers import check_auth_token, next_frame, node_nonce, open_ws, resign, 
 from lighterfast import protocol as p
 from lighterfast.testnode import DevAccount, LocalNode, NativeVerifier, txhash
 from lighterfast.testnode import _verify as native
-from lighterfast.testnode.txparse import parse_tx
+from lighterfast.testnode.txparse import SUPPORTED_TX_TYPES, parse_tx
 
 ACCOUNT = 7_654_321  # not a node account: no other test's SDK client shares its Go slot
 KEY = 9
 CHAIN = 304  # the SDK's chain for a loopback URL
 U48 = 2**48 - 1
+VECTORS = json.loads((Path(__file__).parents[1] / "data" / "signer-vectors.json").read_text())
 # Cancel/modify target: a client order index (1 .. 2^48-1) or an order index (>= 2^48).
 TARGET = st.one_of(st.integers(1, U48), st.integers(2**48, 2**56))
 
@@ -185,6 +188,58 @@ def test_malformed_inputs_are_invalid_not_errors(sdk: tuple[lighter.SignerClient
 @given(st.lists(st.integers(0, 2**64 - 1), max_size=40), st.integers(1, 12))
 def test_compiled_sponge_equals_the_pure_reference(words: list[int], m: int) -> None:
     assert native.hash_no_pad(words, m) == txhash.hash_no_pad(words, m)
+
+
+def test_library_vectors_verify_and_malleability_matches_go() -> None:
+    """The .so's own transactions and tokens verify; s+n / e+n are accepted as Go's Validate
+    accepts them, flipped bits and wrong keys are not (both the table path and lf_verify)."""
+    v = NativeVerifier()
+    checked = 0
+    for vec in VECTORS["transactions"]:
+        if vec["tx_type"] not in SUPPORTED_TX_TYPES:
+            continue  # ChangePubKey: the node does not take it
+        tx = parse_tx(vec["tx_type"], vec["tx_info"])
+        assert v.verify_tx(vec["chain_id"], tx, vec["public_key"]), vec["name"]
+        assert not v.verify_tx(vec["chain_id"] ^ 1, tx, vec["public_key"]), vec["name"]
+        checked += 1
+    assert checked >= 30
+    for vec in VECTORS["auth_tokens"]:
+        message, sig_hex = vec["token"].rsplit(":", 1)
+        assert v.verify_auth(message, sig_hex, vec["public_key"])
+    for case in VECTORS["signature_negative_and_malleability"]:
+        args = (
+            bytes.fromhex(case["public_key_hex"].removeprefix("0x")),
+            bytes.fromhex(case["message_fp5_hex"]),
+            bytes.fromhex(case["signature_hex"]),
+        )
+        want = case["go_validate_accepts"]
+        assert native.schnorr_verify(*args) is want, case["name"]
+        assert native.schnorr_verify_reference(*args) is want, case["name"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.binary(min_size=40, max_size=40),
+    st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=20),
+    st.sampled_from(["none", "sig", "message", "key"]),
+    st.integers(0, 639),
+)
+def test_table_verify_agrees_with_the_core_verify(
+    secret: bytes, words: list[int], flip: str, bit: int
+) -> None:
+    """The node's per-key table path gives lf_verify's answer on valid and broken inputs."""
+    from lighterfast.signing import _native as signer
+
+    key, message = signer.public_key(secret), signer.tx_message(words)
+    sig = signer.schnorr_sign(secret, message)
+    if flip == "sig":
+        sig = _flip(sig, bit)
+    elif flip == "message":
+        message = _flip(message, bit % 320)
+    elif flip == "key":
+        key = _flip(key, bit % 320)
+    got = native.schnorr_verify(key, message, sig)
+    assert got == native.schnorr_verify_reference(key, message, sig) == (flip == "none")
 
 
 # ================================================================================================
