@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import protocol as P
+
 
 def check_int(name: str, value: Any, lo: int, hi: int) -> int:
     """`value` if it is an int (not a bool) in [lo, hi]."""
@@ -18,6 +20,17 @@ def check_int(name: str, value: Any, lo: int, hi: int) -> int:
         value = int(value)
     if not lo <= value <= hi:
         raise ValueError(f"{name} must be in {lo}..{hi}, got {value}")
+    return value
+
+
+def check_market(name: str, value: Any, *, all_ok: bool = False) -> int:
+    """A market id the signer accepts: 0..254 or 256..2^48-1; 255 ("all") only if `all_ok`."""
+    value = check_int(name, value, 0, P.MAX_MARKET_INDEX)
+    if value == P.ALL_MARKETS and not all_ok:
+        raise ValueError(
+            f"{name} must be a market id 0..{P.MAX_PERP_MARKET_INDEX} or "
+            f"{P.ALL_MARKETS + 1}..{P.MAX_MARKET_INDEX}; {P.ALL_MARKETS} means all markets"
+        )
     return value
 
 
