@@ -427,6 +427,8 @@ class DealerConfig:
     `lazy_connect`: False (default) reads the node's markets at creation and raises
     NodeUnreachable at once when it cannot be reached; True starts anyway (static market table,
     with a WARNING) and connects at first use (`chain_id` is then needed for unknown hosts).
+    `fleet`: a Redis-compatible server shared by the processes of one account (rate budget,
+    API-key leases, COI slots; see "Running many bots"); `fleet_host` tags this host there.
     `base_url` is required (no default: mainnet is used only when written); `from_config`
     reads it from config.json or LIGHTER_BASE_URL.
     """
@@ -463,6 +465,8 @@ class DealerConfig:
     max_retries: int = 3
     signer: str = "sdk"
     lazy_connect: bool = False
+    fleet: str | None = None  # redis://… of a fleet server (else LIGHTERFAST_FLEET_URL, else none)
+    fleet_host: str | None = None  # this host's tag in the fleet's per-IP budget (default hostname)
 
     def __post_init__(self) -> None:
         self._check_plain_fields()
@@ -517,9 +521,9 @@ class DealerConfig:
         if self.symbol is not None and (not isinstance(self.symbol, str) or not self.symbol):
             raise ConfigError(f"symbol: expected a non-empty str, got {self.symbol!r}")
         if self.market_index is not None:
-            self.market_index = _as_int(
-                self.market_index, "market_index", 0, P.MAX_SPOT_MARKET_INDEX
-            )
+            self.market_index = _as_int(self.market_index, "market_index", 0, P.MAX_MARKET_INDEX)
+            if self.market_index == P.ALL_MARKETS:
+                raise ConfigError(f"market_index: {P.ALL_MARKETS} means all markets, not one")
         for name in ("price_scale", "size_scale", "base_scale"):
             if getattr(self, name) is not None:
                 decimals_from_scale(getattr(self, name), name)
@@ -558,6 +562,17 @@ class DealerConfig:
             if not _is_real(value) or not 0 < value < math.inf:
                 raise ConfigError(f"{name}: expected seconds > 0, got {value!r}")
         self.max_retries = _as_int(self.max_retries, "max_retries", 0, 100)
+        if self.fleet is not None and (
+            not isinstance(self.fleet, str)
+            or not self.fleet.startswith(("redis://", "rediss://", "unix://"))
+        ):
+            raise ConfigError(
+                f"fleet: expected a redis://, rediss:// or unix:// URL, got {self.fleet!r}"
+            )
+        if self.fleet_host is not None and (
+            not isinstance(self.fleet_host, str) or not self.fleet_host.strip()
+        ):
+            raise ConfigError(f"fleet_host: expected a non-empty str, got {self.fleet_host!r}")
         if self.api_keys is not None and not isinstance(self.api_keys, Mapping):
             raise ConfigError("api_keys: expected a mapping {api_key_index: private_key}")
 

@@ -185,7 +185,7 @@ _BAD_VALUES: dict[str, list[object]] = {
     "account_index": [*_COMMON, True, -1],
     "api_key_index": [*_COMMON, True, -1, 256],
     "symbol": ["", 5, True, ["ETH"]],
-    "market_index": [*_COMMON, True, -1, 4095],
+    "market_index": [*_COMMON, True, -1, 255, 2**48],
     "price_scale": [*_COMMON, True, 0, -100, 50],
     "size_scale": [*_COMMON, True, 0, -100, 50],
     "base_scale": [*_COMMON, True, 0, -100, 50],
@@ -202,6 +202,8 @@ _BAD_VALUES: dict[str, list[object]] = {
     "rate_limit_per_minute": [*_COMMON, True, 0],
     "request_timeout": [_NAN, _INF, "abc", True, None, 0, -1],
     "pong_timeout": [_NAN, _INF, "abc", True, None, 0, -1],
+    "fleet": ["", "http://x", 5, True, ["redis://x"]],
+    "fleet_host": ["", "  ", 5, True],
     "max_retries": [*_COMMON, True, None, -1],
     "api_keys": [5, "abc", [1, 2], {"x": "k"}, {300: "k"}, {1: ""}],
 }
