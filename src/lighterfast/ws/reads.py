@@ -8,6 +8,7 @@ import itertools
 from typing import Any
 
 from .. import protocol as P
+from .._checks import check_market
 from ..core import OrderBook
 from ..errors import WsClosed
 from .state import FINISHED_FIELDS, WsState, check_index
@@ -52,7 +53,7 @@ class WsReads(WsState):
             if len(self._books) == 1:
                 return next(iter(self._books.values()))
             return None
-        return self._books.get(check_index("market", market, P.MAX_SPOT_MARKET_INDEX))
+        return self._books.get(check_market("market", market))
 
     def book_age(self, market: int | None = None) -> float | None:
         """Seconds since the book of `market` last applied a frame (None: no book or no frame).

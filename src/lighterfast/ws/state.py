@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from .. import protocol as P
-from .._checks import check_flag, check_int, check_seconds
+from .._checks import check_flag, check_int, check_market, check_seconds
 from .._counters import Counters
 from ..core import IMPLEMENTATION, MAX_BOOK_NONCE_STEP, CoiCache, OrderBook, order_book_market
 from ..errors import ConfigError, MarketNotFound, WsClosed
@@ -235,7 +235,7 @@ class WsState(HookRunner):
         if api_key_index is not None:
             check_index("api_key_index", api_key_index, P.MAX_API_KEY_INDEX)
         if market_id is not None:
-            check_index("market_id", market_id, P.MAX_SPOT_MARKET_INDEX)
+            check_market("market_id", market_id)
         self.base_url = None if base_url is None else http_url_for(base_url)
         self.account_index = account_index
         self.api_key_index = api_key_index
@@ -287,7 +287,7 @@ class WsState(HookRunner):
                 raise ValueError("market_id: public trades need a market")
             self._subscriptions[subscribe_channel(P.CH_TRADE, market_id)] = False
         for market in books:
-            self._add_book(check_index("books[]", market, P.MAX_SPOT_MARKET_INDEX))
+            self._add_book(check_market("books[]", market))
             self._subscriptions[subscribe_channel(P.CH_ORDER_BOOK, market)] = False
 
         self._token_provider = token_provider
