@@ -30,9 +30,10 @@ from .nonces import NonceManager
 from .order_view import FinishedCois
 from .reads import _ReadsMixin
 from .send import _SendMixin
+from .trading import _TradingMixin
 
 
-class LighterDealer(_SendMixin, _IntentsMixin, _ReadsMixin):
+class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
     """COI-first order sender for one market of one account (see the api-contract).
 
     Build with `await LighterDealer.create(cfg)` or `await LighterDealer.from_config(...)`.
