@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from .. import protocol as P
-from .._checks import check_flag, check_int
+from .._checks import check_flag, check_int, check_market
 from ..signing import (
     validate_cancel_all_orders,
     validate_cancel_order,
@@ -363,9 +363,9 @@ def _as_list(value: Any, name: str) -> list[Any]:
     return list(value)
 
 
-def check_market_index(value: Any) -> int:
-    """A perp or spot market index as the node numbers them."""
-    return check_int("market_index", value, 0, P.MAX_SPOT_MARKET_INDEX)
+def check_market_index(value: Any, *, all_ok: bool = False) -> int:
+    """A market id as the venue numbers them (64-bit; 255 = all markets only if `all_ok`)."""
+    return check_market("market_index", value, all_ok=all_ok)
 
 
 def check_order_index(value: Any) -> int:
