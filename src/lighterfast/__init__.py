@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     CoiInUse,
     ConfigError,
+    FleetError,
     LighterError,
     MarketNotFound,
     NodeUnreachable,
@@ -28,6 +29,7 @@ __all__ = [
     "CoiInUse",
     "ConfigError",
     "DealerConfig",
+    "FleetError",
     "LighterDealer",
     "LighterError",
     "MarketNotFound",

@@ -111,3 +111,7 @@ class WsClosed(LighterError):
 
 class SignerError(LighterError):
     """The signer library refused to sign (its own validation) or could not be loaded."""
+
+
+class FleetError(LighterError):
+    """The fleet server (Redis) refused or could not serve: no free lane, lease lost, timeout."""
