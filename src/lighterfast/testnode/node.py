@@ -610,7 +610,7 @@ class LocalNode:
                 raise err
         market_ok = self._market_ok
         for tx in txs:
-            check_ranges(tx, now_ms, market_ok)
+            check_ranges(tx, now_ms, market_ok, self.engine.cancel_all_min_delay_ms)
         quota = None
         if limits is not None:
             quota = limits.charge_quota(

@@ -230,8 +230,17 @@ def _check_order_fields(o: dict[str, Any], now_ms: int, market_ok: Any) -> None:
         raise TxError(p.ERR_INVALID_EXPIRY)
 
 
-def check_ranges(tx: ParsedTx, now_ms: int, market_ok: Any) -> None:
-    """Field ranges the signer enforces (21602, 21700-21729); nothing is consumed on failure."""
+def check_ranges(
+    tx: ParsedTx,
+    now_ms: int,
+    market_ok: Any,
+    cancel_all_min_ms: int = p.MIN_ORDER_EXPIRY_PERIOD_MS,
+) -> None:
+    """Field ranges the signer enforces (21602, 21700-21729); nothing is consumed on failure.
+
+    `cancel_all_min_ms`: the earliest a scheduled cancel-all may be set for, from now (the
+    venue's 5 minutes unless a test node lowers it).
+    """
     info = tx.info
     t = tx.tx_type
     if t == p.TX_TYPE_CREATE_ORDER:
@@ -253,7 +262,7 @@ def check_ranges(tx: ParsedTx, now_ms: int, market_ok: Any) -> None:
         tif = info["TimeInForce"]
         when = info["Time"]
         if tif == p.CANCEL_ALL_SCHEDULE:
-            if not now_ms + p.MIN_ORDER_EXPIRY_PERIOD_MS <= when <= now_ms + 15 * 86_400_000:
+            if not now_ms + cancel_all_min_ms <= when <= now_ms + 15 * 86_400_000:
                 raise TxError(p.ERR_INVALID_CANCEL_ALL_TIME)
         elif tif in (p.CANCEL_ALL_NOW, p.CANCEL_ALL_ABORT):
             if when != 0:
