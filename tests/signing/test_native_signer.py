@@ -382,12 +382,7 @@ def test_auth_tokens_verify_and_native_tokens_have_the_same_message(vec: dict[st
 def random_order(rng: random.Random, *, explicit_expiry: bool) -> dict[str, Any]:
     """A random order the validation rules accept."""
     order_type = rng.choice(range(7))
-    perp = order_type in (0, 1, 6) and rng.random() < 0.3
-    market = rng.randrange(2048, 4095) if perp else rng.randrange(0, 255)
-    spot = market >= 2048
-    if spot and order_type not in (0, 1, 6):
-        market = rng.randrange(0, 255)
-        spot = False
+    market = rng.choice([rng.randrange(0, 255), rng.randrange(256, 2**48)])  # never 255 ("all")
     expiry = rng.randrange(1, 2**48) if explicit_expiry else -1
     tif, trigger = P.TIF_GTT, 0
     if order_type == 0:
@@ -399,7 +394,7 @@ def random_order(rng: random.Random, *, explicit_expiry: bool) -> dict[str, Any]
         tif, trigger = 0, rng.randrange(1, 2**32)
     elif order_type in (3, 5):
         tif, trigger = rng.choice([0, 1, 2]), rng.randrange(1, 2**32)
-    reduce = (not spot) and rng.random() < 0.3
+    reduce = rng.random() < 0.3
     return dict(
         market_index=market, client_order_index=rng.choice([0, rng.randrange(1, 2**48)]),
         base_amount=rng.randrange(0 if reduce else 1, 2**48), price=rng.randrange(1, 2**32),
@@ -416,7 +411,7 @@ def random_requests(rng: random.Random, key: int) -> list[tuple[str, dict[str, A
         if kind == "create_order":
             kw = random_order(rng, explicit_expiry=i % 8 != 0)
         elif kind == "cancel_order":
-            kw = dict(market_index=rng.randrange(0, 255), order_index=rng.randrange(1, 2**60))
+            kw = dict(market_index=rng.randrange(256, 2**48), order_index=rng.randrange(1, 2**60))
         elif kind == "modify_order":
             kw = dict(
                 market_index=rng.randrange(0, 255), order_index=rng.randrange(1, 2**60),

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from .. import protocol as P
+from .._checks import check_market
 from .types import GroupedOrder
 
 __all__ = [
@@ -50,20 +51,10 @@ def _flag(name: str, value: Any) -> int:
     raise ValueError(f"{name} must be a bool or 0/1, got {value!r}")
 
 
-def _is_perp(market_index: int) -> bool:
-    """True for a perp market index (spot indexes start at 2048)."""
-    return market_index <= P.MAX_PERP_MARKET_INDEX
-
-
 def _market(name: str, value: Any) -> int:
-    """A perp market 0..254 or a spot market 2048..4094."""
-    value = int_field(name, value, 0, P.MAX_SPOT_MARKET_INDEX)
-    if value > P.MAX_PERP_MARKET_INDEX and value < P.MIN_SPOT_MARKET_INDEX:
-        raise ValueError(
-            f"{name} must be a perp market 0..{P.MAX_PERP_MARKET_INDEX} or a spot market "
-            f"{P.MIN_SPOT_MARKET_INDEX}..{P.MAX_SPOT_MARKET_INDEX}, got {value}"
-        )
-    return value
+    """A market id as the library takes it: 0..254 or 256..2^48-1 (255 means "all markets" and
+    is only cancel-all's). Spot or perp is the node's market_type, never read from the id."""
+    return check_market(name, value)
 
 
 def check_nonce(value: Any) -> int:
@@ -109,9 +100,6 @@ def validate_create_order(
         order_expiry = int_field(f + "order_expiry", order_expiry, 0, P.MAX_TIMESTAMP_MS)
     elif type(order_expiry) is not int:
         raise TypeError(f"{f}order_expiry must be an int, got {type(order_expiry).__name__}")
-    perp = _is_perp(market_index)
-    if reduce and not perp:
-        raise ValueError(f"{f}reduce_only is not allowed on spot market {market_index}")
     kind = P.ORDER_TYPE_NAMES[order_type]
     if order_type == P.ORDER_TYPE_MARKET:
         if time_in_force != P.TIF_IOC:
@@ -135,8 +123,6 @@ def validate_create_order(
         if order_expiry == 0:
             raise ValueError(f"{f}order_expiry must not be 0 for a twap order")
     else:  # stop-loss / take-profit, market or limit flavour
-        if not perp:
-            raise ValueError(f"{f}order_type {kind} is allowed on perp markets only")
         if order_type in (P.ORDER_TYPE_STOP_LOSS, P.ORDER_TYPE_TAKE_PROFIT):
             if time_in_force != P.TIF_IOC:
                 raise ValueError(f"{f}time_in_force must be IOC (0) for a {kind} order")
@@ -237,8 +223,6 @@ def validate_create_grouped_orders(
     for i, row in enumerate(rows):
         if row[0] != market:
             raise ValueError(f"orders[{i}].market_index must equal orders[0].market_index")
-        if not _is_perp(row[0]):
-            raise ValueError(f"orders[{i}].market_index: grouped orders are perp-only")
     cois = [row[1] for row in rows if row[1] != P.NIL_COI]
     if len(cois) != len(set(cois)):
         raise ValueError("orders: client_order_index values must be distinct")
