@@ -154,6 +154,7 @@ class MarketBook:
         self.recent_trades: deque[TradeRecord] = deque(maxlen=RECENT_TRADES)
         self.trade_nonce = 0
         self.last_trade_price = 0
+        self.mark_price_override = 0  # a dev route's pinned mark price (0: the last trade)
         self.pending_triggers: list[Order] = []
         self.daily_base_volume = 0
         self.daily_quote_volume = 0
@@ -162,6 +163,11 @@ class MarketBook:
         self.daily_low = 0
         self.open_interest = 0  # sum of long sizes
         self.stats_dirty = False
+
+    def mark_price(self) -> int:
+        """The price stop / take-profit orders trigger on: pinned by a dev route, else the last
+        trade price (0 before the first trade)."""
+        return self.mark_price_override or self.last_trade_price
 
     def best_bid(self) -> int | None:
         """Best bid price or None."""

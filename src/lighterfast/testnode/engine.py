@@ -26,6 +26,28 @@ from .markets import MarketSpec, maker_below_minimum
 INACTIVE_PER_ACCOUNT = 1000
 MAX_COI_MEMO = 1_000_000
 
+# Venue codes of the leverage / margin txs (protocol §1.4) the engine refuses at execution.
+ERR_INVALID_IMF = 21113  # invalid initial margin fraction
+ERR_MARGIN_MODE_CHANGE = 21132  # margin mode change on a market with position or open order
+ERR_INVALID_MARGIN_MODE = 21613
+ERR_NO_POSITION = 21614  # no position found
+ERR_INVALID_MARGIN_DIRECTION = 21615  # invalid update margin direction
+MARGIN_MODE_CROSS = 0
+MARGIN_MODE_ISOLATED = 1
+_TRIGGER_TYPES = frozenset(
+    {
+        p.ORDER_TYPE_STOP_LOSS,
+        p.ORDER_TYPE_STOP_LOSS_LIMIT,
+        p.ORDER_TYPE_TAKE_PROFIT,
+        p.ORDER_TYPE_TAKE_PROFIT_LIMIT,
+    }
+)
+
+
+def min_initial_margin_fraction(spec: MarketSpec) -> int:
+    """The lowest initial margin fraction (highest leverage) a market allows, as served."""
+    return spec.default_initial_margin_fraction // 5 or 1
+
 
 class AppError(Exception):
     """A business failure at execution time: becomes `event_info.ae` (no sendTx error)."""
@@ -49,6 +71,11 @@ class Engine:
         self.books = {m.market_index: MarketBook(m) for m in markets}
         self.accounts = accounts
         self.margin_check = margin_check
+        # Earliest a scheduled cancel-all may fire, from now (the venue's window: 5 min; a
+        # test node lowers it through `POST /dev/v1/cancel_all_window`).
+        self.cancel_all_min_delay_ms = p.MIN_ORDER_EXPIRY_PERIOD_MS
+        # USDC micro-units moved onto isolated positions by UpdateMargin: (account, market).
+        self.isolated_margin: dict[tuple[int, int], int] = {}
         self.live: dict[int, Order] = {}  # order_index -> live order
         self.live_by_coi: dict[tuple[int, int], Order] = {}  # (account, coi) -> live order
         self.inactive: dict[int, deque[Order]] = {}  # account -> recent terminal orders
@@ -209,12 +236,9 @@ class Engine:
             elif tx_type == p.TX_TYPE_CREATE_GROUPED_ORDERS:
                 self.create_grouped(acct, info, now_us, check_minimums=True)
             elif tx_type == p.TX_TYPE_UPDATE_LEVERAGE:
-                pos = acct.position(info["MarketIndex"])
-                pos.initial_margin_fraction = info["InitialMarginFraction"]
-                pos.margin_mode = info["MarginMode"]
-                self.changes.positions.add((acct.index, info["MarketIndex"]))
+                self.update_leverage(acct, info)
             elif tx_type == p.TX_TYPE_UPDATE_MARGIN:
-                self.changes.positions.add((acct.index, info["MarketIndex"]))
+                self.update_margin(acct, info)
         except AppError as exc:
             return exc.code
         return 0
@@ -261,16 +285,7 @@ class Engine:
         self.live[order.order_index] = order
         if order.expiry:
             heapq.heappush(self.expiries, (order.expiry, order.order_index))
-        if (
-            order.order_type
-            in (
-                p.ORDER_TYPE_STOP_LOSS,
-                p.ORDER_TYPE_STOP_LOSS_LIMIT,
-                p.ORDER_TYPE_TAKE_PROFIT,
-                p.ORDER_TYPE_TAKE_PROFIT_LIMIT,
-            )
-            and order.trigger_status != "triggered"
-        ):
+        if order.order_type in _TRIGGER_TYPES and order.trigger_status != "triggered":
             order.status = p.STATUS_PENDING
             order.trigger_status = "mark-price"
             book.pending_triggers.append(order)
@@ -523,6 +538,71 @@ class Engine:
         self._set_margin(acct, order)
         self.changes.order(order)
 
+    def update_leverage(self, acct: Account, info: dict[str, Any]) -> None:
+        """Set a market's initial margin fraction and margin mode (21113 / 21613 / 21132 / 21739).
+
+        The fraction may not go below the market's minimum (its highest leverage) nor above
+        10 000 (1x); the mode may change only with no position and no open order there; a
+        higher fraction must still cover the margin already in use.
+        """
+        market = info["MarketIndex"]
+        spec = self.specs[market]
+        imf, mode = info["InitialMarginFraction"], info["MarginMode"]
+        if mode not in (MARGIN_MODE_CROSS, MARGIN_MODE_ISOLATED):
+            raise AppError(ERR_INVALID_MARGIN_MODE)
+        if not min_initial_margin_fraction(spec) <= imf <= p.MARGIN_FRACTION_TICK:
+            raise AppError(ERR_INVALID_IMF)
+        pos = acct.position(market)
+        busy = pos.size or self.open_counts.get((acct.index, market), 0)
+        if mode != pos.margin_mode and (busy or self._pending_on(acct, market)):
+            raise AppError(ERR_MARGIN_MODE_CHANGE)
+        before = (pos.initial_margin_fraction, pos.margin_mode)
+        pos.initial_margin_fraction, pos.margin_mode = imf, mode
+        if self.margin_check and self.available_balance(acct) < 0:
+            pos.initial_margin_fraction, pos.margin_mode = before
+            raise AppError(p.ERR_NOT_ENOUGH_MARGIN)
+        if mode == MARGIN_MODE_CROSS:
+            self._release_isolated(acct, market)
+        self.changes.positions.add((acct.index, market))
+        self.changes.accounts.add(acct.index)
+
+    def _pending_on(self, acct: Account, market: int) -> bool:
+        """True when the account has a live pending (trigger or child) order on `market`."""
+        return any(
+            o.account_index == acct.index and o.market_index == market
+            for o in self.live.values()
+            if o.status == p.STATUS_PENDING
+        )
+
+    def update_margin(self, acct: Account, info: dict[str, Any]) -> None:
+        """Move USDC onto (Direction 1) or off (0) an isolated position (21614 / 21615 / 21301)."""
+        market = info["MarketIndex"]
+        amount, direction = info["USDCAmount"], info["Direction"]
+        if direction not in (0, 1):
+            raise AppError(ERR_INVALID_MARGIN_DIRECTION)
+        pos = acct.positions.get(market)
+        if pos is None or pos.margin_mode != MARGIN_MODE_ISOLATED:
+            raise AppError(ERR_NO_POSITION)
+        key = (acct.index, market)
+        held = self.isolated_margin.get(key, 0)
+        if direction == 1:
+            if amount > self.available_balance(acct):
+                raise AppError(p.ERR_NOT_ENOUGH_COLLATERAL)
+            acct.collateral -= amount
+            self.isolated_margin[key] = held + amount
+        else:
+            if amount > held:
+                raise AppError(p.ERR_NOT_ENOUGH_COLLATERAL)
+            acct.collateral += amount
+            self.isolated_margin[key] = held - amount
+        self.changes.positions.add(key)
+        self.changes.accounts.add(acct.index)
+
+    def _release_isolated(self, acct: Account, market: int) -> None:
+        """Back to cross margin: the isolated allocation returns to the account's collateral."""
+        held = self.isolated_margin.pop((acct.index, market), 0)
+        acct.collateral += held
+
     def cancel_all(self, acct: Account, info: dict[str, Any], now_us: int) -> None:
         """Cancel every live order now (optionally one market), schedule, or abort a schedule."""
         tif = info["TimeInForce"]
@@ -633,11 +713,21 @@ class Engine:
                 acct.cancel_all_time = 0
                 self._cancel_all_of(acct.index, p.ALL_MARKETS, p.STATUS_CANCELED, now_us)
                 self.changes.accounts.add(acct.index)
+        for market_index, book in self.books.items():  # children released, triggers resting
+            if book.pending_triggers:
+                self.run_triggers(market_index, now_us)
+
+    def set_mark_price(self, market_index: int, price: int, now_us: int) -> None:
+        """Pin a market's mark price (0 = follow the last trade again) and fire its triggers."""
+        self.books[market_index].mark_price_override = price
+        self.changes.markets.add(market_index)
+        self.run_triggers(market_index, now_us)
 
     def run_triggers(self, market_index: int, now_us: int) -> None:
-        """Activate pending SL/TP orders whose trigger the last trade price crossed."""
+        """Activate pending SL/TP orders whose trigger the mark price crossed (§6: the venue
+        triggers on mark; the node's mark is the last trade unless pinned by a dev route)."""
         book = self.books[market_index]
-        last = book.last_trade_price
+        last = book.mark_price()
         if not last or not book.pending_triggers:
             return
         fired: list[Order] = []

@@ -1,14 +1,18 @@
-"""Dev routes of the local node (`/dev/v1/...`): new funded accounts, faults, rate limits.
+"""Dev routes of the local node (`/dev/v1/...`): new funded accounts, faults, rate limits,
+the mark price stops trigger on, the scheduled cancel-all window.
 
 Not part of the venue's API: tests and `lighterfast node` users drive the node through them.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
+
+from lighterfast import protocol as p
 
 from .routes_common import RouteContext, json_reply, param_error
 
@@ -88,11 +92,57 @@ def dev_routes(ctx: RouteContext) -> list[web.RouteDef]:
             {"code": 200, "enabled": on, "tier": limits.tier if on and limits else None}
         )
 
+    async def dev_mark_price(request: web.Request) -> web.StreamResponse:
+        body = await json_body(request)
+        try:
+            market, price = set_mark_price(node, body)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise param_error(f"mark_price: {exc}") from None
+        return json_reply({"code": 200, "market_index": market, "mark_price": price})
+
+    async def dev_cancel_all_window(request: web.Request) -> web.StreamResponse:
+        body = await json_body(request)
+        value = body.get("min_ms")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise param_error("min_ms must be an int >= 0 (milliseconds from now)")
+        node.engine.cancel_all_min_delay_ms = value
+        return json_reply({"code": 200, "min_ms": value})
+
     return [
         web.post("/dev/v1/accounts", wrap(dev_accounts)),
         web.post("/dev/v1/faults", wrap(dev_faults)),
         web.post("/dev/v1/rate_limits", wrap(dev_rate_limits)),
+        web.post("/dev/v1/mark_price", wrap(dev_mark_price)),
+        web.post("/dev/v1/cancel_all_window", wrap(dev_cancel_all_window)),
     ]
+
+
+def set_mark_price(node: LocalNode, body: dict[str, Any]) -> tuple[int, int]:
+    """`POST /dev/v1/mark_price` {"market_index": m, "price": wire int or human str | 0}: pin
+    the mark price stops and take-profits trigger on (0 = the last trade again); fires the
+    triggers it crosses and publishes what changed. Returns (market, wire price)."""
+    market = body["market_index"]
+    if isinstance(market, bool) or not isinstance(market, int) or market not in node.engine.specs:
+        raise ValueError(f"unknown market_index {market!r}")
+    raw = body["price"]
+    spec = node.engine.specs[market]
+    if isinstance(raw, bool):
+        raise TypeError("price must be a wire int or a decimal string")
+    if isinstance(raw, int):
+        price = raw
+    elif isinstance(raw, str):
+        try:
+            price = int(Decimal(raw).scaleb(spec.price_decimals))
+        except InvalidOperation:
+            raise ValueError(f"price is not a decimal: {raw!r}") from None
+    else:
+        raise TypeError("price must be a wire int or a decimal string")
+    if not 0 <= price <= p.MAX_PRICE:
+        raise ValueError(f"price out of range: {raw!r}")
+    eng = node.engine
+    eng.set_mark_price(market, price, eng.now_us())
+    node.hub.publish_changes(eng.take_changes())
+    return market, price
 
 
 # `POST /dev/v1/faults` body: {"fault": <name>, ...parameters}; every `node.faults` action.
