@@ -18,6 +18,7 @@ from .._checks import check_flag, check_int, check_market
 from ..signing import (
     validate_cancel_all_orders,
     validate_cancel_order,
+    validate_create_grouped_orders,
     validate_create_order,
     validate_modify_order,
 )
@@ -28,13 +29,38 @@ ACTION_CREATE = "create"
 ACTION_CANCEL = "cancel"
 ACTION_MODIFY = "modify"
 ACTION_CANCEL_ALL = "cancel_all"
+ACTION_GROUPED = "create_grouped"  # OTO / OCO / OTOCO: one tx, a COI per leg (trading.py)
+ACTION_LEVERAGE = "update_leverage"
+ACTION_MARGIN = "update_margin"
 
 _SIGN_METHOD = {
     ACTION_CREATE: "create_order",
     ACTION_CANCEL: "cancel_order",
     ACTION_MODIFY: "modify_order",
     ACTION_CANCEL_ALL: "cancel_all_orders",
+    ACTION_GROUPED: "create_grouped_orders",
+    ACTION_LEVERAGE: "update_leverage",
+    ACTION_MARGIN: "update_margin",
 }
+
+
+_MAX_USDC_AMOUNT = 2**60 - 1  # micro-USDC: far above any balance, inside the signer's int64
+
+
+def _check_update_leverage(
+    *, market_index: int, initial_margin_fraction: int, margin_mode: int
+) -> None:
+    """An UpdateLeverage's fields: fraction 1..10000 (ticks of 1e-4), mode 0 cross / 1 isolated."""
+    check_market("market_index", market_index)
+    check_int("initial_margin_fraction", initial_margin_fraction, 1, P.MARGIN_FRACTION_TICK)
+    check_int("margin_mode", margin_mode, 0, 1)
+
+
+def _check_update_margin(*, market_index: int, usdc_amount: int, direction: int) -> None:
+    """An UpdateMargin's fields: USDC micro-units > 0, direction 1 add / 0 remove."""
+    check_market("market_index", market_index)
+    check_int("usdc_amount", usdc_amount, 1, _MAX_USDC_AMOUNT)
+    check_int("direction", direction, 0, 1)
 
 
 # The signer's own input rules, run at enqueue so that a flush never meets a refusal midway.
@@ -43,6 +69,9 @@ _SIGNER_CHECKS: dict[str, Callable[..., Any]] = {
     ACTION_CANCEL: validate_cancel_order,
     ACTION_MODIFY: validate_modify_order,
     ACTION_CANCEL_ALL: validate_cancel_all_orders,
+    ACTION_GROUPED: validate_create_grouped_orders,
+    ACTION_LEVERAGE: _check_update_leverage,
+    ACTION_MARGIN: _check_update_margin,
 }
 
 _TIF_ALIASES = {
@@ -69,6 +98,14 @@ class _Intent:
     market_index: int | None
     api_key_index: int | None = None  # fixed for cancel/modify of a COI sent on a key
     summary: dict[str, Any] = field(default_factory=dict)
+
+    def new_cois(self) -> tuple[int, ...]:
+        """The COIs this intent creates: a create's own, every leg of a grouped create."""
+        if self.action == ACTION_CREATE:
+            return () if self.coi is None else (self.coi,)
+        if self.action == ACTION_GROUPED:
+            return tuple(o["client_order_index"] for o in self.kwargs["orders"])
+        return ()
 
 
 def _split_signed(value: Any, name: str) -> tuple[bool, Any]:

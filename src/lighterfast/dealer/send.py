@@ -146,8 +146,8 @@ class _SendMixin(_OrderViewMixin):
             yield self
         except BaseException:
             for intent in buffer:
-                if intent.action == ACTION_CREATE and intent.coi is not None:
-                    self._orders.pop(intent.coi)
+                for coi in intent.new_cois():  # a create's COI, each leg of a grouped one
+                    self._orders.pop(coi)
             raise
         finally:
             _batch_buffer.reset(token)
