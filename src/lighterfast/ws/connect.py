@@ -53,8 +53,10 @@ _CONFIG_KEYS = frozenset(
 def _overlay_options() -> frozenset[str]:
     """Override names `run_overlay_from_config` accepts besides the config keys."""
     names = set(inspect.signature(WsInfo.run_overlay).parameters)
-    names |= set(inspect.signature(WsInfo.__init__).parameters)
-    return frozenset(names - {"self", "cls", "opts"}) | {"signer", "token_provider"}
+    for klass in WsInfo.__mro__:  # every layer's __init__ (account.py's passes **kw on)
+        if "__init__" in vars(klass) and klass is not object:
+            names |= set(inspect.signature(vars(klass)["__init__"]).parameters)
+    return frozenset(names - {"self", "cls", "opts", "kw"}) | {"signer", "token_provider"}
 
 
 class WsInfo(WsReads):
@@ -172,6 +174,7 @@ class WsInfo(WsReads):
                 signer, api_key_index, lifetime=token_lifetime, refresh_margin=token_refresh_margin
             )
             owned.insert(0, token_provider.aclose)
+        opts.setdefault("market_stats", market is not None)
         try:
             info = cls(
                 base_url=base_url,
@@ -245,6 +248,7 @@ class WsInfo(WsReads):
         if order_book and market not in book_markets:
             book_markets.append(market)
         all_decimals = await _resolve_decimals(book_markets, base_url, decimals)
+        opts.setdefault("market_stats", True)
         info = cls(
             base_url=base_url,
             market_id=market,
@@ -399,6 +403,7 @@ class WsInfo(WsReads):
             self.stats.reconnects += 1
         for book in self._books.values():
             book.mark_stale()
+        self._account_down()  # positions/balance follow the node again at their snapshots
         self._resyncing.clear()
         token: str | None = None
         if self._token_provider is not None and any(self._subscriptions.values()):
@@ -469,19 +474,33 @@ class WsInfo(WsReads):
 
     def _resubscribe_orders(self) -> bool:
         """Unsubscribe + subscribe the private order streams (fresh token): a new snapshot."""
+        return self._resubscribe_keys(
+            [k for k, private in self._subscriptions.items() if private and "orders" in k]
+        )
+
+    def _resubscribe_keys(self, keys: list[str]) -> bool:
+        """Unsubscribe + subscribe `keys` (private ones with a fresh token): new snapshots.
+
+        False when there is nothing to do it with (no socket, not connected, or no token for
+        a private key): the next reconnect's snapshots heal the state instead.
+        """
         conn = self._conn
-        keys = [k for k, private in self._subscriptions.items() if private and "orders" in k]
-        if conn is None or not conn.connected or not keys or self._token_provider is None:
+        keys = [k for k in keys if k in self._subscriptions]
+        private = any(self._subscriptions[k] for k in keys)
+        if conn is None or not conn.connected or not keys:
+            return False
+        if private and self._token_provider is None:
             return False
 
         async def resubscribe() -> None:
-            token = await self._token()
+            token = await self._token() if private else None
             with contextlib.suppress(WsClosed):  # down: the reconnect resubscribes anyway
                 for key in keys:
+                    auth = token if self._subscriptions[key] else None
                     conn.send_raw(encode_unsubscribe(key))
-                    conn.send_raw(encode_subscribe(key, token))
+                    conn.send_raw(encode_subscribe(key, auth))
 
-        self._spawn(resubscribe(), "orders-resync")
+        self._spawn(resubscribe(), "resync")
         return True
 
     async def _reauth_loop(self) -> None:

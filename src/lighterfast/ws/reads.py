@@ -11,11 +11,14 @@ from .. import protocol as P
 from .._checks import check_market
 from ..core import OrderBook
 from ..errors import WsClosed
-from .state import FINISHED_FIELDS, WsState, check_index
+from .account import WsAccount, flat_position
+from .state import FINISHED_FIELDS, check_index
 
 
-class WsReads(WsState):
-    """`get_ltp`, `get_recent_trades`, `get_order_by_coi`, `get_order_book`, `wait_order_by_coi`."""
+class WsReads(WsAccount):
+    """`get_ltp`, `get_recent_trades`, `get_order_by_coi`, `get_order_book`, `wait_order_by_coi`,
+    and the account/market reads `get_position(s)`, `get_balance`, `get_market_stats`,
+    `get_ticker`, `get_best_bid_ask`."""
 
     # After aclose() every read raises WsClosed: a closed stream no longer follows the venue, so
     # serving its last values (a price, a book, an order) would be serving a guess.
@@ -63,6 +66,79 @@ class WsReads(WsState):
         """
         book = self.get_order_book(market)
         return None if book is None else book.age
+
+    # --- account and market state (ws/account.py keeps it from the streams) -------------------
+    def get_position(self, market: int | None = None) -> dict[str, Any]:
+        """The account's position on `market` (default: this WsInfo's market), from the stream.
+
+        A new dict of floats, the same keys as `LighterDealer.fetch_my_position()`:
+        `market_index`, `symbol`, `size` (signed, + long), `side` ("long"/"short"/"flat"),
+        `avg_entry_price`, `position_value`, `unrealized_pnl`, `realized_pnl`,
+        `liquidation_price`, `allocated_margin`, `open_order_count`, `pending_order_count`,
+        `margin_mode`. A market without a position row reads flat. Check
+        `account_state_ready` first: before the snapshot (or while down) it may be behind.
+        """
+        self._check_open()
+        market = self._market_or_default(market)
+        view = self._positions.get(market)
+        return dict(view) if view is not None else flat_position(market)
+
+    def get_positions(self) -> dict[int, dict[str, Any]]:
+        """Every non-flat position of the account, market id → the view of `get_position`."""
+        self._check_open()
+        return {m: dict(v) for m, v in self._positions.items() if v["size"]}
+
+    def get_balance(self) -> dict[str, Any] | None:
+        """Collateral, available margin and balances from `user_stats`/`account_all_assets`.
+
+        A new dict of floats: `account_index`, `collateral`, `available_balance` (margin free
+        for new orders), `total_asset_value` and `portfolio_value` (the stats' portfolio
+        value), `cross_asset_value` (cross-margin portfolio value), `buying_power`,
+        `margin_usage`, `leverage`, `assets` (symbol → balance, locked_balance,
+        margin_balance). None before the first `user_stats` frame.
+        """
+        self._check_open()
+        return self._balance_view()
+
+    def get_market_stats(self, market: int | None = None) -> dict[str, Any] | None:
+        """The last `market_stats` of `market` (default: this WsInfo's), None before one came.
+
+        A new dict of floats: `mark_price`, `index_price`, `mid_price`, `last_trade_price`,
+        `current_funding_rate` (the estimate of the next payment), `funding_rate`,
+        `next_funding_time` (ms), `open_interest`, `open_interest_limit`, daily volumes and
+        range. Subscribed with `market_stats=` (True: this WsInfo's market, or a list).
+        """
+        self._check_open()
+        market = self._market_or_default(market)
+        view = self._market_stats.get(market)
+        return None if view is None else dict(view)
+
+    def get_ticker(self, market: int | None = None) -> dict[str, Any] | None:
+        """The last `ticker` frame of `market` (best bid/ask and sizes, floats; None on an
+        empty side), None before one came. Subscribed with `ticker=` (no book needed)."""
+        self._check_open()
+        view = self._tickers.get(self._market_or_default(market))
+        return None if view is None else dict(view)
+
+    def get_best_bid_ask(self, market: int | None = None) -> tuple[float | None, float | None]:
+        """(best bid, best ask) from the kept book when it is fresh, else from the ticker."""
+        self._check_open()
+        market = self._market_or_default(market)
+        book = self._books.get(market)
+        if book is not None and not book.is_stale:
+            bid, ask = book.best_bid(), book.best_ask()
+            return (float(bid[0]) if bid else None, float(ask[0]) if ask else None)
+        view = self._tickers.get(market)
+        if view is None:
+            return None, None
+        return view["best_bid"], view["best_ask"]
+
+    def _market_or_default(self, market: int | None) -> int:
+        if market is None:
+            if self.market_id is None:
+                raise ValueError("market: this WsInfo has no market of its own; pass market=")
+            return self.market_id
+        return check_market("market", market)
 
     @property
     def coi_cache(self) -> Any:

@@ -39,6 +39,9 @@ logger = logging.getLogger("lighterfast.ws")
 
 DEFAULT_COI_CACHE_SIZE = 65536
 DEFAULT_TAPE_SIZE = 1000
+# Public trade ids remembered to drop repeats: every `trade` subscribe replays the last 50
+# prints (§8), so a few replays' worth is enough; bounded whatever the stream sends.
+TRADE_IDS_KEPT = 4096
 # Finished orders remembered so that wait_order_by_coi() also sees an order that was filled
 # or canceled before the wait started (the COI cache drops terminal orders at once). Only the
 # fields below are kept (a tuple, not the ~40-key frame): a few hundred bytes per order.
@@ -75,6 +78,7 @@ class WsInfoStats(Counters):
     """Counters of the frame path (plain attributes)."""
 
     __slots__ = (
+        "account_resyncs",
         "book_duplicates",
         "book_gaps",
         "book_resyncs",
@@ -85,8 +89,10 @@ class WsInfoStats(Counters):
         "reauths",
         "reconnects",
         "rest_resyncs",
+        "trade_duplicates",
         "unknown",
     )
+    account_resyncs: int
     book_duplicates: int
     book_gaps: int
     book_resyncs: int
@@ -97,6 +103,7 @@ class WsInfoStats(Counters):
     reauths: int
     reconnects: int
     rest_resyncs: int
+    trade_duplicates: int
     unknown: int
 
 
@@ -258,6 +265,8 @@ class WsState(HookRunner):
         self._own_trades: deque[dict[str, Any]] = deque(maxlen=tape_size)
         self._public_trades: deque[dict[str, Any]] = deque(maxlen=tape_size)
         self._last_public_trade_id = -1
+        self._seen_trade_ids: set[int] = set()
+        self._seen_trade_order: deque[int] = deque()
         self._ltp: float | None = None
 
         self._decimals: dict[int, tuple[int, int]] = dict(decimals or {})
@@ -595,33 +604,57 @@ class WsState(HookRunner):
         return good
 
     def _public(self, msg: dict[str, Any], snapshot: bool) -> None:
+        """Public prints: `trades` and the disjoint `liquidation_trades` (marked
+        `is_liquidation`), each kept once by `trade_id` across subscribe replays and reconnects."""
         trades = flatten(msg.get("trades"))
+        for trade in trades:
+            if type(trade) is dict:
+                trade["is_liquidation"] = False
         liquidations = msg.get("liquidation_trades")
         if liquidations:
-            trades = trades + flatten(liquidations)
+            marked = flatten(liquidations)
+            for trade in marked:
+                if type(trade) is dict:
+                    trade["is_liquidation"] = True
+            trades = trades + marked
         trades = self._valid_trades(trades)
         if not trades:
             return
-        if snapshot and self._last_public_trade_id >= 0:
-            # A re-subscribe replays the last ~50 trades: keep only the unseen ones.
-            last = self._last_public_trade_id
-            trades = [t for t in trades if int(t.get("trade_id", -1)) > last]
-            if not trades:
-                return
+        trades = self._unseen_trades(trades)
+        if not trades:
+            return
         newest = trades[0]
         newest_id = int(newest.get("trade_id", -1))
         for trade in trades:
             trade_id = int(trade.get("trade_id", -1))
             if trade_id >= newest_id:
                 newest, newest_id = trade, trade_id
-        price = float(newest["price"])
         self._public_trades.extend(trades)
-        if newest_id > self._last_public_trade_id:
-            self._last_public_trade_id = newest_id
-        self._ltp = price
+        if newest_id >= self._last_public_trade_id or newest_id < 0:
+            # A replay's older prints (new to us) do not move the last price backwards.
+            self._last_public_trade_id = max(newest_id, self._last_public_trade_id)
+            self._ltp = float(newest["price"])
         hook = self.on_public_trades
         if hook is not None:
             self._call_hook(hook, trades)
+
+    def _unseen_trades(self, trades: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The trades whose `trade_id` was not seen yet (id-less ones are kept); remembers them."""
+        seen = self._seen_trade_ids
+        order = self._seen_trade_order
+        out = []
+        for trade in trades:
+            trade_id = trade.get("trade_id")
+            if trade_id is not None:
+                if trade_id in seen:
+                    self.stats.trade_duplicates += 1
+                    continue
+                seen.add(trade_id)
+                order.append(trade_id)
+                if len(order) > TRADE_IDS_KEPT:
+                    seen.discard(order.popleft())
+            out.append(trade)
+        return out
 
     def _on_own_trades_snapshot(self, msg: dict[str, Any]) -> None:
         self._ack(msg)
