@@ -110,7 +110,7 @@ class Engine:
         else:
             book.bid_seq -= 1
             seq = book.bid_seq
-        order_index = ((m + 1) << 48) | seq
+        order_index = (book.spec.order_prefix << 48) | seq
         acct.total_order_count += 1
         return Order(
             order_index,
@@ -492,8 +492,9 @@ class Engine:
             raise AppError(p.ERR_ORDER_NOT_OWNED)
         new_base = info["BaseAmount"]
         new_price = info["Price"]
-        if new_base == 0:
-            raise AppError(p.ERR_INVALID_BASE_AMOUNT)
+        whole_position = order.reduce_only and order.status == p.STATUS_PENDING
+        if new_base == 0 and not (whole_position and order.initial_base == 0):
+            raise AppError(p.ERR_INVALID_BASE_AMOUNT)  # base 0 stays "the whole position" only
         if check_minimums and self.below_minimum(order, new_base, new_price):  # order unchanged
             raise AppError(p.ERR_INVALID_ORDER_AMOUNT)
         book = self.books[order.market_index]
