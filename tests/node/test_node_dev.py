@@ -61,7 +61,7 @@ def test_node_option_validation() -> None:
     with pytest.raises(ValueError, match="exec_latency_ms"):
         LocalNode(exec_latency_ms={"taker": -1})
     with pytest.raises(ValueError, match="market_index"):
-        MarketSpec(300, "X", 2, 2, "0.01", "10")
+        MarketSpec(255, "X", 2, 2, "0.01", "10")  # 255 means all markets
 
 
 async def test_house_liquidity_and_custom_markets() -> None:

@@ -35,7 +35,7 @@ from .accounts import (
 from .channels import StreamHub
 from .engine import Engine
 from .faults import Faults
-from .markets import DEFAULT_MARKETS, MarketSpec
+from .markets import DEFAULT_MARKETS, MarketSpec, check_market_set
 from .ratelimit import RateLimits
 from .shapes import order_json
 from .txhash import signer_tx_hash
@@ -288,7 +288,7 @@ class LocalNode:
         self.host = host
         self.port = port
         self.chain_id = chain_id
-        self.markets = tuple(markets)
+        self.markets = check_market_set(markets)
         self.latency = self._latency_table(exec_latency_ms)
         self.book_tick_ms = book_tick_ms
         self.batch_cap = batch_cap

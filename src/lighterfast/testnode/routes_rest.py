@@ -23,6 +23,7 @@ from .shapes import (
     order_book_row,
     order_json,
     simple_order_json,
+    spot_order_book_detail,
     trade_json,
 )
 from .txparse import TxError
@@ -155,19 +156,34 @@ def rest_routes(ctx: RouteContext) -> list[web.RouteDef]:
         return json_reply(rec)
 
     # --- market data --------------------------------------------------------------------
+    def listed(q: Any) -> list[int]:
+        """Market ids a market-data read covers: `market_id` (255 = all) and `filter`."""
+        m = market_param(q, required=False)
+        kind = q.get("filter", "all")
+        out = []
+        for i, spec in eng.specs.items():
+            if m not in (p.ALL_MARKETS, i):
+                continue
+            if kind in ("perp", "spot") and spec.market_type != kind:
+                continue
+            out.append(i)
+        return out
+
     async def order_books(request: web.Request) -> web.StreamResponse:
-        m = market_param(request.query, required=False)
-        if request.query.get("filter", "all") == "spot":  # the node serves perps only
-            return json_reply({"code": 200, "order_books": []})
-        rows = [order_book_row(s) for i, s in eng.specs.items() if m in (p.ALL_MARKETS, i)]
+        rows = [order_book_row(eng.specs[i]) for i in listed(request.query)]
         return json_reply({"code": 200, "order_books": rows})
 
     async def order_book_details(request: web.Request) -> web.StreamResponse:
-        m = market_param(request.query, required=False)
-        rows = [order_book_detail(b) for i, b in eng.books.items() if m in (p.ALL_MARKETS, i)]
-        if request.query.get("filter", "all") == "spot":
-            rows = []
-        return json_reply({"code": 200, "order_book_details": rows, "spot_order_book_details": []})
+        books = [eng.books[i] for i in listed(request.query)]
+        return json_reply(
+            {
+                "code": 200,
+                "order_book_details": [order_book_detail(b) for b in books if not b.spec.is_spot],
+                "spot_order_book_details": [
+                    spot_order_book_detail(b) for b in books if b.spec.is_spot
+                ],
+            }
+        )
 
     async def order_book_orders(request: web.Request) -> web.StreamResponse:
         q = request.query
@@ -223,10 +239,11 @@ def rest_routes(ctx: RouteContext) -> list[web.RouteDef]:
         return json_reply({"code": 200, "next_cursor": "", "trades": out})
 
     async def asset_details(_: web.Request) -> web.StreamResponse:
-        assets = [asset_detail_json(3, "USDC", 6)]
-        assets += [
-            asset_detail_json(s.base_asset_id, s.symbol, 8) for s in node.markets if s.base_asset_id
-        ]
+        names = {3: "USDC"}
+        for s in node.markets:  # a spot market's base asset is the part before "/"
+            if s.base_asset_id:
+                names.setdefault(s.base_asset_id, s.symbol.split("/", 1)[0])
+        assets = [asset_detail_json(i, name, 6 if i == 3 else 8) for i, name in names.items()]
         return json_reply({"code": 200, "asset_details": assets})
 
     async def current_height(_: web.Request) -> web.StreamResponse:
@@ -250,6 +267,7 @@ def rest_routes(ctx: RouteContext) -> list[web.RouteDef]:
         rows = [
             {"market_id": s.market_index, "exchange": "lighter", "symbol": s.symbol, "rate": 0.0}
             for s in node.markets
+            if not s.is_spot
         ]
         return json_reply({"code": 200, "funding_rates": rows})
 

@@ -60,8 +60,13 @@ def order_json(order: Order, spec: MarketSpec, *, snapshot: bool = False) -> dic
         "order_flags": 0,
         "order_version": order.order_version,
         "market_symbol": spec.symbol,
-        "market_kind": "perps",
+        "market_kind": market_kind(spec),
     }
+
+
+def market_kind(spec: MarketSpec) -> str:
+    """The `market_kind` of order and trade objects: "perps" or "spot"."""
+    return "spot" if spec.is_spot else "perps"
 
 
 def _fmt_quote(value: int, spec: MarketSpec) -> str:
@@ -132,7 +137,7 @@ def trade_json(t: TradeRecord, spec: MarketSpec) -> dict[str, Any]:
         "bid_order_version": 0,
         "ask_order_version": 0,
         "market_symbol": spec.symbol,
-        "market_kind": "perps",
+        "market_kind": market_kind(spec),
     }
     if t.taker_sign_changed:
         out["taker_position_sign_changed"] = True
@@ -265,9 +270,9 @@ def order_book_row(spec: MarketSpec) -> dict[str, Any]:
     return {
         "symbol": spec.symbol,
         "market_id": spec.market_index,
-        "market_type": "perp",
+        "market_type": spec.market_type,
         "base_asset_id": spec.base_asset_id,
-        "quote_asset_id": 3,
+        "quote_asset_id": spec.quote_asset_id,
         "status": "active",
         "taker_fee": "0.0000",
         "maker_fee": "0.0000",
@@ -303,9 +308,35 @@ def _last_price(book: MarketBook) -> float:
     return float(spec.start_price)
 
 
-def order_book_detail(book: MarketBook) -> dict[str, Any]:
-    """PerpsOrderBookDetail row of `orderBookDetails`."""
+def _daily_fields(book: MarketBook) -> dict[str, Any]:
+    """The decimals and daily figures every detail row carries (perp and spot)."""
     spec = book.spec
+    return {
+        "size_decimals": spec.size_decimals,
+        "price_decimals": spec.price_decimals,
+        "last_trade_price": _last_price(book),
+        "daily_trades_count": book.daily_trades,
+        "daily_base_token_volume": book.daily_base_volume / 10**spec.size_decimals,
+        "daily_quote_token_volume": book.daily_quote_volume / 10**spec.quote_decimals,
+        "daily_price_low": book.daily_low / 10**spec.price_decimals,
+        "daily_price_high": book.daily_high / 10**spec.price_decimals,
+        "daily_price_change": 0.0,
+        "daily_chart": {},
+    }
+
+
+def spot_order_book_detail(book: MarketBook) -> dict[str, Any]:
+    """SpotOrderBookDetail row of `orderBookDetails` (no margin or funding fields)."""
+    row = order_book_row(book.spec)
+    row.update(_daily_fields(book))
+    return row
+
+
+def order_book_detail(book: MarketBook) -> dict[str, Any]:
+    """PerpsOrderBookDetail row of `orderBookDetails` (a spot book: its spot row)."""
+    spec = book.spec
+    if spec.is_spot:
+        return spot_order_book_detail(book)
     row = order_book_row(spec)
     last = _last_price(book)
     row.update(
