@@ -1,0 +1,273 @@
+"""The fleet-wide rate budget of one account: rolling windows decided in the server, used locally.
+
+The venue counts per L1 address and per egress IP over a rolling minute (protocol §5.1), so a
+fleet keeps one window per account (every host) and one per host tag (the processes of one
+host). A reservation is one script call that admits weight only when EVERY window it names has
+room, on the server's clock. To keep the server off the per-order path a process reserves a
+small chunk ahead (`chunk`), spends it locally with `try_acquire` (no I/O) for at most
+`hold_s`, and gives back what it did not use. A reservation counts until `window + hold_s`
+after the server granted it, so a request sent late in its hold still leaves the venue's
+window before the fleet's.
+
+Windows: standard accounts — requests (`protocol.standard_cost` each) in the account's and
+the host's window; premium — weight (`protocol.endpoint_weight`) in the account's and the
+host's window, and sendTx/sendTxBatch (`tx=True`) in the account's tx window (the venue has
+no IP limit on it). Every process of an account must state the same tier and capacities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from .._checks import check_int
+from ..errors import FleetError, RateLimited
+
+if TYPE_CHECKING:
+    from .client import Fleet
+
+logger = logging.getLogger("lighterfast.fleet")
+
+
+class FleetBudgetExhausted(FleetError, RateLimited):
+    """The fleet's budget had no room within the caller's max wait (nothing was granted)."""
+
+
+class _Bucket:
+    """One kind of request (all, or premium txs): its windows, caps and the local chunk."""
+
+    __slots__ = (
+        "caps",
+        "chunk",
+        "expires",
+        "id",
+        "keys",
+        "left",
+        "lock",
+        "max_weight",
+        "names",
+        "timer",
+    )
+
+    def __init__(self, names: list[str], caps: list[int], chunk: int) -> None:
+        self.names = names  # window bases, for messages and status
+        self.keys = [part for base in names for part in (base + ":z", base + ":w")]
+        self.caps = caps
+        self.max_weight = min(caps)
+        self.chunk = chunk
+        self.left = 0  # weight of the local chunk not yet spent
+        self.expires = 0.0  # monotonic end of the chunk's hold
+        self.id = ""  # the chunk's reservation id in the server
+        self.lock: asyncio.Lock | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class FleetBudget:
+    """One account's share of the fleet budget in this process (see the module docstring).
+
+    `try_acquire(weight)` spends the local chunk (sync, no I/O: the hot path);
+    `await acquire(weight)` reserves a new chunk when the local one is spent, waiting for room
+    up to `max_wait_s`. A server error or timeout raises FleetError and grants nothing.
+    """
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        account: str,
+        *,
+        standard_account: bool,
+        capacity: int,
+        host_capacity: int,
+        tx_capacity: int,
+        chunk: int,
+        tx_chunk: int,
+        hold_s: float,
+        max_wait_s: float,
+        window_s: float,
+    ) -> None:
+        self._fleet = fleet
+        self.account = account
+        self.host = fleet.host
+        self.standard_account = standard_account
+        self.hold_s = hold_s
+        self.max_wait_s = max_wait_s
+        self.window_s = window_s
+        self._window_ms = max(1, int(window_s * 1000))
+        self._life_ms = self._window_ms + int(hold_s * 1000)
+        unit = "req" if standard_account else "w"
+        self._main = _Bucket(
+            [
+                fleet.key("budget", "acct", account, unit),
+                fleet.key("budget", "host", fleet.host, unit),
+            ],
+            [capacity, host_capacity],
+            chunk,
+        )
+        self._tx = (
+            None
+            if standard_account
+            else _Bucket([fleet.key("budget", "acct", account, "tx")], [tx_capacity], tx_chunk)
+        )
+        self._seq = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        self.reservations = 0  # script calls that granted weight
+        self.denials = 0  # script calls that found no room
+        self.reserved = 0  # weight granted by the server
+        self.refunded = 0  # weight given back unused
+        self.local_hits = 0  # acquisitions served from the local chunk
+
+    def __repr__(self) -> str:
+        tier = "standard" if self.standard_account else "premium"
+        return (
+            f"FleetBudget(account={self.account!r}, host={self.host!r}, {tier}, "
+            f"capacity={self._main.caps[0]}, chunk={self._main.chunk})"
+        )
+
+    @property
+    def capacity(self) -> int:
+        """The account window's capacity (requests or weight per minute)."""
+        return self._main.caps[0]
+
+    def stats(self) -> dict[str, int]:
+        """Counters: reservations, denials, weight reserved/refunded, local hits."""
+        return {
+            "reservations": self.reservations,
+            "denials": self.denials,
+            "reserved": self.reserved,
+            "refunded": self.refunded,
+            "local_hits": self.local_hits,
+        }
+
+    def _bucket(self, tx: bool) -> _Bucket:
+        return self._tx if tx and self._tx is not None else self._main
+
+    def _check(self, bucket: _Bucket, weight: Any) -> int:
+        if type(weight) is not int or not 1 <= weight <= bucket.max_weight:
+            return check_int("weight", weight, 1, bucket.max_weight)
+        return weight
+
+    def available(self, tx: bool = False) -> int:
+        """Weight left in the local chunk now (0 when spent or past its hold)."""
+        bucket = self._bucket(tx)
+        return bucket.left if time.monotonic() < bucket.expires else 0
+
+    def try_acquire(self, weight: int = 1, tx: bool = False) -> bool:
+        """Take `weight` from the local chunk if it holds enough (no I/O); False otherwise."""
+        bucket = self._tx if tx and self._tx is not None else self._main
+        if type(weight) is not int or not 1 <= weight <= bucket.max_weight:
+            self._check(bucket, weight)
+        if bucket.left >= weight and time.monotonic() < bucket.expires:
+            bucket.left -= weight
+            self.local_hits += 1
+            return True
+        return False
+
+    async def acquire(
+        self, weight: int = 1, tx: bool = False, max_wait_s: float | None = None
+    ) -> None:
+        """Take `weight`, reserving from the fleet when the local chunk is spent.
+
+        Waits for room up to `max_wait_s` (default: the budget's), then raises
+        FleetBudgetExhausted (a RateLimited with `retry_after`); a server failure raises
+        FleetError. Either way nothing is granted.
+        """
+        bucket = self._bucket(tx)
+        self._check(bucket, weight)
+        if self.try_acquire(weight, tx):
+            return
+        if self._closed:
+            raise FleetError("fleet budget is closed")
+        if bucket.lock is None:
+            bucket.lock = asyncio.Lock()
+        bound = self.max_wait_s if max_wait_s is None else max_wait_s
+        deadline = time.monotonic() + bound
+        async with bucket.lock:
+            while True:
+                if self.try_acquire(weight, tx):
+                    return
+                wait_ms = await self._reserve(bucket, weight)
+                if wait_ms == 0:
+                    return
+                wait = wait_ms / 1000
+                if time.monotonic() + wait > deadline:
+                    raise FleetBudgetExhausted(
+                        f"fleet budget of account {self.account} (host {self.host}): no room for "
+                        f"weight {weight} within {bound:g} s (next room in {wait:.3f} s)",
+                        retry_after=wait,
+                    )
+                await asyncio.sleep(wait)
+
+    async def _reserve(self, bucket: _Bucket, weight: int) -> int:
+        """One script call: 0 when `weight` was granted (the rest of the chunk kept), else ms."""
+        self._stop_timer(bucket)
+        refund_id, refund = (bucket.id, bucket.left) if bucket.left > 0 else ("", 0)
+        bucket.left = 0  # a failed call leaves nothing usable here
+        bucket.id = ""
+        self._seq += 1
+        rid = f"{self._fleet.owner}:{self._seq}"
+        want = max(weight, bucket.chunk)
+        hold = self.hold_s if bucket.chunk > weight else 0.0
+        life_ms = self._life_ms if hold else self._window_ms
+        sent = time.monotonic()
+        granted, wait_ms, _now = await self._fleet.conn.script(
+            "RESERVE",
+            bucket.keys,
+            [weight, want, life_ms, rid, refund_id, refund, *bucket.caps],
+            f"a budget reservation for account {self.account}",
+        )
+        if refund:
+            self.refunded += refund
+        granted = int(granted)
+        if not granted:
+            self.denials += 1
+            return max(1, int(wait_ms))
+        self.reservations += 1
+        self.reserved += granted
+        if granted > weight:
+            bucket.left = granted - weight
+            bucket.id = rid
+            bucket.expires = sent + hold
+            bucket.timer = asyncio.get_running_loop().call_later(hold, self._hold_over, bucket, rid)
+        return 0
+
+    def _stop_timer(self, bucket: _Bucket) -> None:
+        if bucket.timer is not None:
+            bucket.timer.cancel()
+            bucket.timer = None
+
+    def _hold_over(self, bucket: _Bucket, rid: str) -> None:
+        """The chunk's hold ended: give its unused weight back to the fleet."""
+        bucket.timer = None
+        if bucket.id != rid or bucket.left <= 0:
+            return
+        amount, bucket.left, bucket.id = bucket.left, 0, ""
+        task = asyncio.get_running_loop().create_task(self._refund(bucket, rid, amount))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refund(self, bucket: _Bucket, rid: str, amount: int) -> None:
+        try:
+            await self._fleet.conn.script(
+                "REFUND", bucket.keys, [rid, amount], f"a budget refund for account {self.account}"
+            )
+        except FleetError as exc:  # the weight then expires on its own with the window
+            logger.debug("fleet budget refund not delivered: %s", exc)
+            return
+        self.refunded += amount
+
+    async def release(self) -> None:
+        """Give back every unused chunk and stop (the fleet's `close` calls it)."""
+        self._closed = True
+        for bucket in (self._main, self._tx):
+            if bucket is None:
+                continue
+            self._stop_timer(bucket)
+            if bucket.left > 0 and bucket.id:
+                amount, rid = bucket.left, bucket.id
+                bucket.left, bucket.id = 0, ""
+                await self._refund(bucket, rid, amount)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
