@@ -1,18 +1,27 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Native Lighter L2 signer (opt-in): Poseidon2, ECgFp5 and Schnorr in C, byte-exact with the .so.
+"""Native Lighter L2 signer (the default): Poseidon2, ECgFp5 and Schnorr in C, byte-exact with the .so.
 
 `NativeSigner` is a `SignerBase` (the same interface, validation and `SignedTx`/tx_info output as
 `SdkSigner`, signer-spec §4-§5), but signs in-process in microseconds instead of calling the Go
-library. Nonces are hedged: k = BLAKE2b-512(sk || msg || 32 fresh random bytes) mod n, never reused.
+library. Nonces come from a pool of (k, encode(k*G)) pairs filled by a background thread without
+the GIL (k from the OS CSPRNG, used once, wiped); when it is empty, k is hedged:
+BLAKE2b-512(sk || msg || 32 fresh random bytes) mod n. Guard rails: a self-check against
+lighter-sdk's library at first use (`selfcheck`), and `fall_back_to_go_library` (the dealer
+calls it on a venue's 21120 to a native signature).
 """
 
+import asyncio
 import binascii
 import hashlib
+import logging
 import os
+import threading
 import time
+import weakref
 
 from libc.stdint cimport uint8_t, uint64_t
-from libc.string cimport memset
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 
 from ..errors import SignerError
@@ -42,13 +51,26 @@ cdef extern from "_native_impl.h" nogil:
     void lf_sc_from_bytes(const uint8_t *b, uint64_t *out)
     void lf_sc_from_wide(const uint8_t *b, uint64_t *out)
     void lf_sign(const uint64_t *sk, const uint64_t *msg, const uint64_t *k, uint8_t *sig)
+    void lf_sign_r(const uint64_t *sk, const uint64_t *msg, const uint64_t *k,
+                   const uint64_t *r, uint8_t *sig)
     int lf_verify(const uint64_t *pub, const uint64_t *msg, const uint8_t *sig)
     int lf_decodes(const uint64_t *w)
+
+
+cdef extern from "<sys/random.h>" nogil:
+    ssize_t getrandom(void *buf, size_t buflen, unsigned int flags)
+
+cdef extern from "<unistd.h>" nogil:
+    int getpid()
+
+cdef extern from "<pthread.h>" nogil:
+    int pthread_atfork(void (*prepare)(), void (*parent)(), void (*child)())
 
 
 lf_init()  # the fixed-base table (64 x 16 affine points, 80 KiB), ~2 ms once per process
 
 __all__ = [
+    "DEFAULT_NONCE_POOL",
     "N",
     "NativeSigner",
     "hash_no_pad",
@@ -240,54 +262,292 @@ cdef inline void _canon5(uint64_t *x) noexcept:
 
 
 # ================================================================================================
+# The nonce pool: (k, encode(k*G)) pairs made off the critical path
+# ================================================================================================
+
+DEFAULT_NONCE_POOL = 64  # pairs per signer (~25 µs each to make); 0 turns the pool off
+cdef int _POOL_MAX = 4096
+cdef int _pid_cache = 0
+_log = logging.getLogger("lighterfast.signing")
+
+
+cdef void _forget_pid() noexcept nogil:
+    """pthread_atfork child handler: the next pid check asks the kernel again."""
+    global _pid_cache
+    _pid_cache = 0
+
+
+cdef inline int _pid() noexcept nogil:
+    """This process's id, cached until a fork (any fork: the handler is the C library's)."""
+    global _pid_cache
+    if _pid_cache == 0:
+        _pid_cache = getpid()
+    return _pid_cache
+
+
+pthread_atfork(NULL, NULL, _forget_pid)
+
+
+cdef int _random_k(uint64_t *k) noexcept nogil:
+    """k = 64 bytes from the OS CSPRNG (getrandom) reduced mod n; 0 if the kernel refused."""
+    cdef uint8_t wide[64]
+    cdef ssize_t got
+    cdef size_t have = 0
+    while have < 64:
+        got = getrandom(wide + have, 64 - have, 0)
+        if got <= 0:
+            memset(wide, 0, 64)
+            return 0
+        have += <size_t>got
+    lf_sc_from_wide(wide, k)
+    memset(wide, 0, 64)
+    return 1
+
+
+cdef class _NoncePool:
+    """A bounded stack of precomputed (k, encode(k*G)) pairs for one signer.
+
+    A daemon thread refills it (the curve work without the GIL) when it falls to its low-water
+    mark; `take` never blocks: an empty pool makes the caller sign the normal way. A pair is
+    copied out and its slot zeroed, so no k is handed out twice; a forked child notices the pid
+    change, wipes what it inherited and fills its own.
+    """
+
+    cdef uint64_t *slots  # capacity x 10 words: k[5] then r[5]
+    cdef readonly int capacity
+    cdef readonly int count
+    cdef readonly int low_water
+    cdef int pid
+    cdef readonly bint closed
+    cdef bint requested
+    cdef bint broken
+    cdef object wake
+    cdef object thread
+    cdef readonly unsigned long long taken
+    cdef readonly unsigned long long misses
+    cdef readonly unsigned long long made
+    cdef readonly unsigned long long discarded
+    cdef object __weakref__
+
+    def __cinit__(self, int capacity):
+        if capacity < 1 or capacity > _POOL_MAX:
+            raise ValueError(f"nonce_pool must be in 0..{_POOL_MAX}, got {capacity}")
+        self.slots = <uint64_t *>malloc(<size_t>capacity * 10 * sizeof(uint64_t))
+        if self.slots == NULL:
+            raise MemoryError()
+        memset(self.slots, 0, <size_t>capacity * 10 * sizeof(uint64_t))
+        self.capacity = capacity
+        self.low_water = capacity // 2
+        self.count = 0
+        self.pid = _pid()
+        self.wake = threading.Event()
+        self._start()
+
+    def __dealloc__(self):
+        if self.slots != NULL:
+            memset(self.slots, 0, <size_t>self.capacity * 10 * sizeof(uint64_t))
+            free(self.slots)
+            self.slots = NULL
+
+    def _start(self):
+        self.requested = True
+        self.wake.set()
+        self.thread = threading.Thread(
+            target=_fill_loop, args=(weakref.ref(self),), name="lighterfast-nonces", daemon=True
+        )
+        self.thread.start()
+
+    cdef void _wipe(self) noexcept:
+        memset(self.slots, 0, <size_t>self.capacity * 10 * sizeof(uint64_t))
+        self.count = 0
+
+    cdef bint take(self, uint64_t *k, uint64_t *r) except -1:
+        """Copy one unused pair out (and zero its slot); False when there is none."""
+        cdef uint64_t *slot
+        if self.pid != _pid():  # a forked child: the parent's pairs are never ours to use
+            self._after_fork()
+        if self.count == 0:
+            self.misses += 1
+            if not self.requested and not self.closed:
+                self.requested = True
+                self.wake.set()
+            return False
+        self.count -= 1
+        slot = self.slots + 10 * self.count
+        memcpy(k, slot, 5 * sizeof(uint64_t))
+        memcpy(r, slot + 5, 5 * sizeof(uint64_t))
+        memset(slot, 0, 10 * sizeof(uint64_t))
+        self.taken += 1
+        if self.count <= self.low_water and not self.requested and not self.closed:
+            self.requested = True
+            self.wake.set()
+        return True
+
+    cdef void _after_fork(self) except *:
+        self.discarded += self.count
+        self._wipe()
+        self.pid = _pid()
+        self.wake = threading.Event()  # the parent's thread and event state stay behind
+        if not self.closed and not self.broken:
+            self._start()
+
+    cdef int _fill(self) except -1:
+        """Top the pool up (run by the filler thread): 1 to keep going, 0 to stop."""
+        cdef int need, i, fresh = 0, pid = self.pid
+        cdef uint64_t *buf
+        cdef int ok = 1
+        if self.closed or self.broken or pid != _pid():
+            return 0
+        need = self.capacity - self.count
+        if need <= 0:
+            self.requested = False
+            return 1
+        buf = <uint64_t *>malloc(<size_t>need * 10 * sizeof(uint64_t))
+        if buf == NULL:
+            return 0
+        with nogil:
+            for i in range(need):
+                if not _random_k(buf + 10 * i):
+                    ok = 0
+                    break
+                lf_mulgen_encode(buf + 10 * i, buf + 10 * i + 5)
+                fresh += 1
+        if not self.closed and pid == self.pid and pid == _pid():
+            i = self.capacity - self.count
+            if fresh > i:
+                fresh = i
+            memcpy(self.slots + 10 * self.count, buf, <size_t>fresh * 10 * sizeof(uint64_t))
+            self.count += fresh
+            self.made += fresh
+        memset(buf, 0, <size_t>need * 10 * sizeof(uint64_t))
+        free(buf)
+        self.requested = False
+        if not ok:
+            self.broken = True
+            _log.warning("nonce pool: the OS CSPRNG (getrandom) failed; signing without the pool")
+            return 0
+        return 1
+
+    def close(self):
+        """Wipe every unused pair and stop refilling. Idempotent."""
+        self.closed = True
+        self._wipe()
+        self.wake.set()
+
+    def wait_full(self, timeout=5.0):
+        """Block until the pool is full (benchmarks and tests); True if it is."""
+        deadline = time.monotonic() + timeout
+        while self.count < self.capacity and time.monotonic() < deadline:
+            if not self.requested:
+                self.requested = True
+                self.wake.set()
+            time.sleep(0.0005)
+        return self.count >= self.capacity
+
+    def stats(self):
+        """Counters: pairs ready now, handed out, misses (empty pool), made, discarded at fork."""
+        return {
+            "capacity": self.capacity, "ready": self.count, "taken": self.taken,
+            "misses": self.misses, "made": self.made, "discarded": self.discarded,
+        }
+
+    def __repr__(self):
+        return f"<_NoncePool {self.count}/{self.capacity}>"
+
+    def __reduce__(self):
+        raise TypeError("nonce pools cannot be pickled")
+
+
+def _fill_loop(ref):
+    """The filler thread: refill when asked (or every 0.5 s), end with the pool or its process."""
+    cdef _NoncePool pool
+    while True:
+        obj = ref()
+        if obj is None:
+            return
+        pool = <_NoncePool>obj
+        wake = pool.wake
+        wake.clear()
+        if not pool._fill():
+            return
+        del pool, obj
+        wake.wait(0.5)
+
+
+# ================================================================================================
 # Keys
 # ================================================================================================
 
 
 cdef class _Key:
-    """One API private key: its reduced scalar in C memory and a hedge hash primed with it."""
+    """One API private key: its reduced scalar (and raw bytes, for a switch to the Go library) in
+    C memory, and a hedge hash primed with it."""
 
     cdef uint64_t sk[5]
+    cdef uint8_t raw[40]
     cdef object hedge
     cdef readonly bytes public_key
     cdef bint wiped
+    cdef bint corrupt
 
     def __cinit__(self, bytes raw):
         cdef uint64_t out[5]
         if len(raw) != 40:
             raise ValueError("private key must be 40 bytes")
+        memcpy(self.raw, PyBytes_AS_STRING(raw), 40)
         lf_sc_from_bytes(<const uint8_t *>PyBytes_AS_STRING(raw), self.sk)
         self.hedge = hashlib.blake2b(digest_size=64)
         self.hedge.update(raw)
         lf_mulgen_encode(self.sk, out)
         self.public_key = _f5_to_bytes(out)
         self.wiped = False
+        self.corrupt = False
 
-    cdef bytes sign(self, const uint64_t *msg, object k):
-        """Signature bytes of a canonical message; hedged random k unless one is injected."""
+    cdef bytes sign(self, const uint64_t *msg, object k, object pool):
+        """Signature bytes of a canonical message: a pooled nonce, else a hedged random k;
+        `k` (an int) is injected by tests and the self-check only."""
         cdef uint64_t kk[5]
+        cdef uint64_t rr[5]
         cdef uint8_t sig[80]
         if self.wiped:
             raise SignerError("signer is closed")
-        if k is None:
+        if k is not None:
+            kb = (int(k) % N).to_bytes(40, "little")
+            lf_sc_from_bytes(<const uint8_t *>PyBytes_AS_STRING(kb), kk)
+            lf_sign(self.sk, msg, kk, sig)
+        elif pool is not None and (<_NoncePool>pool).take(kk, rr):
+            lf_sign_r(self.sk, msg, kk, rr, sig)
+        else:
             h = self.hedge.copy()
             h.update(_f5_to_bytes(msg))
             h.update(os.urandom(32))
             wide = h.digest()
             lf_sc_from_wide(<const uint8_t *>PyBytes_AS_STRING(wide), kk)
-        else:
-            kb = (int(k) % N).to_bytes(40, "little")
-            lf_sc_from_bytes(<const uint8_t *>PyBytes_AS_STRING(kb), kk)
-        lf_sign(self.sk, msg, kk, sig)
+            lf_sign(self.sk, msg, kk, sig)
         memset(kk, 0, sizeof(kk))
+        if self.corrupt:
+            sig[0] ^= 1
         return PyBytes_FromStringAndSize(<char *>sig, 80)
+
+    def _corrupt_for_tests(self, bint on=True):
+        """TEST SEAM: make every later signature of this key invalid (one bit of s flipped), to
+        show the venue-side guard (21120 → the Go library) against a real verifying node."""
+        self.corrupt = on
+
+    def hex(self):
+        """The private key as 0x + 80 hex digits (only to hand it to the Go library)."""
+        if self.wiped:
+            raise SignerError("signer is closed")
+        return "0x" + PyBytes_FromStringAndSize(<char *>self.raw, 40).hex()
 
     def __dealloc__(self):
         memset(self.sk, 0, sizeof(self.sk))
+        memset(self.raw, 0, sizeof(self.raw))
 
     def wipe(self):
-        """Forget the key (zero the scalar, drop the hedge state)."""
+        """Forget the key (zero the scalar and bytes, drop the hedge state)."""
         memset(self.sk, 0, sizeof(self.sk))
+        memset(self.raw, 0, sizeof(self.raw))
         self.hedge = None
         self.wiped = True
 
@@ -331,14 +591,79 @@ def _leaf(tuple row):
 class NativeSigner(SignerBase):
     """In-process signer (C Poseidon2 + ECgFp5 Schnorr), same interface and output as SdkSigner.
 
-    Opt-in: pass it as `signer=` where a signer is taken. Thread-safe (each call holds the GIL
-    for its few microseconds); async twins run inline. Keys live in C memory, never in reprs.
+    The dealer's default. `nonce_pool` precomputed nonces (0: none). If the process's self-check
+    against lighter-sdk's library finds any difference, or `fall_back_to_go_library` is called
+    (the dealer does on a 21120 to a native signature), it signs through an inner `SdkSigner`.
+    Thread-safe (each call holds the GIL for its few microseconds); async twins run inline.
+    Keys live in C memory, never in reprs.
     """
 
+    def __init__(self, account_index, api_keys, *, chain_id=None, base_url=None,
+                 nonce_pool=DEFAULT_NONCE_POOL):
+        self._pool_size = _check_pool(nonce_pool)
+        super().__init__(account_index, api_keys, chain_id=chain_id, base_url=base_url)
+
+    @classmethod
+    async def create(cls, account_index, api_keys, *, chain_id=None, base_url=None,
+                     nonce_pool=DEFAULT_NONCE_POOL):
+        """Like the constructor, but an unknown host is asked for its chain id, and the
+        self-check (once per process) runs off the event loop."""
+        from . import selfcheck
+
+        chain_id = await cls._create_chain_id(chain_id, base_url)
+        if not selfcheck.done():
+            await asyncio.to_thread(selfcheck.ensure)
+        return cls(account_index, api_keys, chain_id=chain_id, base_url=base_url,
+                   nonce_pool=nonce_pool)
+
     def _open(self, keys, base_url):
+        from . import selfcheck
+
         self._keys = {index: _Key(bytes.fromhex(text.decode("ascii"))) for index, text in keys}
         self._clock_ms = _now_ms
+        self._fallback = None
+        self._pool = _NoncePool(self._pool_size) if self._pool_size else None
         self._closed = False
+        problem = selfcheck.ensure()
+        if problem is not None:
+            self.fall_back_to_go_library(f"self-check: {problem}", quiet=True)
+
+    @property
+    def engine(self):
+        """"native" (this module's C code) or "sdk" (after a switch to lighter-sdk's library)."""
+        return "native" if self._fallback is None else "sdk"
+
+    @property
+    def nonce_pool(self):
+        """The pool's counters (ready, taken, misses, made, discarded), or None without one."""
+        return None if self._pool is None else self._pool.stats()
+
+    def fall_back_to_go_library(self, reason, *, quiet=False):
+        """Sign through lighter-sdk's Go library (an inner SdkSigner) from now on; True if this
+        call switched, False if it already did. Logs one WARNING naming `reason`."""
+        from .sdk import SdkSigner
+
+        if self._fallback is not None:
+            return False
+        self._check_open()
+        keys = {index: (<_Key>key).hex() for index, key in self._keys.items()}
+        self._fallback = SdkSigner(self._account_index, keys, chain_id=self._chain_id)
+        del keys
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if not quiet:
+            _log.warning(
+                "account %d: switching signing to lighter-sdk's Go library (%s)",
+                self._account_index, reason,
+            )
+        return True
+
+    async def afall_back_to_go_library(self, reason):
+        """Async twin of `fall_back_to_go_library` (the library is set up off the loop)."""
+        if self._fallback is not None:
+            return False
+        return await asyncio.to_thread(self.fall_back_to_go_library, reason)
 
     def public_key(self, api_key_index):
         """The 0x-prefixed public key of one of this signer's API keys."""
@@ -359,9 +684,11 @@ class NativeSigner(SignerBase):
         return (_JOB_TOKEN, (api_key_index, self._keys[api_key_index]), 0, deadline)
 
     def _run(self, tuple job):
-        """Sign inline (microseconds)."""
+        """Sign inline (microseconds), or through the Go library after a switch."""
         if self._closed:  # SignerBase._check_open, inlined: this is the hot path
             raise SignerError("signer is closed")
+        if self._fallback is not None:
+            return self._fallback._run(self._go_job(job))
         kind = job[0]
         if kind == _JOB_MANY:
             return [self._sign(one) for one in <list>job[3]]
@@ -370,8 +697,20 @@ class NativeSigner(SignerBase):
         return self._sign(job)
 
     async def _arun(self, tuple job):
-        """Signing takes microseconds, so the async twins run inline too."""
+        """Signing takes microseconds, so the async twins run inline too (not the Go library)."""
+        if self._fallback is not None and not self._closed:
+            return await self._fallback._arun(self._go_job(job))
         return self._run(job)
+
+    def _go_job(self, tuple job):
+        """The inner SdkSigner's job for one of ours (the same validated rows)."""
+        go = self._fallback
+        kind = job[0]
+        if kind == _JOB_MANY:
+            return go._many_job([self._go_job(one) for one in <list>job[3]])
+        if kind == _JOB_TOKEN:
+            return go._token_job(job[1][0], job[3])
+        return go._job(kind, job[1][0], job[2], job[3])
 
     def _prep_change_pub_key(self, *, pub_key, nonce, api_key_index):
         text = pub_key[2:] if pub_key[:2] in ("0x", "0X") else pub_key
@@ -443,7 +782,7 @@ class NativeSigner(SignerBase):
             n += 1
         _attr_words(attributes, attr8, &present)
         lf_tx_message(buf, n, attr8 if present else NULL, msg)
-        sig = key.sign(msg, k)
+        sig = key.sign(msg, k, self._pool)
         tx_info = (
             f'{{"AccountIndex":{self._account_index},"ApiKeyIndex":{buf[5]},{mid}'
             f'"ExpiredAt":{expired_at},"Nonce":{nonce},'
@@ -481,15 +820,28 @@ class NativeSigner(SignerBase):
             buf[n] = int.from_bytes(raw[i: i + 8], "little")
             n += 1
         lf_hash(buf, n, msg, 5)
-        return message + ":" + key.sign(msg, k).hex()
+        return message + ":" + key.sign(msg, k, self._pool).hex()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def close(self):
-        """Wipe the keys; later signing raises SignerError. Idempotent."""
+        """Wipe the keys and the unused nonces; later signing raises SignerError. Idempotent."""
         self._closed = True
         for key in self._keys.values():
             (<_Key>key).wipe()
+        if self._pool is not None:
+            self._pool.close()
+        if self._fallback is not None:
+            self._fallback.close()
+
+
+def _check_pool(value):
+    """nonce_pool: an int 0..4096 (0 = no pool)."""
+    if type(value) is not int:
+        raise TypeError(f"nonce_pool must be an int, got {type(value).__name__}")
+    if value < 0 or value > _POOL_MAX:
+        raise ValueError(f"nonce_pool must be in 0..{_POOL_MAX}, got {value}")
+    return value
 
 
 def _now_ms():

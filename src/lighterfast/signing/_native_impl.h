@@ -671,15 +671,24 @@ static inline void lf_challenge(const lf_u64 r[5], const lf_u64 msg[5], lf_u64 e
     sc_cond_sub(e);
 }
 
-/* sig = s || e (40 + 40 bytes LE), s = k - e*sk mod n; sk and k reduced, msg canonical. */
-static void lf_sign(const lf_u64 sk[5], const lf_u64 msg[5], const lf_u64 k[5], uint8_t *sig) {
-    lf_u64 r[5], e[5], es[5], s[5];
-    lf_mulgen_encode(k, r);
+/* sig = s || e (40 + 40 bytes LE), s = k - e*sk mod n, for a nonce k whose encode(k*G) is r
+ * (precomputed: the nonce pool); sk and k reduced, msg canonical. */
+static void lf_sign_r(const lf_u64 sk[5], const lf_u64 msg[5], const lf_u64 k[5],
+                      const lf_u64 r[5], uint8_t *sig) {
+    lf_u64 e[5], es[5], s[5];
     lf_challenge(r, msg, e);
     sc_mul(es, e, sk);
     sc_sub(s, k, es);
     sc_store(sig, s);
     sc_store(sig + 40, e);
+    memset(es, 0, sizeof es);
+}
+
+/* The same with r computed here (one fixed-base k*G, most of the signing time). */
+static void lf_sign(const lf_u64 sk[5], const lf_u64 msg[5], const lf_u64 k[5], uint8_t *sig) {
+    lf_u64 r[5];
+    lf_mulgen_encode(k, r);
+    lf_sign_r(sk, msg, k, r, sig);
 }
 
 /* poseidon_crypto Validate (s, e reduced mod n on read); 1 = valid. Public data only. */

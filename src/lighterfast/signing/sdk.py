@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import importlib.util
 import logging
 import os
+import platform
 import queue
 import threading
 from collections.abc import Callable, Mapping
@@ -103,8 +105,33 @@ _LL: Final = ctypes.c_longlong
 _U8: Final = ctypes.c_uint8
 
 
+_SIGNER_FILES: Final = {
+    ("Linux", "x86_64"): "lighter-signer-linux-amd64.so",
+    ("Linux", "aarch64"): "lighter-signer-linux-arm64.so",
+    ("Darwin", "arm64"): "lighter-signer-darwin-arm64.dylib",
+    ("Darwin", "x86_64"): "lighter-signer-darwin-amd64.dylib",
+    ("Windows", "amd64"): "lighter-signer-windows-amd64.dll",
+}
+
+
+def _library_file() -> str | None:
+    """The bundled library's path, found without importing lighter-sdk (its import takes
+    seconds: the whole REST client); None if the package or the file is not there."""
+    spec = importlib.util.find_spec("lighter")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    name = _SIGNER_FILES.get((platform.system(), platform.machine().lower()))
+    if name is None:
+        return None
+    path = os.path.join(next(iter(spec.submodule_search_locations)), "signers", name)
+    return path if os.path.isfile(path) else None
+
+
 def _load_cdll() -> ctypes.CDLL:
-    """Open lighter-sdk's signer library for this platform through the SDK's own loader."""
+    """Open lighter-sdk's signer library for this platform (the SDK's loader as a last resort)."""
+    path = _library_file()
+    if path is not None:
+        return ctypes.CDLL(path)
     from lighter import signer_client
 
     loader = getattr(signer_client, "__get_shared_library", None)
@@ -424,7 +451,9 @@ if hasattr(os, "register_at_fork"):
 
 
 def _import_sdk() -> None:
-    """Import lighter-sdk's signer module in the caller's thread (the worker only dlopens)."""
+    """Make sure lighter-sdk (its signer library) is installed, in the caller's thread."""
+    if _library_file() is not None:
+        return
     try:
         from lighter import signer_client  # noqa: F401
     except ImportError as exc:  # pragma: no cover - lighter-sdk is a hard dependency
