@@ -3,7 +3,9 @@
 The node is the truth: its `orderBookDetails` (else `orderBooks`) table is read once per
 process and base_url and cached. The built-in static table serves only when no node is asked
 or, in lazy mode, when the node cannot be read (with a WARNING). Explicit scales must agree
-with the node's; without a node they win.
+with the node's; without a node they win. Market ids are 64-bit (0..254 and 256..2^48-1, what
+the signer signs); spot markets (`market_type` "spot", ids from 2048) resolve by their
+`BASE/QUOTE` symbol ("SKY/USDC"), perps by their base ("ETH").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol as P
+from ._checks import check_market
 from .errors import ConfigError, LighterError, MarketNotFound, NodeUnreachable, TxRejected, describe
 
 log = logging.getLogger("lighterfast.markets")
@@ -26,6 +29,7 @@ class MarketInfo:
     """One market's identity and integer scaling (`price_scale` = 10**price_decimals).
 
     `source` says where the values came from: "node", "static" (built-in table) or "explicit".
+    `market_type` is the venue's: "perp", "spot" (symbol `BASE/QUOTE`) or another kind it lists.
     """
 
     symbol: str
@@ -35,6 +39,12 @@ class MarketInfo:
     min_base_amount: str | None = None
     min_quote_amount: str | None = None
     source: str = field(default="static", compare=False)
+    market_type: str = "perp"
+
+    @property
+    def is_spot(self) -> bool:
+        """True for a spot market."""
+        return self.market_type == "spot"
 
     @property
     def price_scale(self) -> int:
@@ -87,33 +97,61 @@ def decimals_from_scale(scale: Any, name: str) -> int:
 
 
 def normalise_symbol(symbol: str) -> str:
-    """`"eth"`, `"ETH-USD"`, `"ETH/USDC:USDC"` → `"ETH"` for perps; spot keeps `BASE/QUOTE`."""
+    """`"eth"`, `"ETH-USD"`, `"ETH/USDC:USDC"` → `"ETH"` for perps; spot keeps `BASE/QUOTE`.
+
+    `"sky/usdc"` → `"SKY/USDC"`: a slash without a settle part is a spot pair, as listed.
+    """
     if not isinstance(symbol, str) or not symbol.strip():
         raise ConfigError("symbol: expected a non-empty string such as 'ETH'")
     s = symbol.strip().upper()
     if ":" in s:  # ccxt perp form BASE/QUOTE:SETTLE
         s = s.split("/", 1)[0]
+    elif "/" in s:  # spot BASE/QUOTE, the venue's own spelling
+        base, _, quote = s.partition("/")
+        if not base.strip() or not quote.strip():
+            raise ConfigError(
+                f"symbol: a spot pair is BASE/QUOTE such as 'SKY/USDC', got {symbol!r}"
+            )
+        return f"{base.strip()}/{quote.strip()}"
     for suffix in ("-USD", "-PERP", "USDT", "-USDC"):
         if s.endswith(suffix) and len(s) > len(suffix):
             s = s[: -len(suffix)]
     return s
 
 
-def market_from_row(row: Mapping[str, Any]) -> MarketInfo:
-    """MarketInfo from an orderBookDetails row (or an orderBooks row with supported_*)."""
+def market_from_row(row: Mapping[str, Any], market_type: str | None = None) -> MarketInfo:
+    """MarketInfo from an orderBookDetails row (or an orderBooks row with supported_*).
+
+    `market_type` is the row's own field, else `market_type` (the list it came from), else
+    "spot" for a `BASE/QUOTE` symbol and "perp" otherwise. A market id the signer cannot sign
+    (255, above 2^48-1) raises ValueError.
+    """
     price_dec = row.get("price_decimals", row.get("supported_price_decimals"))
     size_dec = row.get("size_decimals", row.get("supported_size_decimals"))
-    if price_dec is None or size_dec is None or row.get("market_id") is None:
+    market_id = row.get("market_id")
+    if price_dec is None or size_dec is None or market_id is None:
         raise ValueError("market row lacks market_id / price_decimals / size_decimals")
+    symbol = str(row.get("symbol", "")).upper()
+    kind = row.get("market_type") or market_type or ("spot" if "/" in symbol else "perp")
     return MarketInfo(
-        symbol=str(row.get("symbol", "")).upper(),
-        market_index=int(row["market_id"]),
+        symbol=symbol,
+        market_index=check_market("market_id", int(market_id)),
         price_decimals=int(price_dec),
         size_decimals=int(size_dec),
         min_base_amount=_amount(row.get("min_base_amount")),
         min_quote_amount=_amount(row.get("min_quote_amount")),
         source="node",
+        market_type=str(kind).lower(),
     )
+
+
+def _signable(market_id: Any) -> bool:
+    """True unless `market_id` is an integer the signer refuses (255, negative, >= 2^48)."""
+    try:
+        value = int(market_id)
+    except (TypeError, ValueError):
+        return True  # not an id at all: market_from_row names the problem
+    return 0 <= value <= P.MAX_MARKET_INDEX and value != P.ALL_MARKETS
 
 
 def _amount(value: Any) -> str | None:
@@ -122,9 +160,20 @@ def _amount(value: Any) -> str | None:
 
 
 def cache_markets(base_url: str, rows: Iterable[Mapping[str, Any]]) -> dict[str, MarketInfo]:
-    """Store a node's market rows in the module cache and return the table."""
+    """Store a node's market rows in the module cache and return the table.
+
+    A row whose market id no signer can sign is left out with a WARNING (the rest serve).
+    """
     table = {}
     for row in rows:
+        if not _signable(row.get("market_id")):
+            log.warning(
+                "markets: %s lists %r as market %r, which no signer signs: left out",
+                base_url,
+                row.get("symbol"),
+                row.get("market_id"),
+            )
+            continue
         info = market_from_row(row)
         table[info.symbol] = info
     _CACHE[base_url.rstrip("/")] = table
@@ -150,9 +199,9 @@ async def fetch_market_rows(rest: Any) -> list[Mapping[str, Any]]:
     try:
         try:
             body = await rest.get("orderBookDetails", {"market_id": P.ALL_MARKETS})
-            rows = list(body.get("order_book_details") or []) + list(
-                body.get("spot_order_book_details") or []
-            )
+            rows = list(body.get("order_book_details") or [])
+            for row in body.get("spot_order_book_details") or []:
+                rows.append(row if row.get("market_type") else {**row, "market_type": "spot"})
             if rows:
                 return rows
         except TxRejected:
@@ -362,6 +411,7 @@ async def resolve_market(
             info.min_base_amount,
             info.min_quote_amount,
             source="explicit",
+            market_type=info.market_type,
         )
     return info
 
@@ -386,6 +436,7 @@ def _offline_market(
             found.min_base_amount if found is not None and same else None,
             found.min_quote_amount if found is not None and same else None,
             source="explicit",
+            market_type="spot" if "/" in name else "perp",
         )
     info = lookup_static(symbol, market_index if symbol is None else None)
     if info is None:
