@@ -148,7 +148,10 @@ class _TradingMixin(_DeadManMixin, _IntentsMixin):
         ):  # fmt: skip
             what = "a stop-loss" if kind == "stop_loss" else "a take-profit"
             raise ValueError(f"{label} is required for {what} order (the mark price it fires at)")
-        trigger_int = self._trigger_int(trigger_price)
+        try:
+            trigger_int = self._trigger_int(trigger_price)
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
         market_type, limit_type = _KINDS[kind]
         if price is None:
             slip = self.config.market_slippage if slippage is None else slippage
@@ -162,7 +165,11 @@ class _TradingMixin(_DeadManMixin, _IntentsMixin):
         else:
             if slippage is not None:
                 raise ValueError("slippage applies to a market stop only (price=None)")
-            price_int = self._price_int(price, f"{name}_price" if name else "price")
+            price_name = f"{name}_price" if name else "price"
+            try:
+                price_int = self._price_int(price, price_name)
+            except ValueError as exc:
+                raise ValueError(f"{price_name}: {exc}") from None
             order_type, tif = limit_type, P.TIF_GTT
         return {
             "market_index": self.market.market_index,
