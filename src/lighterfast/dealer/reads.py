@@ -165,9 +165,33 @@ class _ReadsMixin(_OrderViewMixin):
         account: dict[str, Any] = accounts[0]
         return account
 
+    def _account_stream(self) -> Any:
+        """The WsInfo this dealer was handed (`price_source`) when it follows this account now.
+
+        A dealer reads its position and balance from a WsInfo when its `price_source` is a
+        WsInfo of the same account whose account state is live (`account_state_ready`: the
+        snapshots came since the last reconnect and no bad frame awaits its resync); else None
+        and the read goes to REST.
+        """
+        source = self.price_source
+        if source is None or getattr(source, "account_index", None) != self.account_index:
+            return None
+        if getattr(source, "account_state_ready", False) is not True:
+            return None
+        return source
+
     async def fetch_my_balance(self) -> dict[str, Any]:
-        """Collateral and balances of the account as floats."""
+        """Collateral and balances of the account as floats.
+
+        From the handed WsInfo's streams when it follows this account (no request; see
+        `_account_stream`), else one REST `account` read. Same keys either way.
+        """
         self._check_open()
+        stream = self._account_stream()
+        if stream is not None:
+            balance = stream.get_balance()
+            if balance is not None:
+                return {key: balance[key] for key in _BALANCE_KEYS}
         account = await self._fetch_account()
         assets = {}
         for asset in account.get("assets") or []:
@@ -186,7 +210,12 @@ class _ReadsMixin(_OrderViewMixin):
         }
 
     async def fetch_my_position(self, symbol: str | None = None) -> dict[str, Any]:
-        """The account's position on a market (default: this dealer's); size signed, + long."""
+        """The account's position on a market (default: this dealer's); size signed, + long.
+
+        From the handed WsInfo's streams when it follows this account (no request; see
+        `_account_stream`), else one REST `account` read. Same keys either way (those of
+        `WsInfo.get_position`).
+        """
         self._check_open()
         if symbol is None:
             market = self.market
@@ -196,6 +225,12 @@ class _ReadsMixin(_OrderViewMixin):
                 base_url=self.config.base_url,
                 fetcher=lambda: fetch_market_rows(self._rest),
             )
+        stream = self._account_stream()
+        if stream is not None:
+            view: dict[str, Any] = stream.get_position(market.market_index)
+            if view.get("symbol") is None:
+                view["symbol"] = market.symbol
+            return view
         account = await self._fetch_account()
         for pos in account.get("positions") or []:
             if pos.get("market_id") == market.market_index:
@@ -207,11 +242,14 @@ class _ReadsMixin(_OrderViewMixin):
                     "size": sign * size if size else 0.0,
                     "side": ("short" if sign < 0 else "long") if size else "flat",
                     "avg_entry_price": _human(pos.get("avg_entry_price")),
+                    "liquidation_price": _human(pos.get("liquidation_price")),
                     "position_value": _human(pos.get("position_value")),
+                    "allocated_margin": _human(pos.get("allocated_margin")),
                     "unrealized_pnl": _human(pos.get("unrealized_pnl")),
                     "realized_pnl": _human(pos.get("realized_pnl")),
-                    "liquidation_price": _human(pos.get("liquidation_price")),
-                    "open_order_count": pos.get("open_order_count"),
+                    "open_order_count": pos.get("open_order_count") or 0,
+                    "pending_order_count": pos.get("pending_order_count") or 0,
+                    "margin_mode": pos.get("margin_mode"),
                 }
         return {
             "market_index": market.market_index,
@@ -219,9 +257,22 @@ class _ReadsMixin(_OrderViewMixin):
             "size": 0.0,
             "side": "flat",
             "avg_entry_price": None,
+            "liquidation_price": None,
             "position_value": 0.0,
+            "allocated_margin": None,
             "unrealized_pnl": 0.0,
             "realized_pnl": 0.0,
-            "liquidation_price": None,
             "open_order_count": 0,
+            "pending_order_count": 0,
+            "margin_mode": None,
         }
+
+
+_BALANCE_KEYS = (
+    "account_index",
+    "collateral",
+    "available_balance",
+    "total_asset_value",
+    "cross_asset_value",
+    "assets",
+)

@@ -258,6 +258,7 @@ class WsAccount(WsState):
         self._asset_ids: dict[str, str] = {}  # asset id (map key) -> symbol
         self._market_stats: dict[int, dict[str, Any]] = {}
         self._tickers: dict[int, dict[str, Any]] = {}
+        self._symbols: dict[int, str] = {}  # market -> symbol, from market_stats frames
         # Account parts whose snapshot arrived since the last (re)connect or bad frame.
         self._account_parts: set[str] = set()
         self._account_ready: set[str] = set()
@@ -479,6 +480,9 @@ class WsAccount(WsState):
             if market not in kept and len(kept) >= MAX_POSITIONS:
                 continue
             kept[market] = view
+            symbol = view["symbol"]
+            if type(symbol) is str and symbol:
+                self._symbols[market] = symbol
             if hook is not None:
                 self._call_hook(hook, dict(view))
 

@@ -75,13 +75,14 @@ class WsReads(WsAccount):
         `market_index`, `symbol`, `size` (signed, + long), `side` ("long"/"short"/"flat"),
         `avg_entry_price`, `position_value`, `unrealized_pnl`, `realized_pnl`,
         `liquidation_price`, `allocated_margin`, `open_order_count`, `pending_order_count`,
-        `margin_mode`. A market without a position row reads flat. Check
+        `margin_mode`. A market without a position row reads flat (`symbol` from its market
+        stats, None when not subscribed). Check
         `account_state_ready` first: before the snapshot (or while down) it may be behind.
         """
         self._check_open()
         market = self._market_or_default(market)
         view = self._positions.get(market)
-        return dict(view) if view is not None else flat_position(market)
+        return dict(view) if view is not None else flat_position(market, self._symbols.get(market))
 
     def get_positions(self) -> dict[int, dict[str, Any]]:
         """Every non-flat position of the account, market id → the view of `get_position`."""
