@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
-from _helpers import eventually, make_dealer
 
+from _helpers import eventually, make_dealer
 from lighterfast import LighterDealer
 from lighterfast.testnode import DevAccount, LocalNode
 from lighterfast.ws import WsInfo
@@ -69,7 +69,8 @@ async def trade(
     before = node.state.positions.get((taker, ETH), {}).get("size", 0)
     await mdealer.create_limit_order(3000.0, -size)
     assert (await mdealer.flush())[0]["accepted"]
-    await tdealer.create_market_order(size, avg_execution_price=3000.0 * (1.05 if size > 0 else 0.95))
+    worst = 3000.0 * (1.05 if size > 0 else 0.95)
+    await tdealer.create_market_order(size, avg_execution_price=worst)
     assert (await tdealer.flush())[0]["accepted"]
     want = before + round(size * 10_000)
     await eventually(lambda: node.state.positions.get((taker, ETH), {}).get("size") == want)
@@ -81,9 +82,7 @@ async def assert_equals_node(ws: WsInfo, rest_dealer: LighterDealer) -> None:
     truth = await rest_dealer.fetch_my_position()
     await eventually(lambda: ws.get_position() == truth)
     balance = await rest_dealer.fetch_my_balance()
-    await eventually(
-        lambda: {k: (ws.get_balance() or {}).get(k) for k in BALANCE_KEYS} == balance
-    )
+    await eventually(lambda: {k: (ws.get_balance() or {}).get(k) for k in BALANCE_KEYS} == balance)
 
 
 async def test_positions_and_balance_follow_the_node_across_reconnects_and_restart(
@@ -110,7 +109,7 @@ async def test_positions_and_balance_follow_the_node_across_reconnects_and_resta
         position = ws.get_position()
         assert position["side"] == "long" and position["avg_entry_price"] == pytest.approx(3000.0)
         assert list(ws.get_positions()) == [ETH]
-        assert any(p["market_index"] == ETH and p["size"] for batch in seen_positions for p in batch)
+        assert any(p["size"] for batch in seen_positions for p in batch if p["market_index"] == ETH)
         assert seen_accounts and seen_accounts[-1]["account_index"] == taker.account_index
 
         # A reconnect that missed an update: the frames of a trade die in a stalled socket,
