@@ -38,8 +38,9 @@ CHECK_KEY: Final = 254
 CHECK_CHAIN: Final = P.CHAIN_ID_MAINNET
 _E: Final = 1797898697405
 
-# TEST SEAM: the name of a tx kind (or "auth_token") whose native output the check alters before
-# comparing, to show what a real difference does. Tests set it with monkeypatch, then reset().
+# TEST SEAM: the name of a tx kind (or "auth_token"; "live:" + it for the live part only) whose
+# native output the check alters before comparing, to show what a real difference does. Tests
+# set it with monkeypatch, then reset().
 _TAMPER_FOR_TESTS: str | None = None
 
 _lock = threading.RLock()
@@ -92,8 +93,10 @@ def reset() -> None:
         _state.update(done=False, running=False, problem=None, live=None)
 
 
-def _tamper(kind: str, text: str) -> str:
-    return text.replace('"Nonce":', '"Nonce":1') if _TAMPER_FOR_TESTS == kind else text
+def _tamper(kind: str, text: str, live: bool = False) -> str:
+    """The seam: `kind` alters both parts' native output, "live:" + kind the live part's only."""
+    hit = _TAMPER_FOR_TESTS == kind or (live and _TAMPER_FOR_TESTS == "live:" + kind)
+    return "0" + text if hit else text
 
 
 def _run() -> tuple[str | None, bool]:
@@ -166,7 +169,7 @@ def _live(native: Any, native_cls: Any) -> str | None:
             mine = getattr(ours, "sign_" + kind)(**kw)
             if mine.tx_hash != theirs.tx_hash or mine.tx_type != theirs.tx_type:
                 return f"{kind}: tx_hash differs from the library's"
-            if _tamper(kind, _unsigned(mine.tx_info)) != _unsigned(theirs.tx_info):
+            if _tamper(kind, _unsigned(mine.tx_info), True) != _unsigned(theirs.tx_info):
                 return f"{kind}: tx_info differs from the library's"
             message = bytes.fromhex(mine.tx_hash)
             if not native.schnorr_verify(pub, message, base64.b64decode(info["Sig"])):
@@ -177,6 +180,7 @@ def _live(native: Any, native_cls: Any) -> str | None:
         deadline = 1_800_000_000
         theirs_token = sdk.create_auth_token(deadline, CHECK_KEY)
         mine_token = ours.create_auth_token(deadline, CHECK_KEY)
-        if _tamper("auth_token", mine_token).rsplit(":", 1)[0] != theirs_token.rsplit(":", 1)[0]:
+        mine_token = _tamper("auth_token", mine_token, True)
+        if mine_token.rsplit(":", 1)[0] != theirs_token.rsplit(":", 1)[0]:
             return "auth token: the signed message differs from the library's"
     return None
