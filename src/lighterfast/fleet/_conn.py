@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import FleetError, describe
 from . import _scripts
 
-_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 
 
 def redact(url: str) -> str:
@@ -30,7 +30,7 @@ def check_name(what: str, value: Any) -> str:
     if isinstance(value, str) and _NAME.match(value):
         return value
     raise (ValueError if isinstance(value, (int, str)) else TypeError)(
-        f"{what} must be an int >= 0 or 1..128 characters of [A-Za-z0-9_.:-], got {value!r}"
+        f"{what} must be an int >= 0 or 1..128 characters of [A-Za-z0-9_.-], got {value!r}"
     )
 
 
