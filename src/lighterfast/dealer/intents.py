@@ -305,7 +305,8 @@ class _IntentsMixin(_OrderViewMixin):
                     "quantity: negative quantity for a buy order (a modify keeps the side)"
                 )
             base_amount = self._size_int(magnitude, "quantity")
-        if market == self.market.market_index:  # the node refuses a resting order below them
+        # The node refuses a resting order below them; base 0 is a whole-position child (kept).
+        if market == self.market.market_index and base_amount:
             self._check_minimums(base_amount, price_int, P.TIF_GTT, P.ORDER_TYPE_LIMIT, "quantity")
         if trigger_price is None:
             trigger_int = record.get("trigger_price_int") or 0
