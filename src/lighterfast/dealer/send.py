@@ -321,7 +321,14 @@ class _SendMixin(_OrderViewMixin):
                     self.tx_log.debug("send key=%d %s", key, tx_preview(tx.tx_type, tx.tx_info))
             sent = [False]  # set once a byte of the batch may have left
             try:
-                hashes, message = await self._transmit(signed, sent)
+                try:
+                    hashes, message = await self._transmit(signed, sent)
+                except TxRejected as exc:  # 21120 to a native signature: the Go library, once
+                    resigned = await self._resigned_by_go_library(exc, requests)
+                    if resigned is None:
+                        raise
+                    signed = resigned
+                    hashes, message = await self._transmit(signed, sent)
             except NonceError as exc:
                 lane.invalidate()
                 self.stats["nonce_resyncs"] += 1
@@ -369,6 +376,20 @@ class _SendMixin(_OrderViewMixin):
                 tx_hash=None if tx is None else tx.tx_hash,
                 tx_type=None if tx is None else tx.tx_type,
             )
+
+    async def _resigned_by_go_library(
+        self, exc: TxRejected, requests: list[tuple[str, dict[str, Any]]]
+    ) -> Sequence[Any] | None:
+        """On 21120 to a natively signed batch: switch the signer to lighter-sdk's Go library
+        and re-sign the same requests (same nonces: a 21120 consumes nothing); else None."""
+        switch = getattr(self._signer, "afall_back_to_go_library", None)
+        if exc.code != P.ERR_INVALID_SIGNATURE or switch is None:
+            return None
+        if not await switch(f"the node answered {exc.code} to a native signature"):
+            return None  # already on the Go library: the venue refuses its signatures too
+        self.log.warning("21120 invalid signature: re-signed with the Go library and resent")
+        signed: Sequence[Any] = await self._signer.asign_many(requests)
+        return signed
 
     def _accepted(
         self, intent: _Intent, tx_type: int, tx_hash: str, nonce: int, key: int, message: str = ""
