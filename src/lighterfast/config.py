@@ -421,8 +421,9 @@ class DealerConfig:
     `coi_allocator` (any zero-argument callable returning a fresh COI; wins over coi_start);
     `rate_limit_per_minute` (override the tier's
     budget); `request_timeout` (s); `max_retries` (after HTTP 429 / code 23000).
-    `signer`: "sdk" (default: lighter-sdk's Go library on a worker thread) or "native"
-    (lighterfast's compiled signer, byte-exact with the SDK's and ~14x faster; opt-in).
+    `signer`: "native" (default: lighterfast's compiled signer with precomputed nonces,
+    byte-exact with lighter-sdk's library, self-checked against it once per process, and
+    switched to it on a venue's 21120) or "sdk" (lighter-sdk's Go library on a worker thread).
     `prefer_high_level` is accepted for seed compatibility and has no effect (one send path).
     `lazy_connect`: False (default) reads the node's markets at creation and raises
     NodeUnreachable at once when it cannot be reached; True starts anyway (static market table,
@@ -463,7 +464,7 @@ class DealerConfig:
     request_timeout: float = 10.0
     pong_timeout: float = 3.0  # the dealer's socket is declared dead this long after a probe
     max_retries: int = 3
-    signer: str = "sdk"
+    signer: str = "native"
     lazy_connect: bool = False
     fleet: str | None = None  # redis://… of a fleet server (else LIGHTERFAST_FLEET_URL, else none)
     fleet_host: str | None = None  # this host's tag in the fleet's per-IP budget (default hostname)
