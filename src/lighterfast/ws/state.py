@@ -140,6 +140,12 @@ def _number_ok(value: Any, positive: bool) -> bool:
     return 0.0 < number < _INF if positive else 0.0 <= number < _INF
 
 
+def _trade_id_key(trade: dict[str, Any]) -> int:
+    """A validated trade's id (-1 when it carries none)."""
+    trade_id: int = trade.get("trade_id", -1)
+    return trade_id
+
+
 def trade_problem(trade: Any) -> str | None:
     """Why a trade dict must not enter state (price and size finite > 0, id an int), or None."""
     if type(trade) is not dict:
@@ -620,6 +626,15 @@ class WsState(HookRunner):
         trades = self._valid_trades(trades)
         if not trades:
             return
+        if snapshot:
+            # The replay of the last ~50 prints, oldest first; prints older than the newest
+            # seen were either seen or missed for good (the tape stays in trade order).
+            trades.sort(key=_trade_id_key)
+            last = self._last_public_trade_id
+            if last >= 0:
+                old = len(trades)
+                trades = [t for t in trades if _trade_id_key(t) > last]
+                self.stats.trade_duplicates += old - len(trades)
         trades = self._unseen_trades(trades)
         if not trades:
             return
@@ -631,7 +646,7 @@ class WsState(HookRunner):
                 newest, newest_id = trade, trade_id
         self._public_trades.extend(trades)
         if newest_id >= self._last_public_trade_id or newest_id < 0:
-            # A replay's older prints (new to us) do not move the last price backwards.
+            # An older print arriving late does not move the last price backwards.
             self._last_public_trade_id = max(newest_id, self._last_public_trade_id)
             self._ltp = float(newest["price"])
         hook = self.on_public_trades
