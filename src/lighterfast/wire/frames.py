@@ -64,6 +64,28 @@ def parse_channel(channel: str) -> tuple[str, tuple[str, ...]]:
     return family, tuple(parts[1:])
 
 
+def channel_market(channel: str, position: int = 0) -> int | None:
+    """The market id argument of a channel (`order_book:40000`, `order_book/4098`), else None.
+
+    `position` picks the argument (`account_orders:{m}:{a}` has the market first). Only plain
+    ASCII digits as the venue writes them count (no sign, no leading zero), in the signer's
+    range 0..2^48-1; 255 is returned as is ("all").
+    """
+    args = parse_channel(channel)[1]
+    if not 0 <= position < len(args):
+        return None
+    text = args[position]
+    if not text or len(text) > _MAX_MARKET_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    if text[0] == "0" and text != "0":
+        return None
+    value = int(text)
+    return value if value <= P.MAX_MARKET_INDEX else None
+
+
+_MAX_MARKET_DIGITS: Final = len(str(P.MAX_MARKET_INDEX))
+
+
 def to_frame_channel(subscribe_key: str) -> str:
     """Map a subscribe key (`order_book/0`) to the channel string frames carry (`order_book:0`)."""
     return subscribe_key.replace("/", ":")
