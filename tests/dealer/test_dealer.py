@@ -529,7 +529,8 @@ async def test_invalid_nonce_resyncs_and_resends(node: LocalNode, funded_account
 async def test_rejections_roll_back_and_429_is_retried(
     node: LocalNode, funded_account: Any, use_ws: bool
 ) -> None:
-    async with await make_dealer(node, funded_account, use_ws=use_ws) as dealer:
+    # the Go signer: a native one switches to it and re-signs on 21120 (test_signer_fallback)
+    async with await make_dealer(node, funded_account, use_ws=use_ws, signer="sdk") as dealer:
         node.faults.force_next_tx_error(21120)  # invalid signature: nothing consumed
         coi = (await dealer.create_limit_order(3000.0, 0.01))["client_order_index"]
         results = await dealer.flush()
