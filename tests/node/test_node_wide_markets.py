@@ -9,6 +9,7 @@ those ids are accepted with the library's own tx_hash, execute, and show on the 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -384,3 +385,31 @@ async def test_order_indexes_of_wide_markets_stay_signable(
             == "canceled"
         )
     )
+
+
+# --- the node's hash of every market-carrying tx equals the library's -------------------------
+@pytest.mark.parametrize("market", [2048, 4095, 4098, 40000, 2**40, 2**48 - 1])
+async def test_node_hash_equals_the_library_for_every_market_tx(
+    wide: LocalNode, acct: DevAccount, client: lighter.SignerClient, market: int
+) -> None:
+    """testnode.txhash reads MarketIndex (and the cancel-all market attribute) at full width."""
+    from lighter.signer_client import CreateOrderTxReq
+
+    from lighterfast.testnode.txhash import message_hash
+
+    key = acct.api_key_index
+    expiry = int(time.time() * 1000) + 86_400_000
+    leg = CreateOrderTxReq(market, 3, 100, 1000, 0, 0, 1, 0, 0, expiry)
+    stop = CreateOrderTxReq(market, 4, 0, 900, 1, 2, 0, 1, 900, expiry)  # OTO child
+    signed = [
+        client.sign_create_order(market, 1, 100, 1000, 0, 0, 1, nonce=1, api_key_index=key),
+        client.sign_cancel_order(market, 1, nonce=2, api_key_index=key),
+        client.sign_modify_order(market, 1, 200, 1001, 0, nonce=3, api_key_index=key),
+        client.sign_cancel_all_orders(0, 0, market, nonce=4, api_key_index=key),
+        client.sign_update_leverage(market, 1000, 0, nonce=5, api_key_index=key),
+        client.sign_update_margin(market, 2**40 + 5, 1, nonce=6, api_key_index=key),
+        client.sign_create_grouped_orders(1, [leg, stop], nonce=7, api_key_index=key),
+    ]
+    for tx_type, info, lib_hash, err in signed:
+        assert err is None, err
+        assert message_hash(wide.chain_id, tx_type, orjson.loads(info)) == lib_hash, tx_type
