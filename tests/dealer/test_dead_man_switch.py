@@ -189,3 +189,13 @@ async def test_venue_window_checked_before_sending(
         assert info.value.code == p.ERR_INVALID_CANCEL_ALL_TIME
         assert node_nonce(node, funded_account) == 0  # refused: nothing consumed
         assert d._dead_man_switch is None
+
+
+async def test_timeout_equal_to_the_window_minimum_is_taken(
+    node: LocalNode, funded_account: DevAccount
+) -> None:
+    node.engine.cancel_all_min_delay_ms = 2000  # like the venue's 300 s, scaled down
+    async with await make_dealer(node, funded_account) as d:
+        switch = await d.dead_man_switch(2)  # exactly the minimum: arrives inside it otherwise
+        assert switch.renewals == 1
+        await switch.stop()

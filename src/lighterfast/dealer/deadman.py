@@ -1,11 +1,12 @@
 """The dead-man switch: a scheduled cancel-all kept `timeout_s` ahead by a background task.
 
 `await dealer.dead_man_switch(t)` (or `async with dealer.dead_man_switch(t):`) schedules a
-cancel-all of the account at now + t on the node and renews it every t/3. If the process dies
-or its event loop stalls, the renewals stop and the node cancels every open order of the
-account (all markets) at most t after the last renewal it took. Leaving the `async with`
-block, `await switch.stop()` and `dealer.aclose()` abort the schedule (cancel-all with the
-ABORT time-in-force): a bot that ends normally leaves no pending cancel-all behind.
+cancel-all of the account at now + t (+ SLACK_S) on the node and renews it every t/3. If the
+process dies or its event loop stalls, the renewals stop and the node cancels every open
+order of the account (all markets) t to t + SLACK_S after the last renewal it took. Leaving
+the `async with` block, `await switch.stop()` and `dealer.aclose()` abort the schedule
+(cancel-all with the ABORT time-in-force): a bot that ends normally leaves no pending
+cancel-all behind.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from .send import _SendMixin
 # The venue's window for a scheduled cancel-all: now + 5 min … now + 15 days (protocol §2.5).
 VENUE_MIN_TIMEOUT_S = P.MIN_ORDER_EXPIRY_PERIOD_MS / 1000
 MAX_TIMEOUT_S = 15 * 86_400.0
+# Each schedule is set this far past now + timeout: a send takes time and the node's clock is
+# read after ours, so a schedule of exactly the venue's minimum would arrive just inside it.
+SLACK_S = 1.0
 # After a failed renewal (node down, socket cut), try again this soon, never later than the
 # regular period.
 RETRY_S = 0.5
@@ -105,7 +109,7 @@ class DeadManSwitch:
     async def _schedule(self, *, raise_errors: bool) -> bool:
         """Send one scheduled cancel-all at now + timeout; True when the node took it."""
         dealer = self._dealer
-        when = int(time.time() * 1000 + self.timeout_s * 1000)
+        when = int((time.time() + self.timeout_s + SLACK_S) * 1000)
         try:
             result = await dealer._send_cancel_all(P.CANCEL_ALL_SCHEDULE, when, self._mine)
         except Exception as exc:
@@ -120,9 +124,11 @@ class DeadManSwitch:
             return True
         if raise_errors:
             code = result.get("code")
+            message = str(result.get("message") or result.get("status"))
+            if isinstance(code, int) and f"code {code}: " in message:
+                message = message.split(f"code {code}: ", 1)[1]
             raise TxRejected(
-                code if isinstance(code, int) else 0,
-                f"dead-man switch not armed: {result.get('message')}",
+                code if isinstance(code, int) else 0, f"dead-man switch not armed: {message}"
             )
         self.failures += 1
         dealer.log.warning(
