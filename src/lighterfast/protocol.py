@@ -23,7 +23,6 @@ ALL_API_KEYS: Final = 255
 MAX_PERP_MARKET_INDEX: Final = 254
 ALL_MARKETS: Final = 255
 MIN_SPOT_MARKET_INDEX: Final = 2048  # spot ids start here (the node's market_type says which)
-MAX_SPOT_MARKET_INDEX: Final = 4094  # the old 12-bit band: no longer a limit (use the next)
 # Market ids are 64-bit on the venue; lighter-sdk 1.1.8's signer takes 0..254 and 256..2^48-1
 # (255 is "all markets", valid only where a tx means every market: cancel-all, reads).
 MAX_MARKET_INDEX: Final = 2**48 - 1
