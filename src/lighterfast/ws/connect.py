@@ -60,7 +60,8 @@ def _overlay_options() -> frozenset[str]:
 
 
 class WsInfo(WsReads):
-    """WebSocket state for one account and/or markets: COI cache, trade tapes, LTP, books.
+    """WebSocket state for one account and/or markets: COI cache, trade tapes, LTP, books,
+    positions, balance, market stats and tickers.
 
     Build it with a factory (`run_overlay`, `run_overlay_from_config`,
     `run_public_trades_simple`) or `replay()`; close with `aclose()` or `async with`.
@@ -132,7 +133,8 @@ class WsInfo(WsReads):
         connect_timeout: float = 10.0,
         **opts: Any,
     ) -> WsInfo:
-        """Account streams (orders, own trades) plus the market's public trades, running.
+        """Account streams (orders, own trades, positions, balance) plus the market's public
+        trades and market stats, running (`ticker=True` adds the best bid/ask stream).
 
         The auth token is made locally by the signer and refreshed before expiry; the socket
         keeps alive, reconnects with backoff and jitter, resubscribes and resyncs.
