@@ -110,6 +110,7 @@ class FleetBudget:
             if standard_account
             else _Bucket([fleet.key("budget", "acct", account, "tx")], [tx_capacity], tx_chunk)
         )
+        self._what = f"a budget reservation for account {account}"
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -216,7 +217,7 @@ class FleetBudget:
             "RESERVE",
             bucket.keys,
             [weight, want, life_ms, rid, refund_id, refund, *bucket.caps],
-            f"a budget reservation for account {self.account}",
+            self._what,
         )
         if refund:
             self.refunded += refund
