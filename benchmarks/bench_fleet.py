@@ -51,9 +51,9 @@ def redis_url() -> Iterator[str]:
 
     port = _free_port()
     work = tempfile.mkdtemp(prefix="lf-bench-valkey-")
+    args = [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1"]
     proc = subprocess.Popen(
-        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no", "--dir", work],
+        [*args, "--save", "", "--appendonly", "no", "--dir", work],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
