@@ -4,6 +4,7 @@ reconnect and a node restart; REST whenever the stream cannot vouch for the stat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -134,3 +135,32 @@ async def test_rest_is_read_when_the_stream_cannot_vouch(
         assert not stream.account_state_ready
         assert (await dealer.fetch_my_balance())["collateral"] == pytest.approx(50_000.0)
         assert dealer._rest.requests_sent == sent + 1
+
+
+async def test_a_market_order_is_bounded_by_the_ticker_when_no_book_is_kept(
+    node: LocalNode, accounts: tuple[DevAccount, DevAccount]
+) -> None:
+    maker, taker = accounts
+    ws = await WsInfo.run_public_trades_simple(market_id=ETH, base_url=node.base_url, ticker=True)
+    try:
+        async with (
+            await make_dealer(node, maker, use_ws=False) as mdealer,
+            await make_dealer(node, taker, use_ws=False, price_source=ws) as dealer,
+        ):
+            await mdealer.create_limit_order(3040.0, -0.01)
+            await mdealer.flush()
+            best_ask = node.state.books[ETH]["asks"][0][0] / 100
+            await eventually(lambda: (ws.get_ticker() or {}).get("best_ask") == best_ask)
+            assert ws.get_order_book(ETH) is None
+            sent = dealer._rest.requests_sent
+            order = await dealer.create_market_order(0.01)  # no avg_execution_price
+            assert dealer._rest.requests_sent == sent  # no orderBookOrders read
+            assert order["price"] == pytest.approx(best_ask * 1.01, abs=0.01)
+            # while its socket is down the ticker is no price: forgotten until the next frame
+            restart = asyncio.ensure_future(node.restart(down_s=1.0))
+            await eventually(lambda: not ws.connected)
+            assert ws.get_ticker() is None and ws.get_best_bid_ask() == (None, None)
+            await restart
+            await eventually(lambda: (ws.get_ticker() or {}).get("best_ask") == best_ask, 10.0)
+    finally:
+        await ws.aclose()

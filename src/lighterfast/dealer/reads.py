@@ -25,7 +25,8 @@ class _ReadsMixin(_OrderViewMixin):
     _node_check_again: bool
 
     async def _reference_price(self, is_ask: bool) -> int:
-        """Best opposite price (or LTP) as a wire integer, from the price source or REST."""
+        """Best opposite price (book, else ticker, else LTP) as a wire integer, from the price
+        source or REST."""
         source = self.price_source
         market = self.market.market_index
         if source is not None:
@@ -50,6 +51,18 @@ class _ReadsMixin(_OrderViewMixin):
                 level = book.best_bid() if is_ask else book.best_ask()
                 if level:
                     return self.scale.price_to_int(repr(float(level[0])), "nearest")
+            else:
+                # No book kept: a WsInfo's ticker stream (cleared while its socket is down).
+                ticker_getter = getattr(source, "get_ticker", None)
+                ticker = None
+                if callable(ticker_getter):
+                    try:
+                        ticker = ticker_getter(market)
+                    except Exception:
+                        ticker = None
+                best = ticker.get("best_bid" if is_ask else "best_ask") if ticker else None
+                if best:
+                    return self.scale.price_to_int(repr(float(best)), "nearest")
             ltp_getter = getattr(source, "get_ltp", None)
             ltp = ltp_getter() if callable(ltp_getter) else None
             if ltp:

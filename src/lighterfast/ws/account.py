@@ -310,8 +310,11 @@ class WsAccount(WsState):
         self._account_ready.clear()
 
     def _books_down(self) -> None:
+        """Down or silent: books stale, account state unvouched, tickers forgotten (a best
+        bid/ask of a socket that no longer follows the venue is no price)."""
         super()._books_down()
         self._account_down()
+        self._tickers.clear()
 
     def _account_bad(self, family: str, what: str, problem: BadValue | str) -> None:
         """A bad account frame: counted, logged, dropped; that channel resyncs (a snapshot)."""
