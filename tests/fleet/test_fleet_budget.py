@@ -57,6 +57,7 @@ async def test_url_from_the_environment(
     monkeypatch.setenv("LIGHTERFAST_FLEET_URL", redis_url)
     async with await Fleet.connect(namespace=fleet_namespace) as fleet:
         assert fleet.url == redis_url
+        assert fleet.host == socket.gethostname()  # the default host tag (plain on this host)
     monkeypatch.delenv("LIGHTERFAST_FLEET_URL")
     with pytest.raises(FleetError, match="LIGHTERFAST_FLEET_URL"):
         await Fleet.connect()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -27,6 +28,12 @@ DEFAULT_WAIT_S = 2.0
 DEFAULT_LEASE_TTL_S = 10.0
 DEFAULT_HOLD_S = 1.0
 DEFAULT_MAX_WAIT_S = 60.0
+
+
+def _default_host() -> str:
+    """The hostname as a key part (characters outside [A-Za-z0-9_.-] become '-')."""
+    name = re.sub(r"[^A-Za-z0-9_.\-]", "-", socket.gethostname())[:128]
+    return name or "host"
 
 
 class Fleet:
@@ -85,7 +92,7 @@ class Fleet:
         lease_ttl_s = check_seconds("lease_ttl_s", lease_ttl_s)
         if lease_ttl_s < 0.3:
             raise ValueError(f"lease_ttl_s must be >= 0.3 s, got {lease_ttl_s!r}")
-        host = check_name("host", host if host is not None else socket.gethostname() or "host")
+        host = check_name("host", host if host is not None else _default_host())
         namespace = check_name("namespace", namespace)
         conn = Connection(url, wait_s)
         try:

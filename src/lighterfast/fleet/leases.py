@@ -196,7 +196,20 @@ class SlotLease(Lease):
 
 
 async def heartbeat(fleet: Fleet) -> None:
-    """Renew the fleet's leases every TTL/3 in one script call; mark lost what passes its TTL."""
+    """Renew the fleet's leases every TTL/3 in one script call; mark lost what passes its TTL.
+
+    Should the loop itself fail (a bug, not an outage), every lease is reported lost: nothing
+    would renew them any more.
+    """
+    try:
+        await _renew_forever(fleet)
+    except Exception as exc:
+        logger.exception("fleet: the heartbeat failed")
+        for lease in list(fleet._leases.values()):
+            lease._mark_lost(f"the heartbeat failed: {type(exc).__name__}")
+
+
+async def _renew_forever(fleet: Fleet) -> None:
     interval = fleet.lease_ttl_s / 3
     next_renew = time.monotonic() + interval
     failing = False
