@@ -10,6 +10,10 @@ bench_signing.py, so the rows compare directly; divide a round's time by 15 per 
 * `sdksigner_sync` / `sdksigner_sign_many`: the stock Go library on SdkSigner's worker thread.
 * `lighter_sdk_main_thread`: `lighter.SignerClient.sign_create_order(...)` on the main thread.
 
+Group `sign-one-create-order`: ONE signature per round, p50/p99 — NativeSigner with its nonce
+pool (topped up between rounds), without it (`nonce_pool=0`), SdkSigner, and lighter-sdk's
+main-thread path. The 15-order rows use the default signer (pool on, drained within a round).
+
 And order to acceptance (group `native-order-to-acceptance`): one `create_limit_order` +
 `flush()` over WebSocket against a local node in its own process (tx_hash_mode "fast"), by a
 dealer holding a NativeSigner vs one holding the default SdkSigner, and lighter-sdk's own
@@ -119,6 +123,89 @@ def test_lighter_sdk_main_thread(
     benchmark: Any, private_key: str, loop: asyncio.AbstractEventLoop
 ) -> None:
     bench_lighter_sdk_main_thread(benchmark, private_key, loop, rounds=15)
+
+
+# -- one create-order, side by side (the README's signing table) ----------------------------------
+
+ONE = "sign-one-create-order"
+ONE_ROUNDS = 2000
+
+
+@pytest.fixture(scope="module")
+def pooled(private_key: str) -> Iterator[NativeSigner]:
+    s = NativeSigner(ACCOUNT, {KEY: private_key}, nonce_pool=4096)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def unpooled(private_key: str) -> Iterator[NativeSigner]:
+    s = NativeSigner(ACCOUNT, {KEY: private_key}, nonce_pool=0)
+    yield s
+    s.close()
+
+
+def _one_order(benchmark: Any, sign: Callable[[], Any], rounds: int, setup: Any = None) -> None:
+    """One signature per round; p50/p99 in µs into extra_info."""
+    benchmark.pedantic(sign, setup=setup, rounds=rounds, iterations=1, warmup_rounds=20)
+    if benchmark.stats is None:
+        return
+    data = sorted(benchmark.stats.stats.data)
+    p50 = statistics.median(data) * 1e6
+    p99 = data[min(len(data) - 1, int(len(data) * 0.99))] * 1e6
+    benchmark.extra_info.update(p50_us=round(p50, 2), p99_us=round(p99, 2))
+    print(f"\n{benchmark.name}: p50 {p50:.2f} us, p99 {p99:.2f} us")
+
+
+@pytest.mark.benchmark(group=ONE)
+def test_one_native_pool(benchmark: Any, pooled: NativeSigner) -> None:
+    """The pooled path: a precomputed (k, kG) pair is ready for every round (a 4096-pair pool
+    filled before the run stays above its low-water mark, so no refill runs meanwhile)."""
+    pool = pooled._pool
+    assert pool is not None and pool.wait_full(30.0)
+    kwargs = ORDERS[0]
+    _one_order(benchmark, lambda: pooled.sign_create_order(**kwargs), ONE_ROUNDS)
+    stats = pooled.nonce_pool
+    assert stats is not None and stats["misses"] == 0
+    benchmark.extra_info["pool"] = stats
+
+
+@pytest.mark.benchmark(group=ONE)
+def test_one_native_no_pool(benchmark: Any, unpooled: NativeSigner) -> None:
+    kwargs = ORDERS[0]
+    _one_order(benchmark, lambda: unpooled.sign_create_order(**kwargs), ONE_ROUNDS)
+
+
+@pytest.mark.benchmark(group=ONE)
+def test_one_sdksigner(benchmark: Any, sdk: SdkSigner) -> None:
+    kwargs = ORDERS[0]
+    _one_order(benchmark, lambda: sdk.sign_create_order(**kwargs), 300)
+
+
+@pytest.mark.benchmark(group=ONE)
+def test_one_lighter_sdk_main_thread(
+    benchmark: Any, private_key: str, loop: asyncio.AbstractEventLoop
+) -> None:
+    """lighter-sdk's SignerClient.sign_create_order on the main thread (inside the loop, as
+    its own create_order calls it)."""
+    import lighter
+
+    from setup_common import SDK_ORDER_ARGS
+
+    async def make_client() -> Any:
+        return lighter.SignerClient("http://127.0.0.1:9", ACCOUNT, {KEY: private_key})
+
+    client = loop.run_until_complete(make_client())
+    args, nonce = SDK_ORDER_ARGS[0], ORDERS[0]["nonce"]
+
+    async def run() -> None:
+        _, tx_info, _, error = client.sign_create_order(*args, nonce=nonce, api_key_index=KEY)
+        assert error is None and tx_info
+
+    try:
+        _one_order(benchmark, lambda: loop.run_until_complete(run()), 60)
+    finally:
+        loop.run_until_complete(client.api_client.close())
 
 
 # -- primitives (one call per round) ----------------------------------------------------------
