@@ -49,6 +49,28 @@ async def test_a_frozen_server_times_out_and_grants_nothing(
         await fleet.close()
 
 
+async def test_a_lane_leased_by_a_timed_out_call_can_be_leased_again(
+    restartable_redis: RedisServer, fleet_namespace: str
+) -> None:
+    fleet = await Fleet.connect(restartable_redis.url, namespace=fleet_namespace, wait_s=0.3)
+    other = await Fleet.connect(restartable_redis.url, namespace=fleet_namespace)
+    try:
+        restartable_redis.pause()
+        with pytest.raises(FleetError, match="did not answer"):
+            await fleet.lease_lanes(1, [3])
+        restartable_redis.resume()  # the server now runs the abandoned call: key 3 is ours
+        with pytest.raises(FleetError, match="key 3 held by " + fleet.owner):
+            await other.lease_lanes(1, [3])
+        (lane,) = await fleet.lease_lanes(1, [3])  # no lease object of ours: taken again
+        assert lane.epoch == 2 and lane.valid
+        with pytest.raises(FleetError, match="no free API key lane"):
+            await fleet.lease_lanes(1, [3])  # held by a live lease object now: refused
+    finally:
+        restartable_redis.resume()
+        await fleet.close()
+        await other.close()
+
+
 async def test_a_lease_outlives_a_freeze_shorter_than_its_ttl(
     restartable_redis: RedisServer, fleet_namespace: str
 ) -> None:

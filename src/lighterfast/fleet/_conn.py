@@ -111,6 +111,16 @@ class Connection:
                 f"fleet server {self.shown} failed {what}: {describe(exc)} (nothing was granted)"
             ) from exc
 
+    async def load_scripts(self) -> None:
+        """SCRIPT LOAD every script (first calls then need no NOSCRIPT round trip)."""
+        client = self.client
+
+        async def load() -> None:
+            for script in self._scripts.values():
+                await client.script_load(script.script)
+
+        await self.call("SCRIPT LOAD", load())
+
     async def script(
         self,
         name: str,

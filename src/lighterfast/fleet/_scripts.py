@@ -152,7 +152,9 @@ return {total, tonumber(redis.call('HGET', KEYS[2], '_cap') or '-1'), #ids}
 LANES_ACQUIRE = (
     _NOW
     + """
--- KEYS: one lane hash per API key; ARGV: owner, holder, ttl_ms, want
+-- KEYS: one lane hash per API key; ARGV: owner, holder, ttl_ms, want, then per key '1' when
+-- the caller holds no lease object for it (a lease of ours left by a call that timed out may
+-- be taken again, with a new epoch)
 -- -> per key {1, epoch, last nonce or ''} (leased) or {0, epoch, holder, ms left} (busy/skipped)
 local ttl = tonumber(ARGV[3])
 local want = tonumber(ARGV[4])
@@ -163,7 +165,8 @@ for i = 1, #KEYS do
   local f = redis.call('HMGET', k, 'owner', 'holder', 'exp', 'epoch', 'nonce')
   local exp = tonumber(f[3] or '0')
   local live = f[1] and f[1] ~= '' and exp > now
-  if got < want and not live then
+  local orphan = live and f[1] == ARGV[1] and ARGV[4 + i] == '1'
+  if got < want and (orphan or not live) then
     local epoch = redis.call('HINCRBY', k, 'epoch', 1)
     redis.call('HSET', k, 'owner', ARGV[1], 'holder', ARGV[2], 'exp', now + ttl, 'since', now)
     got = got + 1

@@ -97,6 +97,7 @@ class Fleet:
         conn = Connection(url, wait_s)
         try:
             await conn.call("PING", conn.client.ping())
+            await conn.load_scripts()
         except FleetError as exc:
             await conn.close()
             cause = exc.__cause__
@@ -207,11 +208,13 @@ class Fleet:
             raise ValueError(f"keys must be distinct API key indexes, at least one, got {keys!r}")
         count = len(indexes) if want is None else check_int("want", want, 1, len(indexes))
         hashes = [self.key("lane", name, str(k)) for k in indexes]
+        mine = {lease._hash_key for lease in self._leases.values() if isinstance(lease, LaneLease)}
         sent = time.monotonic()
         reply = await self.conn.script(
             "LANES_ACQUIRE",
             hashes,
-            [self.owner, self.owner, int(self.lease_ttl_s * 1000), count],
+            [self.owner, self.owner, int(self.lease_ttl_s * 1000), count]
+            + ["0" if h in mine else "1" for h in hashes],
             f"a lane lease for account {name}",
         )
         leases: list[LaneLease] = []
