@@ -16,7 +16,7 @@ from _helpers import eventually
 from lighterfast.errors import FleetError
 from lighterfast.fleet import Fleet, LaneLease
 
-TTL = 0.6
+TTL = 1.0
 
 
 async def pause_heartbeat(fleet: Fleet) -> None:

@@ -11,7 +11,7 @@ from lighterfast.dealer.coi import CoiAllocator, coi_parts
 from lighterfast.errors import FleetError
 from lighterfast.fleet import MAX_SLOT, Fleet, SlotLease
 
-TTL = 0.6
+TTL = 1.0
 
 
 @pytest.fixture

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from rich.console import Console
 
+from lighterfast.errors import FleetError
 from lighterfast.fleet import Fleet
-from lighterfast.fleet.status import FleetStatus, render_status, status_json
+from lighterfast.fleet.status import FleetStatus, fetch_status, render_status, status_json
 
 
 async def populate(a: Fleet, b: Fleet) -> None:
@@ -58,6 +60,10 @@ async def test_status_shows_leases_slots_and_budget_use(
             ("host", "h2"),
         }
 
+        fetched = await fetch_status(redis_url, 1, namespace=fleet_namespace)
+        assert [(lane.key, lane.holder) for lane in fetched.lanes] == [(3, a.owner), (4, "")]
+        assert fetched.windows == [w for w in status.windows if w.name == "1" or w.scope == "host"]
+
         data = status_json(status)
         assert json.loads(json.dumps(data)) == data
         assert data["namespace"] == fleet_namespace and len(data["lanes"]) == 2
@@ -70,6 +76,11 @@ async def test_status_shows_leases_slots_and_budget_use(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_fetch_status_of_an_unreachable_server_is_a_fleet_error() -> None:
+    with pytest.raises(FleetError, match="cannot reach"):
+        await fetch_status("redis://127.0.0.1:1", wait_s=0.5)
 
 
 async def test_status_of_an_empty_namespace(fleet: Fleet) -> None:

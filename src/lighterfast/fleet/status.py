@@ -1,7 +1,8 @@
 """What the fleet server holds now — leases, COI slots, budget use — and how to show it.
 
-`read_status` (behind `Fleet.status`) reads it with bounded calls; `render_status` makes the
-`lighterfast fleet status` table (a rich renderable) and `status_json` its `--json` form.
+`read_status` (behind `Fleet.status`) reads it with bounded calls, `fetch_status(url)` connects
+for it; `render_status` makes the `lighterfast fleet status` table (a rich renderable) and
+`status_json` its `--json` form.
 """
 
 from __future__ import annotations
@@ -149,6 +150,26 @@ async def read_status(fleet: Fleet, account: str | None = None) -> FleetStatus:
                 )
             )
     return FleetStatus(fleet.url, fleet.namespace, account, now, lanes, slots, windows)
+
+
+async def fetch_status(
+    url: str | None = None,
+    account: int | str | None = None,
+    *,
+    namespace: str = "lighterfast",
+    wait_s: float = 2.0,
+) -> FleetStatus:
+    """Connect, read the status, close: what `lighterfast fleet status --fleet URL` shows.
+
+    Holds nothing (no lease, no budget); FleetError if the server cannot be reached.
+    """
+    from .client import Fleet
+
+    fleet = await Fleet.connect(url, namespace=namespace, wait_s=wait_s)
+    try:
+        return await fleet.status(account)
+    finally:
+        await fleet.close()
 
 
 def status_json(status: FleetStatus) -> dict[str, Any]:
