@@ -158,6 +158,8 @@ class _DeadManMixin(_SendMixin):
         The venue takes schedules 5 min … 15 days ahead (`timeout_s` below 300 s is refused
         here for its hosts; a local node refuses it with 21714 unless its window is lowered).
         One switch per dealer: a new one replaces the one before. `dealer.aclose()` aborts it.
+        The node keeps one schedule per account: arm one switch per account (dealers of one
+        account overwrite each other's schedule, and stopping either aborts it).
         """
         self._check_open()
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
