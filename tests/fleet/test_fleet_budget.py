@@ -112,7 +112,9 @@ async def test_concurrent_acquires_across_processes_never_exceed_the_capacity(
         for i in range(4)
     ]
     try:
-        budgets = [f.budget(3, standard_account=False, capacity=600, chunk=40) for f in fleets]
+        budgets = [
+            f.budget(3, standard_account=False, capacity=600, chunk=40, hold_s=30) for f in fleets
+        ]
 
         async def spend(b: FleetBudget) -> int:
             got = 0

@@ -85,6 +85,8 @@ async def test_release_hands_over_the_epoch_and_the_last_nonce(pair: tuple[Fleet
     assert lease.last_nonce == 41
     await lease.release()
     assert not lease.valid and a.leases == []
+    with pytest.raises(FleetError, match="released"):
+        await lease.record_nonce(50)
     (taken,) = await b.lease_lanes(1, [3])
     assert taken.epoch == 2 and taken.last_nonce == 41
     assert taken.next_nonce(30) == 42 and taken.next_nonce(99) == 99

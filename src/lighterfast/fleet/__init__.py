@@ -15,7 +15,9 @@ services): plain commands and EVALSHA Lua scripts on the server's clock, no modu
     await lease.record_nonce(n)   # fenced by epoch; lease.note_nonce(n): with the heartbeat
     lease.valid, lease.lost (asyncio.Event), lease.on_lost(callback), await lease.release()
     slot = await fleet.lease_slot(account, prefer=None)  # SlotLease(.slot, .epoch, .lost, …)
-    await fleet.status(account=None)  # FleetStatus; fleet.status module renders it
+    await fleet.status(account=None)  # FleetStatus (lanes, live slots, budget windows)
+    render_status(status) / status_json(status)  # `lighterfast fleet status` table / --json
+    await fetch_status(url, account=None)        # connect, read, close (holds nothing)
     await fleet.close()               # releases leases, returns unused budget
 
 Guarantees: a budget reservation is admitted only when the account's window AND the host's
@@ -32,6 +34,7 @@ from ..errors import FleetError
 from .budget import FleetBudget, FleetBudgetExhausted
 from .client import FLEET_URL_ENV, MAX_SLOT, Fleet
 from .leases import LaneLease, Lease, SlotLease
+from .status import FleetStatus, fetch_status, render_status, status_json
 
 __all__ = [
     "FLEET_URL_ENV",
@@ -40,7 +43,11 @@ __all__ = [
     "FleetBudget",
     "FleetBudgetExhausted",
     "FleetError",
+    "FleetStatus",
     "LaneLease",
     "Lease",
     "SlotLease",
+    "fetch_status",
+    "render_status",
+    "status_json",
 ]

@@ -11,7 +11,7 @@ import socket
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import protocol as P
 from .._checks import check_flag, check_int, check_seconds
@@ -19,6 +19,9 @@ from ..errors import FleetError, describe
 from ._conn import Connection, check_name, redact
 from .budget import FleetBudget
 from .leases import LaneLease, Lease, SlotLease, heartbeat
+
+if TYPE_CHECKING:
+    from .status import FleetStatus
 
 logger = logging.getLogger("lighterfast.fleet")
 
@@ -276,7 +279,7 @@ class Fleet:
 
     # --- status and close ----------------------------------------------------------------
 
-    async def status(self, account: int | str | None = None) -> Any:
+    async def status(self, account: int | str | None = None) -> FleetStatus:
         """The fleet's state now (leases, budget use, slots): a `FleetStatus`."""
         from .status import read_status
 

@@ -148,6 +148,8 @@ class LaneLease(Lease):
         A stale epoch (the lane was taken over) raises FleetError and marks the lease lost.
         """
         nonce = check_int("nonce", nonce, 0, MAX_NONCE)
+        if self.released:
+            raise FleetError(f"fleet: {self._name()} was released; nonce {nonce} not recorded")
         reply = await self._fleet.conn.script(
             "RECORD_NONCE",
             [self._hash_key],
