@@ -169,7 +169,7 @@ async def test_a_new_reservation_returns_the_leftover_of_the_last(fleet: Fleet) 
 async def test_unused_weight_goes_back_when_the_hold_ends(fleet: Fleet) -> None:
     b = fleet.budget(8, standard_account=False, capacity=1000, chunk=100, hold_s=0.2)
     await b.acquire(10)
-    assert await used(fleet, "acct", "8", "w") == 100
+    assert b.reserved == 100  # (the server's count is not read here: the hold may be over)
 
     await eventually(lambda: b.refunded == 90)
     assert await used(fleet, "acct", "8", "w") == 10
