@@ -141,3 +141,21 @@ async def test_a_restart_within_the_ttl_reports_the_lease_lost(
             await lane.record_nonce(5)
     finally:
         await fleet.close()
+
+
+async def test_close_with_the_server_down_does_not_raise(
+    restartable_redis: RedisServer, fleet_namespace: str
+) -> None:
+    fleet = await Fleet.connect(
+        restartable_redis.url, namespace=fleet_namespace, wait_s=0.3, lease_ttl_s=5.0
+    )
+    lanes = await fleet.lease_lanes(1, [3, 4])
+    slot = await fleet.lease_slot(1)
+    b = fleet.budget(1, standard_account=False, capacity=1000, chunk=100, hold_s=30)
+    await b.acquire(6)
+    restartable_redis.stop()
+    await fleet.close()  # the releases fail (logged); the leases expire on their own
+    assert fleet.leases == [] and all(lease.released for lease in [*lanes, slot])
+    assert b.available() == 0 and b.refunded == 0
+    with pytest.raises(FleetError, match="closed"):
+        await fleet.lease_slot(1)
