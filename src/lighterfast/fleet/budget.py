@@ -42,12 +42,17 @@ class _Bucket:
         "caps",
         "chunk",
         "expires",
+        "fetch",
         "id",
         "keys",
         "left",
         "lock",
+        "low",
         "max_weight",
         "names",
+        "spare_expires",
+        "spare_id",
+        "spare_left",
         "timer",
     )
 
@@ -62,6 +67,11 @@ class _Bucket:
         self.id = ""  # the chunk's reservation id in the server
         self.lock: asyncio.Lock | None = None
         self.timer: asyncio.TimerHandle | None = None
+        self.low = chunk // 2 if chunk > 1 else 0  # prefetch the spare below this
+        self.spare_left = 0  # the next chunk, reserved in the background (prefetch)
+        self.spare_expires = 0.0
+        self.spare_id = ""
+        self.fetch: asyncio.Task[None] | None = None
 
 
 class FleetBudget:
@@ -69,7 +79,9 @@ class FleetBudget:
 
     `try_acquire(weight)` spends the local chunk (sync, no I/O: the hot path);
     `await acquire(weight)` reserves a new chunk when the local one is spent, waiting for room
-    up to `max_wait_s`. A server error or timeout raises FleetError and grants nothing.
+    up to `max_wait_s`. A server error or timeout raises FleetError and grants nothing. With
+    `prefetch`, a chunk half spent starts the reservation of the next one in the background,
+    so a steady sender finds it ready and never waits for the server.
     """
 
     def __init__(
@@ -86,6 +98,7 @@ class FleetBudget:
         hold_s: float,
         max_wait_s: float,
         window_s: float,
+        prefetch: bool = True,
     ) -> None:
         self._fleet = fleet
         self.account = account
@@ -93,6 +106,7 @@ class FleetBudget:
         self.standard_account = standard_account
         self.hold_s = hold_s
         self.max_wait_s = max_wait_s
+        self.prefetch = prefetch
         self.window_s = window_s
         self._window_ms = max(1, int(window_s * 1000))
         self._life_ms = self._window_ms + int(hold_s * 1000)
@@ -119,6 +133,7 @@ class FleetBudget:
         self.reserved = 0  # weight granted by the server
         self.refunded = 0  # weight given back unused
         self.local_hits = 0  # acquisitions served from the local chunk
+        self.prefetches = 0  # reservations made in the background
 
     def __repr__(self) -> str:
         tier = "standard" if self.standard_account else "premium"
@@ -140,6 +155,7 @@ class FleetBudget:
             "reserved": self.reserved,
             "refunded": self.refunded,
             "local_hits": self.local_hits,
+            "prefetches": self.prefetches,
         }
 
     def _bucket(self, tx: bool) -> _Bucket:
@@ -151,9 +167,11 @@ class FleetBudget:
         return weight
 
     def available(self, tx: bool = False) -> int:
-        """Weight left in the local chunk now (0 when spent or past its hold)."""
+        """Weight left in the local chunks now (spent or past their hold: 0)."""
         bucket = self._bucket(tx)
-        return bucket.left if time.monotonic() < bucket.expires else 0
+        now = time.monotonic()
+        spare = bucket.spare_left if bucket.spare_id and now < bucket.spare_expires else 0
+        return (bucket.left if now < bucket.expires else 0) + spare
 
     def try_acquire(self, weight: int = 1, tx: bool = False) -> bool:
         """Take `weight` from the local chunk if it holds enough (no I/O); False otherwise."""
@@ -163,8 +181,79 @@ class FleetBudget:
         if bucket.left >= weight and time.monotonic() < bucket.expires:
             bucket.left -= weight
             self.local_hits += 1
+            if bucket.left < bucket.low and self.prefetch and not bucket.spare_id:
+                if bucket.fetch is None and not self._closed:
+                    self._start_prefetch(bucket)
+            return True
+        if (
+            bucket.spare_left >= weight
+            and bucket.spare_id
+            and time.monotonic() < bucket.spare_expires
+        ):
+            self._promote(bucket)
+            bucket.left -= weight
+            self.local_hits += 1
             return True
         return False
+
+    def _promote(self, bucket: _Bucket) -> None:
+        """The spare chunk becomes the current one; the old one's rest goes back."""
+        self._stop_timer(bucket)
+        if bucket.left > 0 and bucket.id:
+            self._spawn(self._refund(bucket, bucket.id, bucket.left))
+        bucket.left, bucket.expires, bucket.id = (
+            bucket.spare_left,
+            bucket.spare_expires,
+            bucket.spare_id,
+        )
+        bucket.spare_left, bucket.spare_id = 0, ""
+
+    def _spawn(self, coro: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # outside the loop: the weight expires with the window instead
+            coro.close()
+            return
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _start_prefetch(self, bucket: _Bucket) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the loop: no background reservation
+            return
+        bucket.fetch = loop.create_task(self._prefetch(bucket))
+
+    async def _prefetch(self, bucket: _Bucket) -> None:
+        """Reserve the next chunk (a quarter of it at least) in the background."""
+        try:
+            self._seq += 1
+            rid = f"{self._fleet.owner}:{self._seq}"
+            sent = time.monotonic()
+            granted, _wait, _now = await self._fleet.conn.script(
+                "RESERVE",
+                bucket.keys,
+                [max(1, bucket.chunk // 4), bucket.chunk, self._life_ms, rid, "", 0, *bucket.caps],
+                self._what,
+            )
+            granted = int(granted)
+            if not granted:
+                self.denials += 1
+                return
+            self.reservations += 1
+            self.prefetches += 1
+            self.reserved += granted
+            if self._closed or bucket.spare_id:  # not needed any more: give it back
+                await self._refund(bucket, rid, granted)
+                return
+            bucket.spare_left, bucket.spare_id = granted, rid
+            bucket.spare_expires = sent + self.hold_s
+            asyncio.get_running_loop().call_later(self.hold_s, self._hold_over, bucket, rid)
+        except FleetError as exc:  # acquire() reserves itself then
+            logger.debug("fleet budget prefetch failed: %s", exc)
+        finally:
+            bucket.fetch = None
 
     async def acquire(
         self, weight: int = 1, tx: bool = False, max_wait_s: float | None = None
@@ -189,6 +278,9 @@ class FleetBudget:
             while True:
                 if self.try_acquire(weight, tx):
                     return
+                if bucket.fetch is not None:  # the next chunk is on its way: wait for it
+                    await asyncio.wait({bucket.fetch})
+                    continue
                 wait_ms = await self._reserve(bucket, weight)
                 if wait_ms == 0:
                     return
@@ -240,14 +332,16 @@ class FleetBudget:
             bucket.timer = None
 
     def _hold_over(self, bucket: _Bucket, rid: str) -> None:
-        """The chunk's hold ended: give its unused weight back to the fleet."""
-        bucket.timer = None
-        if bucket.id != rid or bucket.left <= 0:
+        """A chunk's hold ended: give its unused weight back to the fleet."""
+        if bucket.spare_id == rid:
+            amount, bucket.spare_left, bucket.spare_id = bucket.spare_left, 0, ""
+        elif bucket.id == rid:
+            bucket.timer = None
+            amount, bucket.left, bucket.id = bucket.left, 0, ""
+        else:
             return
-        amount, bucket.left, bucket.id = bucket.left, 0, ""
-        task = asyncio.get_running_loop().create_task(self._refund(bucket, rid, amount))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if amount > 0:
+            self._spawn(self._refund(bucket, rid, amount))
 
     async def _refund(self, bucket: _Bucket, rid: str, amount: int) -> None:
         try:
@@ -265,10 +359,13 @@ class FleetBudget:
         for bucket in (self._main, self._tx):
             if bucket is None:
                 continue
+            if bucket.fetch is not None:
+                await asyncio.wait({bucket.fetch})
             self._stop_timer(bucket)
-            if bucket.left > 0 and bucket.id:
-                amount, rid = bucket.left, bucket.id
-                bucket.left, bucket.id = 0, ""
-                await self._refund(bucket, rid, amount)
+            for rid, amount in ((bucket.id, bucket.left), (bucket.spare_id, bucket.spare_left)):
+                if amount > 0 and rid:
+                    await self._refund(bucket, rid, amount)
+            bucket.left = bucket.spare_left = 0
+            bucket.id = bucket.spare_id = ""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)

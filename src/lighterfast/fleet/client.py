@@ -144,6 +144,7 @@ class Fleet:
         hold_s: float = DEFAULT_HOLD_S,
         max_wait_s: float = DEFAULT_MAX_WAIT_S,
         window_s: float = P.RATE_WINDOW_S,
+        prefetch: bool = True,
     ) -> FleetBudget:
         """This process's handle on the account's fleet budget (one per account and tier).
 
@@ -152,7 +153,8 @@ class Fleet:
         `chunk`: weight reserved ahead per script call (default capacity/100, at least 1;
         0 = exactly each request's weight, one call per request); unused weight goes back after
         `hold_s`. `max_wait_s`: how long `acquire` waits for room. `window_s`: the rolling
-        window (the venue's minute; shorter only in tests).
+        window (the venue's minute; shorter only in tests). `prefetch`: reserve the next chunk
+        in the background when one is half spent.
         """
         self._check_open()
         name = check_name("account", account)
@@ -169,9 +171,12 @@ class Fleet:
         hold = check_seconds("hold_s", hold_s, zero_ok=True)
         wait = check_seconds("max_wait_s", max_wait_s, zero_ok=True)
         window = check_seconds("window_s", window_s)
+        if size and hold == 0:
+            raise ValueError("hold_s must be > 0 with a chunk (chunk=0: one call per request)")
         if size and hold > window:
             raise ValueError(f"hold_s must be <= window_s ({window:g} s), got {hold_s!r}")
-        spec = (name, standard, cap, host_cap, tx_cap, size, hold, wait, window)
+        fetch = check_flag("prefetch", prefetch)
+        spec = (name, standard, cap, host_cap, tx_cap, size, hold, wait, window, fetch)
         found = self._budgets.get(spec)
         if found is None:
             found = self._budgets[spec] = FleetBudget(
@@ -186,6 +191,7 @@ class Fleet:
                 hold_s=hold if size else 0.0,
                 max_wait_s=wait,
                 window_s=window,
+                prefetch=fetch,
             )
         return found
 
