@@ -166,6 +166,25 @@ async def test_a_half_spent_chunk_prefetches_the_next(fleet: Fleet) -> None:
     assert b.reserved - b.refunded == 6 * 20
 
 
+async def test_a_denied_prefetch_is_not_retried_before_there_is_room(
+    redis_url: str, fleet_namespace: str
+) -> None:
+    a = await Fleet.connect(redis_url, namespace=fleet_namespace)
+    b = await Fleet.connect(redis_url, namespace=fleet_namespace)
+    try:
+        mine = a.budget(14, standard_account=False, capacity=100, chunk=40, hold_s=30)
+        await mine.acquire(6)  # a chunk of 40
+        assert await drain(b.budget(14, standard_account=False, capacity=100, chunk=0)) == 60
+        for _ in range(5):  # below half: one prefetch, denied (the window is full)
+            assert mine.try_acquire(6)
+            await asyncio.sleep(0.01)
+        assert mine.denials == 1 and mine.prefetches == 0 and mine.reservations == 1
+        assert not mine.try_acquire(6)
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def test_a_new_reservation_returns_the_leftover_of_the_last(fleet: Fleet) -> None:
     b = fleet.budget(6, standard_account=False, capacity=1000, chunk=100, hold_s=30, prefetch=False)
     await b.acquire(90)

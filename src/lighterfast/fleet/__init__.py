@@ -7,7 +7,8 @@ services): plain commands and EVALSHA Lua scripts on the server's clock, no modu
     fleet = await Fleet.connect(url, host=None, wait_s=2.0, namespace="lighterfast",
                                 lease_ttl_s=10.0)          # FleetError if unreachable
     b = fleet.budget(account, standard_account=True, capacity=None)      # FleetBudget
-    b.try_acquire(weight, tx=False) -> bool   # the local chunk only, no I/O (the hot path)
+    b.try_acquire(weight, tx=False) -> bool   # the local chunk only, no I/O (the hot path);
+                                              # half spent, it prefetches the next chunk
     await b.acquire(weight, tx=False, max_wait_s=None)  # reserves a chunk when spent;
                                               # FleetBudgetExhausted (a RateLimited) if no room
     leases = await fleet.lease_lanes(account, keys=[…], want=None)  # list[LaneLease]

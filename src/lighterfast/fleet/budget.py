@@ -5,9 +5,10 @@ fleet keeps one window per account (every host) and one per host tag (the proces
 host). A reservation is one script call that admits weight only when EVERY window it names has
 room, on the server's clock. To keep the server off the per-order path a process reserves a
 small chunk ahead (`chunk`), spends it locally with `try_acquire` (no I/O) for at most
-`hold_s`, and gives back what it did not use. A reservation counts until `window + hold_s`
-after the server granted it, so a request sent late in its hold still leaves the venue's
-window before the fleet's.
+`hold_s`, and gives back what it did not use; when a chunk is half spent the next one is
+reserved in the background (`prefetch`), so a steady sender never waits for the server. A
+reservation counts until `window + hold_s` after the server granted it, so a request sent
+late in its hold still leaves the venue's window before the fleet's.
 
 Windows: standard accounts — requests (`protocol.standard_cost` each) in the account's and
 the host's window; premium — weight (`protocol.endpoint_weight`) in the account's and the
@@ -43,6 +44,7 @@ class _Bucket:
         "chunk",
         "expires",
         "fetch",
+        "fetch_after",
         "id",
         "keys",
         "left",
@@ -72,6 +74,7 @@ class _Bucket:
         self.spare_expires = 0.0
         self.spare_id = ""
         self.fetch: asyncio.Task[None] | None = None
+        self.fetch_after = 0.0  # monotonic: no prefetch before (after a denial or a failure)
 
 
 class FleetBudget:
@@ -183,7 +186,8 @@ class FleetBudget:
             self.local_hits += 1
             if bucket.left < bucket.low and self.prefetch and not bucket.spare_id:
                 if bucket.fetch is None and not self._closed:
-                    self._start_prefetch(bucket)
+                    if time.monotonic() >= bucket.fetch_after:
+                        self._start_prefetch(bucket)
             return True
         if (
             bucket.spare_left >= weight
@@ -231,15 +235,16 @@ class FleetBudget:
             self._seq += 1
             rid = f"{self._fleet.owner}:{self._seq}"
             sent = time.monotonic()
-            granted, _wait, _now = await self._fleet.conn.script(
+            granted, wait_ms, _now = await self._fleet.conn.script(
                 "RESERVE",
                 bucket.keys,
                 [max(1, bucket.chunk // 4), bucket.chunk, self._life_ms, rid, "", 0, *bucket.caps],
                 self._what,
             )
             granted = int(granted)
-            if not granted:
+            if not granted:  # no room: not again before there is some
                 self.denials += 1
+                bucket.fetch_after = time.monotonic() + int(wait_ms) / 1000
                 return
             self.reservations += 1
             self.prefetches += 1
@@ -252,6 +257,7 @@ class FleetBudget:
             asyncio.get_running_loop().call_later(self.hold_s, self._hold_over, bucket, rid)
         except FleetError as exc:  # acquire() reserves itself then
             logger.debug("fleet budget prefetch failed: %s", exc)
+            bucket.fetch_after = time.monotonic() + self._fleet.wait_s
         finally:
             bucket.fetch = None
 
