@@ -251,4 +251,11 @@ async def test_bad_weights_and_arguments_are_refused(fleet: Fleet) -> None:
     with pytest.raises(ValueError, match="hold_s"):
         fleet.budget(1, capacity=10, chunk=5, hold_s=0)
     assert fleet.budget(12) is fleet.budget(12)  # one handle per account and tier
+    released = fleet.budget(12)
+    await released.release()
+    with pytest.raises(FleetError, match="closed"):
+        await released.acquire()
+    fresh = fleet.budget(12)
+    assert fresh is not released and not fresh.closed
+    await fresh.acquire()
     assert await used(fleet, "acct", "11", "req") == 0

@@ -146,6 +146,11 @@ class FleetBudget:
         )
 
     @property
+    def closed(self) -> bool:
+        """True once `release()` ran (`Fleet.budget` then makes a fresh handle)."""
+        return self._closed
+
+    @property
     def capacity(self) -> int:
         """The account window's capacity (requests or weight per minute)."""
         return self._main.caps[0]

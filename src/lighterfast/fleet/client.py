@@ -178,7 +178,7 @@ class Fleet:
         fetch = check_flag("prefetch", prefetch)
         spec = (name, standard, cap, host_cap, tx_cap, size, hold, wait, window, fetch)
         found = self._budgets.get(spec)
-        if found is None:
+        if found is None or found.closed:  # a released handle is not handed out again
             found = self._budgets[spec] = FleetBudget(
                 self,
                 name,
