@@ -155,7 +155,8 @@ async def test_a_refused_connection_is_rejected_and_the_nonce_returned(
 async def test_a_rejected_result_carries_the_signer_hash(
     node: LocalNode, funded_account: Any
 ) -> None:
-    async with await make_dealer(node, funded_account) as dealer:
+    # the Go signer: a native one switches to it and re-signs on 21120 (test_signer_fallback)
+    async with await make_dealer(node, funded_account, signer="sdk") as dealer:
         node.faults.force_next_tx_error(21120, "invalid signature")
         await dealer.create_limit_order(3000.0, 0.01)
         (res,) = await dealer.flush()
