@@ -459,8 +459,15 @@ cdef class _NoncePool:
 
 
 def _fill_loop(ref):
-    """The filler thread: refill when asked (or every 0.5 s), end with the pool or its process."""
+    """The filler thread: refill when asked (or every 0.5 s), end with the pool or its process.
+
+    It runs at a lower scheduling priority (Linux: per thread), so that on a busy machine the
+    refill yields to the thread that signs and to the socket's peer."""
     cdef _NoncePool pool
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not permitted: the default priority
+        pass
     while True:
         obj = ref()
         if obj is None:
