@@ -24,7 +24,7 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_go_signer_dealer_never_loads_the_native_module() -> None:
-    """Importing the dealer and WsInfo, and a dealer signing with the Go library on a local
+    """Importing the dealer and WsInfo, and a dealer with `signer="sdk"` signing on a local
     node, leave the native signer unloaded; asking for NativeSigner then loads it."""
     proc = run_python(
         f"""
@@ -46,7 +46,7 @@ def test_go_signer_dealer_never_loads_the_native_module() -> None:
                 config = DealerConfig(
                     base_url=node.base_url, account_index=acct.account_index,
                     api_key_index=acct.api_key_index, api_key_private_key=acct.private_key,
-                    symbol="ETH", standard_account=False, jitter_ms=(0, 1),
+                    symbol="ETH", standard_account=False, jitter_ms=(0, 1), signer="sdk",
                 )
                 async with await LighterDealer.create(config) as dealer:
                     await dealer.create_limit_order(price=3000.05, size=+0.005)
