@@ -2,7 +2,8 @@
 
 `types` (SignedTx, request shapes, Signer), `validate` (every tx kind, naming the field), `base`
 (SignerBase: the surface both signers share), `sdk` (the Go library on its worker thread),
-`_native` (the opt-in C signer, loaded only when `NativeSigner` is first used), `auth`.
+`_native` (the C signer, the dealer's default, loaded only when `NativeSigner` is first used),
+`selfcheck` (its check against the Go library, once per process), `auth`.
 """
 
 from __future__ import annotations
