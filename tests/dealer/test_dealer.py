@@ -488,7 +488,13 @@ async def test_invalid_nonce_resyncs_and_resends(node: LocalNode, funded_account
     acc = funded_account.account_index
     async with (
         await make_dealer(node, funded_account) as first,
-        await make_dealer(node, funded_account, use_ws=False) as second,
+        # "localhost": the node under another name, so a lane of its own (as in another process)
+        await make_dealer(
+            node,
+            funded_account,
+            use_ws=False,
+            base_url=node.base_url.replace("127.0.0.1", "localhost"),
+        ) as second,
     ):
         await first.create_limit_order(3000.0, 0.01)
         await first.flush()

@@ -94,9 +94,9 @@ async def test_four_tasks_two_keys_random_flushes_with_faults(node: LocalNode) -
             # the other client sees a settled nonce); afterwards the dealer's lane is 2 behind
             # the node and its next key-5 batch meets 21104 → one resync → resend.
             async with dealer._nonces.hold(5):
-                other = await LighterDealer.create(
+                other = await LighterDealer.create(  # as another process: a lane of its own
                     DealerConfig(
-                        base_url=node.base_url,
+                        base_url=node.base_url.replace("127.0.0.1", "localhost"),
                         account_index=acct.account_index,
                         api_key_index=5,
                         api_key_private_key=key5_private,

@@ -11,6 +11,7 @@ import pytest
 from _helpers import config_for, eventually, make_dealer, node_nonce
 from lighterfast import LighterDealer
 from lighterfast.dealer import RateBudget
+from lighterfast.dealer.nonces import shared_lanes
 from lighterfast.testnode import LocalNode
 
 pytestmark = pytest.mark.timeout(60)
@@ -74,18 +75,23 @@ async def test_rate_budget_premium_account_has_its_own_send_bucket(
 # --- sharing a key between dealers ---------------------------------------------------------
 
 
-async def test_dealers_sharing_nonce_lanes_never_collide(
+async def test_dealers_of_one_key_share_its_lane_by_themselves(
     node: LocalNode, funded_account: Any
 ) -> None:
+    """No argument needed: two dealers of one (node, account, key) take from one lane."""
     acc = funded_account.account_index
     async with await make_dealer(node, funded_account, use_ws=False) as leader:
+        # The same node spelled with a trailing slash is the same node.
         follower = await LighterDealer.create(
-            config_for(node, funded_account, use_ws=False, symbol="BTC"),
+            config_for(
+                node, funded_account, use_ws=False, symbol="BTC", base_url=node.base_url + "/"
+            ),
             signer=leader.signer,
-            share_nonces_with=leader,
         )
         async with follower:
-            assert follower.signer is leader.signer
+            assert follower._nonces.lanes == leader._nonces.lanes
+            (lane,) = leader._nonces.lanes.values()
+            assert lane.holders == 2
             cois = [await _one_order(leader, 3000.0)]
             assert node_nonce(node, funded_account) == 1
             cois.append(await _one_order(follower, 50_000.0))
@@ -99,26 +105,54 @@ async def test_dealers_sharing_nonce_lanes_never_collide(
             for dealer in (leader, follower):
                 assert dealer.stats["nonce_resyncs"] == 0
                 assert dealer.stats["rejected_txs"] == 0
+            assert lane.fetches == 1  # one nextNonce for both dealers
             for coi in cois:
                 await eventually(lambda c=coi: node.state.order_by_coi(acc, c))
-        # The follower did not own the signer: closing it left the leader able to sign.
-        assert follower.closed and not leader.signer.closed
+        # The follower did not own the signer: closing it left the leader able to sign, and
+        # its lane (fetching through the leader's client now).
+        assert follower.closed and not leader.signer.closed and lane.holders == 1
+        lane.invalidate()
         await _one_order(leader, 3003.0)
         assert node_nonce(node, funded_account) == 6
     assert leader.signer.closed
+    assert lane.holders == 0 and shared_lanes() == {}
 
 
-async def test_dealers_counting_separately_do_collide(node: LocalNode, funded_account: Any) -> None:
-    """The contrast: without a shared lane the leader's local count goes stale (21104)."""
+async def test_share_nonces_with_is_deprecated_and_still_works(
+    node: LocalNode, funded_account: Any
+) -> None:
     async with await make_dealer(node, funded_account, use_ws=False) as leader:
-        async with await make_dealer(node, funded_account, use_ws=False, symbol="BTC") as other:
-            await _one_order(leader, 3000.0)
-            await _one_order(other, 50_000.0)
-            await _one_order(leader, 3001.0)  # resynced, then accepted
-            assert leader.stats["nonce_resyncs"] == 1
-            assert node_nonce(node, funded_account) == 3
+        with pytest.warns(DeprecationWarning, match="share_nonces_with"):
+            follower = await LighterDealer.create(
+                config_for(node, funded_account, use_ws=False, symbol="BTC"),
+                signer=leader.signer,
+                share_nonces_with=leader,
+            )
+        async with follower:
+            await asyncio.gather(_one_order(leader, 3000.0), _one_order(follower, 50_000.0))
+            assert node_nonce(node, funded_account) == 2
+            assert follower.stats["nonce_resyncs"] == leader.stats["nonce_resyncs"] == 0
+        await _one_order(leader, 3001.0)  # the follower's close released only its hold
+        assert node_nonce(node, funded_account) == 3
 
 
+async def test_lanes_of_another_loop_are_not_reused(node: LocalNode, funded_account: Any) -> None:
+    """A lane belongs to its event loop (its lock does): a dealer on another loop, in another
+    thread, gets a lane of its own, even for the same key."""
+    async with await make_dealer(node, funded_account, use_ws=False) as leader:
+        (mine,) = leader._nonces.lanes.values()
+
+        async def elsewhere() -> tuple[Any, int]:
+            dealer = await make_dealer(node, funded_account, use_ws=False, symbol="BTC")
+            async with dealer:
+                (lane,) = dealer._nonces.lanes.values()
+                return lane, lane.holders
+
+        theirs, holders = await asyncio.to_thread(asyncio.run, elsewhere())
+        assert theirs is not mine and holders == 1 and mine.holders == 1
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 async def test_share_nonces_with_refuses_what_cannot_share(
     node: LocalNode, funded_account: Any
 ) -> None:

@@ -99,3 +99,33 @@ async def test_bad_keys_counts_and_unknown_lanes_are_named_errors() -> None:
                 await lane.take(bad_count)  # type: ignore[arg-type]
         assert lane.next_nonce is None  # nothing taken, nothing fetched
         assert await lane.take(2) == 7 and lane.next_nonce == 9
+
+
+async def test_shared_lanes_are_one_per_node_account_key_and_refcounted() -> None:
+    from lighterfast.dealer.nonces import node_key, shared_lanes
+
+    first, second = FakeNode(), FakeNode()
+    url = "http://user@Node.Example:8080/"
+    assert node_key(url) == node_key("http://node.example:8080") == "http://node.example:8080"
+    a = NonceManager([4, 5], first.fetch, base_url=url, account_index=7)
+    b = NonceManager([5], second.fetch, base_url="http://node.example:8080", account_index=7)
+    other_account = NonceManager([5], second.fetch, base_url=url, account_index=8)
+    assert a.shared and a.lanes[5] is b.lanes[5] and a.lanes[5] is not other_account.lanes[5]
+    assert a.lanes[5].holders == 2 and len(shared_lanes()) == 3
+    async with a.hold(5) as lane:
+        assert await lane.take(2) == 100  # asked through the newest reader (b's)
+    async with b.hold(5) as lane:
+        assert await lane.take(1) == 102  # b counted on from a's nonces, no fetch again
+    assert second.calls == [5] and first.calls == []
+    b.close()
+    b.close()  # idempotent
+    assert a.lanes[5].holders == 1 and len(shared_lanes()) == 3
+    a.lanes[5].invalidate()
+    async with a.hold(5) as lane:  # b is closed: the lane asks through a's reader now
+        await lane.take(1)
+    assert second.calls == [5] and first.calls == [5]
+    a.close()
+    other_account.close()
+    assert shared_lanes() == {}
+    private = NonceManager([4], first.fetch)
+    assert not private.shared and private.lanes[4].holders == 0

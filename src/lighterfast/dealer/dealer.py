@@ -26,7 +26,7 @@ from ..transport.rest import RestClient
 from ..wire import chain_id_for_url, ws_url_for
 from .coi import CoiAllocator, allocator_for_slot, slot_for_keys
 from .intents import _SIGNER_CHECKS, ACTION_CREATE, _as_list, _Intent, _IntentsMixin, _split_signed
-from .nonces import NonceManager
+from .nonces import NonceManager, node_key
 from .order_view import FinishedCois
 from .reads import _ReadsMixin
 from .send import _SendMixin
@@ -77,8 +77,18 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
         self.limiter = limiter
         assert config.api_keys and config.account_index is not None
         self.account_index: int = config.account_index
+        # One lane per (node, account, key) in this process: dealers of one key never count
+        # separately (nonces.shared_lane); a manager passed in is the caller's to close.
+        self._owns_nonces = nonces is None
         self._nonces = (
-            nonces if nonces is not None else NonceManager(list(config.api_keys), self._fetch_nonce)
+            nonces
+            if nonces is not None
+            else NonceManager(
+                list(config.api_keys),
+                self._fetch_nonce,
+                base_url=config.base_url,
+                account_index=config.account_index,
+            )
         )
         self._queue: list[_Intent] = []
         # COI → what we know of the order: our intent, then WS/REST updates.
@@ -129,14 +139,16 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
     ) -> LighterDealer:
         """Resolve the market, load the signer and open the transports for `config`.
 
-        `share_nonces_with`: an open dealer of the same account, node and API keys; both then
-        take nonces from one lane per key (never counting separately). Close this one first.
+        Dealers of one (node, account, API key) in this process share that key's nonce lane
+        and the account's rate budget by themselves. `share_nonces_with` (deprecated, a
+        DeprecationWarning) is still checked (an open dealer of the same account, node and
+        keys) but adds nothing: the lanes are shared anyway.
         """
         if not isinstance(config, DealerConfig):
             raise TypeError("config must be a DealerConfig")
         config.require_credentials()
         assert config.api_keys is not None and config.account_index is not None
-        shared_nonces = _shared_nonces(config, share_nonces_with)
+        _check_share(config, share_nonces_with)
         capacity = config.rate_limit_per_minute or (
             P.STANDARD_REQUESTS_PER_MINUTE
             if config.standard_account
@@ -181,10 +193,13 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
 
                 native = config.signer == "native"
                 signer_cls: Any = signing.NativeSigner if native else signing.SdkSigner
+                chain_id = config.chain_id if online else _offline_chain_id(config)
+                if chain_id is None and chain_id_for_url(config.base_url) is None:
+                    chain_id = await rest.network_id()  # counted, unlike the signer's own ask
                 signer = await signer_cls.create(
                     config.account_index,
                     dict(config.api_keys),
-                    chain_id=config.chain_id if online else _offline_chain_id(config),
+                    chain_id=chain_id,
                     base_url=config.base_url,
                 )
         except NodeUnreachable as exc:
@@ -202,7 +217,6 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
                 rest=rest,
                 limiter=limiter,
                 owns_signer=owns,
-                nonces=shared_nonces,
             )
         except BaseException:
             await rest.close()
@@ -318,6 +332,8 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
                     await self._auth.aclose()
                 except Exception as exc:
                     self.log.debug("auth provider close raised %s", describe(exc))
+            if self._owns_nonces:
+                self._nonces.close()
             await self._rest.close()
             if self._owns_signer and self._signer is not None:
                 try:
@@ -499,10 +515,16 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
 # --- construction helpers ------------------------------------------------------------------
 
 
-def _shared_nonces(config: DealerConfig, other: Any) -> NonceManager | None:
-    """The nonce lanes of `other` for a dealer built from `config`, after checking they fit."""
+def _check_share(config: DealerConfig, other: Any) -> None:
+    """Deprecated `share_nonces_with`: warn, and refuse a dealer whose lanes cannot be ours."""
     if other is None:
-        return None
+        return
+    warnings.warn(
+        "share_nonces_with is deprecated: dealers of one node, account and API key share its"
+        " nonce lane by themselves",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     if not isinstance(other, LighterDealer):
         raise TypeError("share_nonces_with must be a LighterDealer")
     if other.closed:
@@ -511,13 +533,12 @@ def _shared_nonces(config: DealerConfig, other: Any) -> NonceManager | None:
         raise ValueError(
             f"share_nonces_with: account {other.account_index} is not {config.account_index}"
         )
-    if other.config.base_url != config.base_url:
+    if node_key(other.config.base_url) != node_key(config.base_url):
         raise ValueError("share_nonces_with: that dealer talks to another node (base_url)")
     assert config.api_keys is not None
     keys, theirs = sorted(config.api_keys), sorted(other._nonces.api_key_indices)
     if keys != theirs:  # rotation picks from the shared lanes: each dealer must sign for all
         raise ValueError(f"share_nonces_with: API keys {keys} are not that dealer's {theirs}")
-    return other._nonces
 
 
 def _deprecated(old: str, new: str) -> None:

@@ -21,16 +21,25 @@ Concurrency contract (single event loop; nothing here is thread-safe):
     and never hands out a nonce the node may already have accepted for another tx.
 * **Rotation.** ``pick()`` returns the next key in round-robin order, preferring a key whose
   lane is free, so several keys give parallel lanes; one batch stays on one key.
+* **Sharing.** A key is one counter on the node, so every dealer of a process that signs for
+  (node, account, key) must take from one lane: ``NonceManager(..., base_url=, account_index=)``
+  takes its lanes from the process registry (``shared_lane``), keyed by the running event loop
+  too (a lane's lock belongs to one loop), refcounted and released by ``close()``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from .. import protocol as P
 from .._checks import check_int
+from ..errors import LighterError
 
 NonceFetcher = Callable[[int], Awaitable[int]]
 
@@ -38,14 +47,29 @@ NonceFetcher = Callable[[int], Awaitable[int]]
 class NonceLane:
     """The nonce counter of one API key; use only while holding it (see module docstring)."""
 
-    __slots__ = ("_fetch", "_next", "api_key_index", "fetches", "lock")
+    __slots__ = ("_fetchers", "_holders", "_key", "_next", "api_key_index", "fetches", "lock")
 
     def __init__(self, api_key_index: int, fetch: NonceFetcher) -> None:
         self.api_key_index = api_key_index
         self.lock = asyncio.Lock()
-        self._fetch = fetch
+        # The holders' nextNonce readers, weakly (a dropped dealer is collected); the newest
+        # live one asks (a closed dealer's is gone).
+        self._fetchers: list[Callable[[], NonceFetcher | None]] = [_weak(fetch)]
         self._next: int | None = None
+        self._holders = 0  # managers holding this lane from the registry
+        self._key: tuple[str, int, int] | None = None  # its registry key, when shared
         self.fetches = 0  # how many times nextNonce was asked (observability, tests)
+
+    def __repr__(self) -> str:
+        return (
+            f"NonceLane(api_key_index={self.api_key_index}, next_nonce={self._next},"
+            f" holders={self._holders})"
+        )
+
+    @property
+    def holders(self) -> int:
+        """Managers (dealers) sharing this lane through the registry now (0: a private lane)."""
+        return self._holders
 
     @property
     def next_nonce(self) -> int | None:
@@ -59,7 +83,10 @@ class NonceLane:
 
     async def sync(self) -> int:
         """Fetch the node's next nonce for this key (counted by the caller's limiter)."""
-        value = await self._fetch(self.api_key_index)
+        fetch = next((f for f in map(_call, reversed(self._fetchers)) if f is not None), None)
+        if fetch is None:
+            raise LighterError("nonce lane: every dealer that could ask nextNonce is gone")
+        value = await fetch(self.api_key_index)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"nextNonce: node returned an invalid nonce {value!r}")
         self.fetches += 1
@@ -93,10 +120,90 @@ class NonceLane:
         self._next = None
 
 
-class NonceManager:
-    """All lanes of one account, with round-robin key rotation."""
+def _weak(fetch: NonceFetcher) -> Callable[[], NonceFetcher | None]:
+    """A weak reference to a bound method (the dealer's reader); a plain function as is."""
+    if inspect.ismethod(fetch):
+        return weakref.WeakMethod(fetch)
+    return lambda: fetch
 
-    def __init__(self, api_key_indices: Sequence[int], fetch: NonceFetcher) -> None:
+
+def _call(ref: Callable[[], NonceFetcher | None]) -> NonceFetcher | None:
+    return ref()
+
+
+# loop → (node, account, key) → lane. Weak on the loop: a closed loop's lanes are never reused.
+_SHARED: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, int, int], NonceLane]
+] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.RLock()  # re-entrant: a collected manager releases in __del__
+
+
+def node_key(base_url: str) -> str:
+    """A node's registry spelling: scheme://host[:port]/path, lower case, no user info or '/'."""
+    parts = urlsplit(base_url.strip())
+    host = parts.netloc.rpartition("@")[2].lower()
+    return f"{parts.scheme.lower()}://{host}{parts.path.rstrip('/')}"
+
+
+def shared_lane(
+    base_url: str, account_index: int, api_key_index: int, fetch: NonceFetcher
+) -> NonceLane:
+    """The process's lane of (node, account, key) on the running loop, held once more.
+
+    `fetch` joins the lane's readers of nextNonce; `release_lane(lane, fetch)` gives it back.
+    """
+    loop = asyncio.get_running_loop()
+    key = (node_key(base_url), account_index, api_key_index)
+    with _SHARED_LOCK:
+        lanes = _SHARED.setdefault(loop, {})
+        lane = lanes.get(key)
+        if lane is None:
+            lane = lanes[key] = NonceLane(api_key_index, fetch)
+            lane._key = key
+        else:
+            lane._fetchers.append(_weak(fetch))
+        lane._holders += 1
+        return lane
+
+
+def release_lane(lane: NonceLane, fetch: NonceFetcher) -> None:
+    """One holder of a shared lane is done; the last one takes it out of the registry."""
+    with _SHARED_LOCK:
+        for ref in lane._fetchers:
+            if len(lane._fetchers) > 1 and ref() == fetch:
+                lane._fetchers.remove(ref)
+                break
+        lane._fetchers = [r for r in lane._fetchers if r() is not None] or lane._fetchers[-1:]
+        if lane._holders > 0:
+            lane._holders -= 1
+        if lane._holders == 0 and lane._key is not None:
+            for lanes in list(_SHARED.values()):
+                if lanes.get(lane._key) is lane:
+                    del lanes[lane._key]
+            lane._key = None
+
+
+def shared_lanes() -> dict[tuple[str, int, int], NonceLane]:
+    """The shared lanes of the running loop now (observability, tests)."""
+    with _SHARED_LOCK:
+        return dict(_SHARED.get(asyncio.get_running_loop(), {}))
+
+
+class NonceManager:
+    """All lanes of one account, with round-robin key rotation.
+
+    With `base_url` and `account_index` (a dealer) the lanes are the process's shared ones for
+    that node and account (see the module docstring); without, private to this manager.
+    """
+
+    def __init__(
+        self,
+        api_key_indices: Sequence[int],
+        fetch: NonceFetcher,
+        *,
+        base_url: str | None = None,
+        account_index: int | None = None,
+    ) -> None:
         if isinstance(api_key_indices, (str, bytes)) or not api_key_indices:
             raise ValueError("api_key_indices: at least one API key is needed")
         self._order = list(
@@ -105,8 +212,34 @@ class NonceManager:
                 for k in api_key_indices
             )
         )
-        self.lanes = {k: NonceLane(k, fetch) for k in self._order}
+        self._fetch = fetch
+        self._shared = base_url is not None and account_index is not None
+        if self._shared:
+            assert base_url is not None and account_index is not None
+            self.lanes = {k: shared_lane(base_url, account_index, k, fetch) for k in self._order}
+        else:
+            self.lanes = {k: NonceLane(k, fetch) for k in self._order}
         self._cursor = 0
+        self._closed = False
+
+    @property
+    def shared(self) -> bool:
+        """True when the lanes come from the process registry (other dealers may hold them)."""
+        return self._shared
+
+    def __del__(self) -> None:
+        # A dealer dropped without aclose(): its holds go with it (nothing to await here).
+        if not getattr(self, "_closed", True):
+            self.close()
+
+    def close(self) -> None:
+        """Give the shared lanes back (idempotent); a private manager has nothing to release."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._shared:
+            for lane in self.lanes.values():
+                release_lane(lane, self._fetch)
 
     @property
     def api_key_indices(self) -> list[int]:

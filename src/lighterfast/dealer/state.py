@@ -40,6 +40,7 @@ class DealerState:
     _min_quote_wire: int | None
     _signer: Any
     _owns_signer: bool
+    _owns_nonces: bool
     _rest: RestClient
     _nonces: NonceManager
     _queue: list[_Intent]

@@ -203,8 +203,9 @@ class RestClient:
         form: Mapping[str, Any] | None = None,
         auth: AuthSource = None,
     ) -> dict[str, Any]:
-        """One counted request: the JSON body, or TxRejected / NonceError / RateLimited."""
-        url = self.base_url + API_PREFIX + endpoint
+        """One counted request (`endpoint` under /api/v1/, or a path from the root such as "/"):
+        the JSON body, or TxRejected / NonceError / RateLimited."""
+        url = self.base_url + (endpoint if endpoint.startswith("/") else API_PREFIX + endpoint)
         query = None
         if params:
             query = {k: _param(v) for k, v in params.items() if v is not None}
@@ -292,6 +293,14 @@ class RestClient:
         return await self.request("POST", endpoint, form=form, auth=auth)
 
     # --- typed helpers --------------------------------------------------------------------
+    async def network_id(self) -> int:
+        """The node's chain id (`GET /`, counted: the venue counts it against the IP too)."""
+        body = await self.get("/")
+        network_id = body.get("network_id")
+        if type(network_id) is not int or network_id <= 0:
+            raise TxRejected(0, "GET /: reply without a positive integer network_id")
+        return network_id
+
     async def next_nonce(self, account_index: int, api_key_index: int) -> int:
         """The node's next nonce for one API key (weight 6)."""
         body = await self.get(
