@@ -24,7 +24,7 @@ from .book import Changes, MarketBook, Order, TradeRecord
 from .markets import MarketSpec, maker_below_minimum
 
 INACTIVE_PER_ACCOUNT = 1000
-MAX_COI_MEMO = 1_000_000
+MAX_COI_MEMO = 20_000  # finished orders kept for lookups by COI (live ones always are)
 
 # Venue codes of the leverage / margin txs (protocol §1.4) the engine refuses at execution.
 ERR_INVALID_IMF = 21113  # invalid initial margin fraction
