@@ -117,6 +117,10 @@ def test_node_refuses_duplicate_markets() -> None:
         LocalNode(markets=(eth, MarketSpec(9, "eth", 5, 1, "0.001", "10")))
     with pytest.raises(ValueError, match="non-empty"):
         LocalNode(markets=())
+    with pytest.raises(ValueError, match="order-index prefix"):  # slot 1 is ETH's (0 + 1)
+        LocalNode(markets=(eth, MarketSpec(9, "BTC", 5, 1, "0.001", "10", order_slot=1)))
+    with pytest.raises(ValueError, match="order_slot"):
+        MarketSpec(9, "BTC", 5, 1, "0.001", "10", order_slot=4096)
 
 
 async def test_rest_lists_wide_perps_and_the_spot_market(

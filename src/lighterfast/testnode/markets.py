@@ -146,6 +146,9 @@ def _with_order_slots(specs: tuple[MarketSpec, ...]) -> tuple[MarketSpec, ...]:
                 raise ValueError(f"markets: more than {_MAX_ORDER_PREFIX} markets")
             s = replace(s, order_slot=slot)
         out.append(s)
+    prefixes = [s.order_prefix for s in out]
+    if len(set(prefixes)) != len(prefixes):
+        raise ValueError("markets: two markets share an order-index prefix (order_slot)")
     return tuple(out)
 
 
