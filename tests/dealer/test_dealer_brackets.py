@@ -199,3 +199,18 @@ async def test_bad_group_inputs_queue_nothing(
         with pytest.raises(error, match=match):
             await call(d)
         assert d.queued == 0 and len(d._orders) == 0
+
+
+async def test_leg_cancel_in_the_same_flush_rides_the_groups_key(node: LocalNode) -> None:
+    acct = await node.create_account(collateral=100_000, keys=3)
+    keys = {k.api_key_index: k.private_key for k in acct.keys}
+    # Batches of 2: the group and the limit fill one key's batch, rotation moves on after.
+    async with await make_dealer(node, acct, api_keys=keys, max_ws_batch=2) as d:
+        for _ in range(2):
+            bracket = await d.create_bracket_order(3000, 0.1, take_profit=3100, stop_loss=2900)
+            await d.create_limit_order(2000, 0.1)  # takes the next key in rotation
+            await d.cancel_order_by_coi(bracket["legs"]["take_profit"])
+            group, _, cancel = await d.flush()
+            assert cancel["api_key_index"] == group["api_key_index"]  # ordered after its create
+            tp = bracket["legs"]["take_profit"]
+            await eventually(lambda tp=tp: node_status(node, acct, tp) == p.STATUS_CANCELED)

@@ -252,13 +252,14 @@ class _SendMixin(_OrderViewMixin):
                         block_key, block_fill = self._nonces.pick(), 0
                     key_for = block_key
                     block_fill += 1
-                if intent.coi is not None:
-                    chosen[intent.coi] = key_for
+                for coi in (intent.coi, *intent.new_cois()):  # every leg of a grouped create
+                    if coi is not None:
+                        chosen[coi] = key_for
                 lists.setdefault(key_for, []).append(intent)
         for key, items in lists.items():
             for intent in items:
-                if intent.action == ACTION_CREATE and intent.coi is not None:
-                    record = self._orders.get(intent.coi)
+                for coi in intent.new_cois():
+                    record = self._orders.get(coi)
                     if record is not None:
                         record["api_key_index"] = key
         return {
