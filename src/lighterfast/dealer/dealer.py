@@ -32,6 +32,8 @@ from .reads import _ReadsMixin
 from .send import _SendMixin
 from .trading import _TradingMixin
 
+FLEET_URL_ENV = "LIGHTERFAST_FLEET_URL"  # = lighterfast.fleet.FLEET_URL_ENV (no redis import)
+
 
 class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
     """COI-first order sender for one market of one account (see the api-contract).
@@ -51,6 +53,9 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
         limiter: Any,
         owns_signer: bool = True,
         nonces: NonceManager | None = None,
+        fleet_link: Any = None,
+        fleet_keys: list[int] | None = None,
+        fleet_coi: Callable[[], int] | None = None,
     ) -> None:
         self.config = config
         self.market = market
@@ -80,22 +85,29 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
         # One lane per (node, account, key) in this process: dealers of one key never count
         # separately (nonces.shared_lane); a manager passed in is the caller's to close.
         self._owns_nonces = nonces is None
+        self._fleet_link = fleet_link  # dealer.fleet_link.FleetLink, when a fleet is configured
         self._nonces = (
             nonces
             if nonces is not None
             else NonceManager(
-                list(config.api_keys),
+                fleet_keys or list(config.api_keys),
                 self._fetch_nonce,
                 base_url=config.base_url,
                 account_index=config.account_index,
             )
         )
+        if fleet_link is not None:  # lanes used only under the process's leases of them
+            for key, lane in self._nonces.lanes.items():
+                lane.guard = fleet_link.lease_of(key)
+                lane.recorder = fleet_link.record
         self._queue: list[_Intent] = []
         # COI → what we know of the order: our intent, then WS/REST updates.
         self._orders = CoiCache(config.coi_cache_size)
         self._next_coi: Callable[[], int] = (
             config.coi_allocator
             if config.coi_allocator is not None
+            else fleet_coi
+            if fleet_coi is not None
             else allocator_for_slot(slot_for_keys(config.api_keys))
             if config.coi_start is None
             else CoiAllocator(start=config.coi_start)
@@ -162,6 +174,19 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
             standard_account=config.standard_account,
             capacity=capacity,
         )
+        link: Any = None
+        fleet_url = config.fleet or os.environ.get(FLEET_URL_ENV) or None
+        if fleet_url:  # the fleet's windows replace the process budget's (all its clients)
+            from .fleet_link import FleetLink  # needs redis: only with a fleet
+
+            try:
+                link = await FleetLink.open(fleet_url, config.account_index, config.fleet_host)
+                budget.limiter, budget.tx_limiter = link.limiters(config.standard_account, capacity)
+            except BaseException:
+                budget.release()
+                if link is not None:
+                    await link.close()
+                raise
         limiter = budget.limiter
         log, _ = make_loggers(config.logger)
         rest = RestClient(
@@ -204,12 +229,22 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
                 )
         except NodeUnreachable as exc:
             await rest.close()
+            if link is not None:
+                await link.close()
             hint = "or set lazy_connect=True to start now and connect at first use"
             raise NodeUnreachable(exc.url, exc.detail, hint) from exc.__cause__
         except BaseException:
             await rest.close()
+            if link is not None:
+                await link.close()
             raise
+        fleet_keys: list[int] | None = None
+        fleet_coi: Callable[[], int] | None = None
         try:
+            if link is not None:
+                fleet_keys = await link.lease_lanes(list(config.api_keys))
+                if config.coi_allocator is None and config.coi_start is None:
+                    fleet_coi = await link.coi_source()
             dealer = cls(
                 config,
                 market,
@@ -217,9 +252,14 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
                 rest=rest,
                 limiter=limiter,
                 owns_signer=owns,
+                fleet_link=link,
+                fleet_keys=fleet_keys,
+                fleet_coi=fleet_coi,
             )
         except BaseException:
             await rest.close()
+            if link is not None:
+                await link.close()
             if owns:
                 signer.close()
             raise
@@ -335,6 +375,12 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
             if self._owns_nonces:
                 self._nonces.close()
             await self._rest.close()
+            link, self._fleet_link = self._fleet_link, None
+            if link is not None:
+                try:
+                    await link.close()
+                except Exception as exc:
+                    self.log.warning("fleet release on close raised %s", describe(exc))
             if self._owns_signer and self._signer is not None:
                 try:
                     self._signer.close()

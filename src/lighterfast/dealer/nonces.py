@@ -35,11 +35,12 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from .. import protocol as P
 from .._checks import check_int
-from ..errors import LighterError
+from ..errors import FleetError, LighterError
 
 NonceFetcher = Callable[[int], Awaitable[int]]
 
@@ -47,7 +48,18 @@ NonceFetcher = Callable[[int], Awaitable[int]]
 class NonceLane:
     """The nonce counter of one API key; use only while holding it (see module docstring)."""
 
-    __slots__ = ("_fetchers", "_holders", "_key", "_next", "api_key_index", "fetches", "lock")
+    __slots__ = (
+        "_fetchers",
+        "_floored",
+        "_holders",
+        "_key",
+        "_next",
+        "api_key_index",
+        "fetches",
+        "guard",
+        "lock",
+        "recorder",
+    )
 
     def __init__(self, api_key_index: int, fetch: NonceFetcher) -> None:
         self.api_key_index = api_key_index
@@ -59,6 +71,12 @@ class NonceLane:
         self._holders = 0  # managers holding this lane from the registry
         self._key: tuple[str, int, int] | None = None  # its registry key, when shared
         self.fetches = 0  # how many times nextNonce was asked (observability, tests)
+        # A fleet lease (dealer.fleet_link): the lane is used only while `guard.valid`; its
+        # first sync starts at `guard.next_nonce(nextNonce)`; `recorder(key, nonce)` hears of
+        # the last consumed nonce each time the lane is let go.
+        self.guard: Any = None
+        self.recorder: Callable[[int, int], None] | None = None
+        self._floored = False
 
     def __repr__(self) -> str:
         return (
@@ -90,12 +108,23 @@ class NonceLane:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"nextNonce: node returned an invalid nonce {value!r}")
         self.fetches += 1
+        guard = self.guard
+        if guard is not None and not self._floored:  # a lane taken over: past what was recorded
+            value = guard.next_nonce(value)
+            self._floored = True
         self._next = value
         return value
 
     async def take(self, count: int = 1) -> int:
         """Reserve `count` consecutive nonces and return the first; syncs first if needed."""
         check_int("count", count, 1, P.MAX_NONCE)
+        guard = self.guard
+        if guard is not None and not guard.valid:
+            reason = getattr(guard, "lost_reason", "") or "not renewed in time"
+            raise FleetError(
+                f"fleet: the lease of API key {self.api_key_index}'s lane is lost ({reason});"
+                " nothing signed or sent on it"
+            )
         if self._next is None:
             await self.sync()
         assert self._next is not None
@@ -265,7 +294,12 @@ class NonceManager:
         if lane is None:
             raise ValueError(f"api_key_index {api_key_index!r} is not one of {self._order}")
         async with lane.lock:
-            yield lane
+            try:
+                yield lane
+            finally:
+                # Synced: every nonce below _next was consumed (refusals were given back).
+                if lane.recorder is not None and lane._next:
+                    lane.recorder(lane.api_key_index, lane._next - 1)
 
     async def take_one(self, api_key_index: int | None = None) -> tuple[int, int]:
         """Hold a lane just long enough to take one nonce: (api_key_index, nonce)."""

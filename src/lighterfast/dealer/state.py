@@ -41,6 +41,7 @@ class DealerState:
     _signer: Any
     _owns_signer: bool
     _owns_nonces: bool
+    _fleet_link: Any
     _rest: RestClient
     _nonces: NonceManager
     _queue: list[_Intent]

@@ -153,6 +153,11 @@ class RestClient:
         if self.tx_limiter is not None and endpoint in TX_ENDPOINTS:
             limiter = self.tx_limiter
         while not limiter.try_acquire(weight):
+            slow = getattr(limiter, "acquire_async", None)
+            if slow is not None:  # a fleet budget: it reserves and waits by itself
+                self.limiter_waits += 1
+                await slow(weight)
+                return
             wait = limiter.wait_time(weight)
             lo, hi = self.jitter_ms
             wait += random.uniform(lo, hi) / 1000.0

@@ -1,0 +1,253 @@
+"""The dealer's use of a fleet server (`DealerConfig(fleet=…)` or $LIGHTERFAST_FLEET_URL).
+
+Imported only when a fleet is configured (it needs the `fleet` extra, redis). What it adds:
+
+* **Budget.** The account's requests draw from the fleet's rolling windows (per account and
+  per host, `lighterfast.fleet.budget`): `FleetLimiter` puts a `FleetBudget` behind the
+  process's `transport.budget.Budget`, so every dealer request, nonce fetch and WsInfo read of
+  the account passes it (local chunk first, `try_acquire`; else a reservation). A fleet that
+  cannot answer within its wait raises `NotSent` naming the fleet: nothing left, nothing used.
+* **Lanes.** A key's nonce lane is used only under this process's fleet lease of that key
+  (one lease per process and key, shared by its dealers, released with the lane). A new lane
+  starts from max(nextNonce, last recorded + 1); a lane's consumed nonces are noted on every
+  release of the lane and recorded in the background (fenced by the lease's epoch). A lost
+  lease stops the lane (`take` raises FleetError: nothing signed).
+* **COI slot.** The process leases one slot per account; its allocators issue COIs in it.
+
+One `Fleet` connection per (event loop, URL) in a process, refcounted by its dealers.
+Test knobs (environment): LIGHTERFAST_FLEET_NAMESPACE, LIGHTERFAST_FLEET_WINDOW_S (the rolling
+window, the venue's 60 s), LIGHTERFAST_FLEET_TTL_S (lease TTL), LIGHTERFAST_FLEET_LANES (keys a
+process leases at most per account, default 1: the other processes find the rest free).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import protocol as P
+from ..errors import FleetError, LighterError, NotSent, describe
+from ..fleet import Fleet, FleetBudget, LaneLease, SlotLease
+from .coi import allocator_for_slot
+
+NAMESPACE_ENV = "LIGHTERFAST_FLEET_NAMESPACE"
+WINDOW_ENV = "LIGHTERFAST_FLEET_WINDOW_S"
+TTL_ENV = "LIGHTERFAST_FLEET_TTL_S"
+LANES_ENV = "LIGHTERFAST_FLEET_LANES"
+
+
+def _env_float(name: str) -> float | None:
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise LighterError(f"${name}: expected seconds, got {raw!r}") from None
+    if value <= 0:
+        raise LighterError(f"${name}: expected seconds > 0, got {raw!r}")
+    return value
+
+
+class FleetLimiter:
+    """A `FleetBudget` with the WeightLimiter face RestClient uses (`tx`: premium sends)."""
+
+    __slots__ = ("budget", "capacity", "tx")
+
+    def __init__(self, budget: FleetBudget, tx: bool = False) -> None:
+        self.budget = budget
+        self.tx = tx
+        self.capacity = budget.capacity
+
+    def try_acquire(self, weight: int = 1) -> bool:
+        return self.budget.try_acquire(weight, tx=self.tx)
+
+    def available(self) -> int:
+        return int(self.budget.available(tx=self.tx))
+
+    def wait_time(self, weight: int = 1) -> float:
+        return 0.05
+
+    async def acquire_async(self, weight: int) -> None:
+        """Reserve from the fleet (waits for room); NotSent when the fleet cannot answer."""
+        try:
+            await self.budget.acquire(weight, tx=self.tx)
+        except FleetError as exc:
+            raise NotSent(f"fleet budget unavailable, nothing sent: {describe(exc)}") from exc
+
+
+class _Shared:
+    """One process's fleet use on one loop and URL: the connection, budgets, leases."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.holders = 0
+        self.lanes: dict[tuple[int, int], tuple[LaneLease, int]] = {}  # (acct, key) → lease, refs
+        self.slots: dict[int, tuple[SlotLease, int]] = {}  # account → lease, refs
+        self.lock = asyncio.Lock()
+
+
+_LINKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Shared]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class FleetLink:
+    """One dealer's hold on the process's fleet (see the module docstring); `close()` ends it."""
+
+    def __init__(self, shared: _Shared, url: str, account: int) -> None:
+        self._shared = shared
+        self._url = url
+        self.account = account
+        self.fleet = shared.fleet
+        self.budget: FleetBudget | None = None
+        self.lanes: list[LaneLease] = []
+        self.slot: SlotLease | None = None
+        self._closed = False
+        self._recorders: dict[int, asyncio.Task[None]] = {}
+
+    @classmethod
+    async def open(cls, url: str, account: int, host: str | None) -> FleetLink:
+        """The process's fleet for `url` (connected on first use), held once more."""
+        loop = asyncio.get_running_loop()
+        links = _LINKS.setdefault(loop, {})
+        shared = links.get(url)
+        if shared is None or shared.fleet._closed:
+            kwargs: dict[str, Any] = {"host": host}
+            namespace = os.environ.get(NAMESPACE_ENV)
+            if namespace:
+                kwargs["namespace"] = namespace
+            ttl = _env_float(TTL_ENV)
+            if ttl is not None:
+                kwargs["lease_ttl_s"] = ttl
+            shared = links[url] = _Shared(await Fleet.connect(url, **kwargs))
+        shared.holders += 1
+        return cls(shared, url, account)
+
+    def limiters(self, standard_account: bool, capacity: int) -> tuple[Any, Any]:
+        """(limiter, tx_limiter) drawing from the account's fleet budget (tx None: standard)."""
+        window = _env_float(WINDOW_ENV) or float(P.RATE_WINDOW_S)
+        self.budget = self.fleet.budget(
+            self.account,
+            standard_account=standard_account,
+            capacity=capacity,
+            window_s=window,
+            hold_s=min(1.0, window / 4),
+        )
+        main = FleetLimiter(self.budget)
+        return main, None if standard_account else FleetLimiter(self.budget, tx=True)
+
+    async def lease_lanes(self, keys: Sequence[int]) -> list[int]:
+        """The keys this dealer may use: the process's leases among `keys`, else free ones.
+
+        FleetError naming the keys and their holders when none is free.
+        """
+        shared = self._shared
+        async with shared.lock:
+            held = [
+                k
+                for k in keys
+                if (self.account, k) in shared.lanes and shared.lanes[(self.account, k)][0].valid
+            ]
+            if not held:
+                raw = os.environ.get(LANES_ENV)
+                want = min(len(keys), max(1, int(raw))) if raw and raw.isdigit() else 1
+                fresh = await self.fleet.lease_lanes(self.account, list(keys), want=want)
+                for lease in fresh:
+                    shared.lanes[(self.account, lease.key)] = (lease, 0)
+                held = [lease.key for lease in fresh]
+            for k in held:
+                lease, refs = shared.lanes[(self.account, k)]
+                shared.lanes[(self.account, k)] = (lease, refs + 1)
+                self.lanes.append(lease)
+        return held
+
+    def lease_of(self, key: int) -> LaneLease | None:
+        """This dealer's lease of `key`'s lane."""
+        return next((lease for lease in self.lanes if lease.key == key), None)
+
+    async def coi_source(self) -> Callable[[], int]:
+        """The process's allocator of its leased COI slot for this account (leased once)."""
+        shared = self._shared
+        async with shared.lock:
+            entry = shared.slots.get(self.account)
+            if entry is None or not entry[0].valid:
+                entry = (await self.fleet.lease_slot(self.account), 0)
+            shared.slots[self.account] = (entry[0], entry[1] + 1)
+            self.slot = entry[0]
+        slot = self.slot
+        alloc = allocator_for_slot(slot.slot)
+
+        def next_coi() -> int:
+            if not slot.valid:
+                raise FleetError(
+                    f"fleet: COI slot {slot.slot} of account {self.account} is lost"
+                    f" ({slot.lost_reason or 'not renewed'}); no COI issued"
+                )
+            return alloc.next()
+
+        return next_coi
+
+    def record(self, key: int, nonce: int) -> None:
+        """`nonce` of `key` was consumed: noted now, recorded in the background (fenced)."""
+        lease = self.lease_of(key)
+        if lease is None or not lease.valid:
+            return
+        lease.note_nonce(nonce)
+        task = self._recorders.get(key)
+        if task is None or task.done():
+            self._recorders[key] = asyncio.get_running_loop().create_task(self._record(lease))
+
+    async def _record(self, lease: LaneLease) -> None:
+        while lease.valid:
+            noted = lease._noted
+            if noted is None or (lease.last_nonce is not None and noted <= lease.last_nonce):
+                return
+            try:
+                await lease.record_nonce(noted)
+            except FleetError:
+                return  # the heartbeat carries the note (or the lease is lost)
+
+    async def close(self) -> None:
+        """Release this dealer's holds; the last holder releases the leases and the fleet."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._recorders.values():
+            task.cancel()
+        await asyncio.gather(*self._recorders.values(), return_exceptions=True)
+        shared = self._shared
+        release: list[Any] = []
+        async with shared.lock:
+            for lease in self.lanes:
+                ident = (self.account, lease.key)
+                entry = shared.lanes.get(ident)
+                if entry is not None and entry[0] is lease:
+                    if entry[1] <= 1:
+                        del shared.lanes[ident]
+                        release.append(lease)
+                    else:
+                        shared.lanes[ident] = (lease, entry[1] - 1)
+            if self.slot is not None:
+                entry_s = shared.slots.get(self.account)
+                if entry_s is not None and entry_s[0] is self.slot:
+                    if entry_s[1] <= 1:
+                        del shared.slots[self.account]
+                        release.append(self.slot)
+                    else:
+                        shared.slots[self.account] = (self.slot, entry_s[1] - 1)
+            shared.holders -= 1
+            last = shared.holders <= 0
+        for lease in release:
+            try:
+                await lease.release()
+            except FleetError:
+                pass  # it expires on its own
+        if last:
+            links = _LINKS.get(asyncio.get_running_loop(), {})
+            if links.get(self._url) is shared:
+                del links[self._url]
+            await shared.fleet.close()
