@@ -73,7 +73,7 @@ async def test_dealer_on_a_fleet_leases_a_free_lane_and_a_slot(
                 assert second._fleet_link.lease_of(5) is lease
         # Closed: the lease went back; every key held elsewhere now → FleetError naming them.
         (theirs,) = await other.lease_lanes(acc, [5])
-        with pytest.raises(FleetError, match="key 4 held by .*other-host.*key 5 held by"):
+        with pytest.raises(FleetError, match=r"key 4 held by .*other-host.*key 5 held by"):
             await LighterDealer.create(cfg)
         assert node_nonce(node, funded_account, 5) == 3
         # The other process recorded a nonce far ahead on key 5 and let it go: a dealer taking
