@@ -157,5 +157,6 @@ async def test_close_with_the_server_down_does_not_raise(
     await fleet.close()  # the releases fail (logged); the leases expire on their own
     assert fleet.leases == [] and all(lease.released for lease in [*lanes, slot])
     assert b.available() == 0 and b.refunded == 0
+    assert fleet.closed
     with pytest.raises(FleetError, match="closed"):
         await fleet.lease_slot(1)

@@ -122,6 +122,11 @@ class Fleet:
     ) -> None:
         await self.close()
 
+    @property
+    def closed(self) -> bool:
+        """True once `close()` ran."""
+        return self._closed
+
     def key(self, *parts: str) -> str:
         """A key of this fleet's namespace (one hash tag: one cluster slot)."""
         return ":".join((self._prefix, *parts))
