@@ -97,9 +97,7 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
             )
         )
         if fleet_link is not None:  # lanes used only under the process's leases of them
-            for key, lane in self._nonces.lanes.items():
-                lane.guard = fleet_link.lease_of(key)
-                lane.recorder = fleet_link.record
+            fleet_link.attach(self._nonces.lanes)
         self._queue: list[_Intent] = []
         # COI → what we know of the order: our intent, then WS/REST updates.
         self._orders = CoiCache(config.coi_cache_size)

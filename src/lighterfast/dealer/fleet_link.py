@@ -16,7 +16,7 @@ Imported only when a fleet is configured (it needs the `fleet` extra, redis). Wh
 
 One `Fleet` connection per (event loop, URL) in a process, refcounted by its dealers.
 Test knobs (environment): LIGHTERFAST_FLEET_NAMESPACE, LIGHTERFAST_FLEET_WINDOW_S (the rolling
-window, the venue's 60 s), LIGHTERFAST_FLEET_TTL_S (lease TTL), LIGHTERFAST_FLEET_LANES (keys a
+window, the venue's 60 s), LIGHTERFAST_FLEET_HOLD_S (chunk hold, 1 s), LIGHTERFAST_FLEET_TTL_S (lease TTL), LIGHTERFAST_FLEET_LANES (keys a
 process leases at most per account, default 1: the other processes find the rest free).
 """
 
@@ -37,6 +37,7 @@ NAMESPACE_ENV = "LIGHTERFAST_FLEET_NAMESPACE"
 WINDOW_ENV = "LIGHTERFAST_FLEET_WINDOW_S"
 TTL_ENV = "LIGHTERFAST_FLEET_TTL_S"
 LANES_ENV = "LIGHTERFAST_FLEET_LANES"
+HOLD_ENV = "LIGHTERFAST_FLEET_HOLD_S"
 
 
 def _env_float(name: str) -> float | None:
@@ -108,6 +109,8 @@ class FleetLink:
         self.slot: SlotLease | None = None
         self._closed = False
         self._recorders: dict[int, asyncio.Task[None]] = {}
+        self._retasks: set[asyncio.Task[None]] = set()
+        self._lane_objs: dict[int, Any] = {}
 
     @classmethod
     async def open(cls, url: str, account: int, host: str | None) -> FleetLink:
@@ -135,7 +138,8 @@ class FleetLink:
             standard_account=standard_account,
             capacity=capacity,
             window_s=window,
-            hold_s=min(1.0, window / 4),
+            # A reservation counts window + hold_s: the lag from grant to the venue's count.
+            hold_s=_env_float(HOLD_ENV) or min(1.0, window / 10),
         )
         main = FleetLimiter(self.budget)
         return main, None if standard_account else FleetLimiter(self.budget, tx=True)
@@ -159,11 +163,50 @@ class FleetLink:
                 for lease in fresh:
                     shared.lanes[(self.account, lease.key)] = (lease, 0)
                 held = [lease.key for lease in fresh]
+                for lease in fresh:
+                    lease.on_lost(self._lane_lost)
             for k in held:
                 lease, refs = shared.lanes[(self.account, k)]
                 shared.lanes[(self.account, k)] = (lease, refs + 1)
                 self.lanes.append(lease)
         return held
+
+    def attach(self, lanes: dict[int, Any]) -> None:
+        """Guard this dealer's nonce lanes by their leases (re-guarded after a re-lease)."""
+        self._lane_objs = lanes
+        for key, lane in lanes.items():
+            lane.guard = self.lease_of(key)
+            lane.recorder = self.record
+
+    def _lane_lost(self, lease: LaneLease) -> None:
+        """A lost lane lease (expired, taken over, the server restarted): lease it anew."""
+        if not self._closed:
+            task = asyncio.get_running_loop().create_task(self._release_lane(lease))
+            self._retasks.add(task)
+            task.add_done_callback(self._retasks.discard)
+
+    async def _release_lane(self, old: LaneLease) -> None:
+        shared = self._shared
+        while not self._closed:
+            try:
+                async with shared.lock:
+                    entry = shared.lanes.get((self.account, old.key))
+                    if entry is not None and entry[0] is not old and entry[0].valid:
+                        fresh = entry[0]  # another dealer of the process re-leased it
+                    else:
+                        (fresh,) = await self.fleet.lease_lanes(self.account, [old.key])
+                        fresh.on_lost(self._lane_lost)
+                        refs = entry[1] if entry is not None else 1
+                        shared.lanes[(self.account, old.key)] = (fresh, refs)
+                self.lanes = [fresh if lease is old else lease for lease in self.lanes]
+                lane = self._lane_objs.get(old.key)
+                if lane is not None:
+                    lane.guard = fresh
+                    lane._floored = False
+                    lane.invalidate()  # resync: max(nextNonce, last recorded + 1)
+                return
+            except FleetError:
+                await asyncio.sleep(0.25)
 
     def lease_of(self, key: int) -> LaneLease | None:
         """This dealer's lease of `key`'s lane."""
@@ -176,20 +219,44 @@ class FleetLink:
             entry = shared.slots.get(self.account)
             if entry is None or not entry[0].valid:
                 entry = (await self.fleet.lease_slot(self.account), 0)
+                entry[0].on_lost(self._slot_lost)
             shared.slots[self.account] = (entry[0], entry[1] + 1)
             self.slot = entry[0]
-        slot = self.slot
-        alloc = allocator_for_slot(slot.slot)
 
         def next_coi() -> int:
+            slot = self.slot
+            assert slot is not None
             if not slot.valid:
                 raise FleetError(
                     f"fleet: COI slot {slot.slot} of account {self.account} is lost"
                     f" ({slot.lost_reason or 'not renewed'}); no COI issued"
                 )
-            return alloc.next()
+            return allocator_for_slot(slot.slot).next()
 
         return next_coi
+
+    def _slot_lost(self, lease: SlotLease) -> None:
+        if not self._closed:
+            task = asyncio.get_running_loop().create_task(self._release_slot(lease))
+            self._retasks.add(task)
+            task.add_done_callback(self._retasks.discard)
+
+    async def _release_slot(self, old: SlotLease) -> None:
+        shared = self._shared
+        while not self._closed:
+            try:
+                async with shared.lock:
+                    entry = shared.slots.get(self.account)
+                    if entry is not None and entry[0] is not old and entry[0].valid:
+                        fresh = entry[0]
+                    else:
+                        fresh = await self.fleet.lease_slot(self.account, prefer=old.slot)
+                        fresh.on_lost(self._slot_lost)
+                        shared.slots[self.account] = (fresh, entry[1] if entry else 1)
+                self.slot = fresh
+                return
+            except FleetError:
+                await asyncio.sleep(0.25)
 
     def record(self, key: int, nonce: int) -> None:
         """`nonce` of `key` was consumed: noted now, recorded in the background (fenced)."""
@@ -216,9 +283,10 @@ class FleetLink:
         if self._closed:
             return
         self._closed = True
-        for task in self._recorders.values():
+        tasks = [*self._recorders.values(), *self._retasks]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._recorders.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         shared = self._shared
         release: list[Any] = []
         async with shared.lock:
