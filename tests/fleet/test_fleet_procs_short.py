@@ -40,7 +40,9 @@ async def _setup(node: LocalNode) -> tuple[Any, dict[str, str]]:
     return dev, keys
 
 
-def _args(node: LocalNode, dev: Any, keys: dict[str, str], url: str, until: float) -> dict[str, Any]:
+def _args(
+    node: LocalNode, dev: Any, keys: dict[str, str], url: str, until: float
+) -> dict[str, Any]:
     return {
         "base_url": node.base_url,
         "account": dev.account_index,
@@ -73,6 +75,10 @@ def _node_limits() -> RateLimits:
     return RateLimits("standard", window_s=WINDOW_S)
 
 
+def _orders_of(node: LocalNode, account: int) -> list[dict[str, Any]]:
+    return [o for o in node.state.orders.values() if o["owner_account_index"] == account]
+
+
 def _check_unique(results: list[dict[str, Any]]) -> None:
     accepted = [r for r in results if r["s"] == "accepted"]
     cois = Counter(r["coi"] for r in results)
@@ -95,8 +101,7 @@ async def test_four_processes_three_bots_six_keys_share_the_budget(
         dev, keys = await _setup(node)
         until = time.time() + 12.0
         procs = [
-            spawn(_args(node, dev, keys, redis_url, until), _env(fleet_namespace))
-            for _ in range(4)
+            spawn(_args(node, dev, keys, redis_url, until), _env(fleet_namespace)) for _ in range(4)
         ]
         finished = await asyncio.gather(*(_finish(p) for p in procs))
         lines = [line for out, _ in finished for line in out]
@@ -123,7 +128,7 @@ async def test_four_processes_three_bots_six_keys_share_the_budget(
         assert limited <= len(procs), limited
 
         await asyncio.sleep(0.5)  # the last creates execute (standard latency)
-        mine = [o for o in node.state.orders.values() if o["owner_account_index"] == dev.account_index]
+        mine = _orders_of(node, dev.account_index)
         assert sorted(o["client_order_index"] for o in mine) == sorted(r["coi"] for r in accepted)
         # The budget was used: requests after the first window's burst, per second, against
         # the tier's CAPACITY per WINDOW_S.
@@ -181,7 +186,7 @@ async def test_a_killed_process_is_taken_over_and_a_redis_restart_is_ridden_out(
         # that it sent but did not live to print (its own slot), never one twice.
         await asyncio.sleep(0.5)
         accepted = {r["coi"] for r in results if r["s"] == "accepted"}
-        mine = [o for o in node.state.orders.values() if o["owner_account_index"] == dev.account_index]
+        mine = _orders_of(node, dev.account_index)
         on_node = Counter(o["client_order_index"] for o in mine)
         assert max(on_node.values()) == 1
         assert accepted <= set(on_node)

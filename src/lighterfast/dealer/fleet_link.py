@@ -15,9 +15,10 @@ Imported only when a fleet is configured (it needs the `fleet` extra, redis). Wh
 * **COI slot.** The process leases one slot per account; its allocators issue COIs in it.
 
 One `Fleet` connection per (event loop, URL) in a process, refcounted by its dealers.
-Test knobs (environment): LIGHTERFAST_FLEET_NAMESPACE, LIGHTERFAST_FLEET_WINDOW_S (the rolling
-window, the venue's 60 s), LIGHTERFAST_FLEET_HOLD_S (chunk hold, 1 s), LIGHTERFAST_FLEET_TTL_S (lease TTL), LIGHTERFAST_FLEET_LANES (keys a
-process leases at most per account, default 1: the other processes find the rest free).
+Knobs (environment): LIGHTERFAST_FLEET_NAMESPACE, LIGHTERFAST_FLEET_LANES (keys a process
+leases at most per account, default 1: the other processes find the rest free); for tests
+LIGHTERFAST_FLEET_WINDOW_S (the rolling window, the venue's 60 s), LIGHTERFAST_FLEET_HOLD_S
+(a chunk's hold, default 1 s) and LIGHTERFAST_FLEET_TTL_S (the lease TTL).
 """
 
 from __future__ import annotations
