@@ -348,6 +348,12 @@ cdef class _NoncePool:
             memset(self.slots, 0, <size_t>self.capacity * 10 * sizeof(uint64_t))
             free(self.slots)
             self.slots = NULL
+        wake = self.wake
+        if wake is not None:  # the filler sees its pool gone and ends now, not in 0.5 s
+            try:
+                wake.set()
+            except Exception:
+                pass
 
     def _start(self):
         self.requested = True
