@@ -1,4 +1,5 @@
-"""The `lighterfast` command: `node` (local Lighter node), `demo` (quoting bots), `bench`.
+"""The `lighterfast` command: `node` (local Lighter node), `demo` (quoting bots), `bench`,
+`fleet status` (the fleet server of many bots).
 
 Each subcommand is one `_add_<name>(subparsers)` function that registers its parser and sets
 `func`; `demo` and `bench` are added the same way.
@@ -571,6 +572,53 @@ def _add_bench(sub: Any) -> None:
     p.set_defaults(func=_run_bench)
 
 
+def _run_fleet_status(args: argparse.Namespace) -> int:
+    """Print the fleet's leases, COI slots and budget windows (a table, or JSON)."""
+    from ..fleet.status import fetch_status, render_status, status_json  # needs redis
+
+    status = asyncio.run(
+        fetch_status(args.fleet or None, args.account, namespace=args.namespace, wait_s=args.wait)
+    )
+    if args.json:
+        print(json.dumps(status_json(status), indent=2, sort_keys=True), flush=True)
+    else:
+        from rich.console import Console
+
+        Console(width=120).print(render_status(status))
+    return 0
+
+
+def _add_fleet(sub: Any) -> None:
+    p = sub.add_parser(
+        "fleet",
+        help="inspect the fleet server shared by many bots of one account",
+        description="The fleet (Redis-compatible server) of processes sharing an account: API-key"
+        " lane leases, COI slots and the rate budget (README: Running many bots).",
+        formatter_class=_HelpFormatter,
+    )
+    fleet_sub = p.add_subparsers(dest="fleet_command", metavar="FLEET_COMMAND", required=True)
+    st = fleet_sub.add_parser(
+        "status",
+        help="leases (key, holder, age), budget used per account and per host, COI slots",
+        formatter_class=_HelpFormatter,
+    )
+    st.add_argument(
+        "--fleet",
+        metavar="URL",
+        default=os.environ.get("LIGHTERFAST_FLEET_URL", ""),
+        help="redis://, rediss:// or unix:// URL (default $LIGHTERFAST_FLEET_URL)",
+    )
+    st.add_argument("--account", type=int, default=None, help="one account only")
+    st.add_argument(
+        "--namespace",
+        default=os.environ.get("LIGHTERFAST_FLEET_NAMESPACE", "lighterfast"),
+        help="the fleet's key namespace",
+    )
+    st.add_argument("--wait", type=float, default=2.0, help="seconds to wait for the server")
+    st.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    st.set_defaults(func=_run_fleet_status)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
     parser = _Parser(
@@ -589,6 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_node(sub)
     _add_demo(sub)
     _add_bench(sub)
+    _add_fleet(sub)
     return parser
 
 
