@@ -26,6 +26,8 @@ from .types import (
     ModifyOrderArgs,
     SignedTx,
     Signer,
+    UpdateLeverageArgs,
+    UpdateMarginArgs,
 )
 from .validate import (
     validate_cancel_all_orders,
@@ -33,6 +35,8 @@ from .validate import (
     validate_create_grouped_orders,
     validate_create_order,
     validate_modify_order,
+    validate_update_leverage,
+    validate_update_margin,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +57,8 @@ __all__ = [
     "SignedTx",
     "Signer",
     "SignerBase",
+    "UpdateLeverageArgs",
+    "UpdateMarginArgs",
     "agenerate_api_key",
     "chain_id_for_url",
     "generate_api_key",
@@ -63,6 +69,8 @@ __all__ = [
     "validate_create_grouped_orders",
     "validate_create_order",
     "validate_modify_order",
+    "validate_update_leverage",
+    "validate_update_margin",
 ]
 
 

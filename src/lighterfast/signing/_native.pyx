@@ -36,6 +36,8 @@ from ..protocol import (
     TX_TYPE_CREATE_GROUPED_ORDERS,
     TX_TYPE_CREATE_ORDER,
     TX_TYPE_MODIFY_ORDER,
+    TX_TYPE_UPDATE_LEVERAGE,
+    TX_TYPE_UPDATE_MARGIN,
 )
 from .base import SignerBase
 from .types import SignedTx
@@ -777,6 +779,12 @@ class NativeSigner(SignerBase):
                 f'"GroupingType":{grouping_type},"Orders":['
                 + ",".join(["{" + _order_fields(o) + "}" for o in orders]) + "],"
             )
+        elif tx_type == TX_TYPE_UPDATE_LEVERAGE:
+            body = row
+            mid = f'"MarketIndex":{row[0]},"InitialMarginFraction":{row[1]},"MarginMode":{row[2]},'
+        elif tx_type == TX_TYPE_UPDATE_MARGIN:  # the amount is hashed as two 32-bit words
+            body = (row[0], row[1] & 0xFFFFFFFF, row[1] >> 32, row[2])
+            mid = f'"MarketIndex":{row[0]},"USDCAmount":{row[1]},"Direction":{row[2]},'
         elif tx_type == TX_TYPE_CHANGE_PUB_KEY:
             raw = <bytes>row
             body = tuple(int.from_bytes(raw[8 * i: 8 * i + 8], "little") for i in range(5))

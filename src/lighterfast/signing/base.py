@@ -22,6 +22,8 @@ from .types import (
     CreateOrderArgs,
     ModifyOrderArgs,
     SignedTx,
+    UpdateLeverageArgs,
+    UpdateMarginArgs,
 )
 from .validate import (
     check_api_key_index,
@@ -34,6 +36,8 @@ from .validate import (
     validate_create_grouped_orders,
     validate_create_order,
     validate_modify_order,
+    validate_update_leverage,
+    validate_update_margin,
 )
 
 if TYPE_CHECKING:
@@ -238,12 +242,22 @@ class SignerBase:
         row = validate_create_grouped_orders(**fields)
         return self._prep(P.TX_TYPE_CREATE_GROUPED_ORDERS, row, nonce, api_key_index)
 
+    def _prep_update_leverage(self, *, nonce: int, api_key_index: int, **fields: Any) -> Any:
+        row = validate_update_leverage(**fields)
+        return self._prep(P.TX_TYPE_UPDATE_LEVERAGE, row, nonce, api_key_index)
+
+    def _prep_update_margin(self, *, nonce: int, api_key_index: int, **fields: Any) -> Any:
+        row = validate_update_margin(**fields)
+        return self._prep(P.TX_TYPE_UPDATE_MARGIN, row, nonce, api_key_index)
+
     _preparers: ClassVar[dict[str, Callable[..., Any]]] = {
         "create_order": _prep_create_order,
         "cancel_order": _prep_cancel_order,
         "modify_order": _prep_modify_order,
         "cancel_all_orders": _prep_cancel_all_orders,
         "create_grouped_orders": _prep_create_grouped_orders,
+        "update_leverage": _prep_update_leverage,
+        "update_margin": _prep_update_margin,
     }
 
     def _prep_many(self, requests: Sequence[tuple[str, Mapping[str, Any]]]) -> Any:
@@ -299,6 +313,16 @@ class SignerBase:
         result: SignedTx = self._run(self._prep_create_grouped_orders(**kwargs))
         return result
 
+    def sign_update_leverage(self, **kwargs: Unpack[UpdateLeverageArgs]) -> SignedTx:
+        """Sign an L2UpdateLeverage (20): a market's initial margin fraction and margin mode."""
+        result: SignedTx = self._run(self._prep_update_leverage(**kwargs))
+        return result
+
+    def sign_update_margin(self, **kwargs: Unpack[UpdateMarginArgs]) -> SignedTx:
+        """Sign an L2UpdateMargin (29): move micro-USDC onto / off an isolated position."""
+        result: SignedTx = self._run(self._prep_update_margin(**kwargs))
+        return result
+
     def sign_many(self, requests: Sequence[tuple[str, Mapping[str, Any]]]) -> list[SignedTx]:
         """Sign a batch, results in request order. Every request is validated before any is
         signed; if the library refuses one, SignerError names its index."""
@@ -337,6 +361,16 @@ class SignerBase:
     ) -> SignedTx:
         """Async twin of `sign_create_grouped_orders`."""
         result: SignedTx = await self._arun(self._prep_create_grouped_orders(**kwargs))
+        return result
+
+    async def asign_update_leverage(self, **kwargs: Unpack[UpdateLeverageArgs]) -> SignedTx:
+        """Async twin of `sign_update_leverage`."""
+        result: SignedTx = await self._arun(self._prep_update_leverage(**kwargs))
+        return result
+
+    async def asign_update_margin(self, **kwargs: Unpack[UpdateMarginArgs]) -> SignedTx:
+        """Async twin of `sign_update_margin`."""
+        result: SignedTx = await self._arun(self._prep_update_margin(**kwargs))
         return result
 
     async def asign_many(self, requests: Sequence[tuple[str, Mapping[str, Any]]]) -> list[SignedTx]:

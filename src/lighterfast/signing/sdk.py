@@ -181,6 +181,16 @@ class _GoLibrary:
         f.argtypes = [_LL, _LL, _LL, _LL, _LL, _LL, _I, _I, _U8, _U8, _U8, _LL, _LL, _I, _LL]
         f.restype = _SignedTxResponse
         self.sign_modify_order = f
+        f = cdll.SignUpdateLeverage
+        # market, initial margin fraction, margin mode, skip nonce, nonce, api key, account
+        f.argtypes = [_LL, _I, _I, _U8, _LL, _I, _LL]
+        f.restype = _SignedTxResponse
+        self.sign_update_leverage = f
+        f = cdll.SignUpdateMargin
+        # market, usdc amount, direction, skip nonce, nonce, api key, account
+        f.argtypes = [_LL, _LL, _I, _U8, _LL, _I, _LL]
+        f.restype = _SignedTxResponse
+        self.sign_update_margin = f
         f = cdll.CreateAuthToken
         f.argtypes = [_LL, _I, _LL]
         f.restype = _StrOrErr
@@ -294,6 +304,16 @@ def _w_create_grouped_orders(
         grouping_type, array, len(orders), 0, 0, 0, 0, 0, 0, nonce, key, account
     )
     return lib.signed(response)
+
+
+def _w_update_leverage(account: int, key: int, nonce: int, row: tuple[int, ...]) -> SignedTx:
+    lib = _guard()
+    return lib.signed(lib.sign_update_leverage(*row, 0, nonce, key, account))
+
+
+def _w_update_margin(account: int, key: int, nonce: int, row: tuple[int, ...]) -> SignedTx:
+    lib = _guard()
+    return lib.signed(lib.sign_update_margin(*row, 0, nonce, key, account))
 
 
 def _w_auth_token(account: int, key: int, deadline: int) -> str:
@@ -493,6 +513,8 @@ _WORKERS: Final[dict[int, Callable[..., SignedTx]]] = {
     P.TX_TYPE_MODIFY_ORDER: _w_modify_order,
     P.TX_TYPE_CANCEL_ALL_ORDERS: _w_cancel_all_orders,
     P.TX_TYPE_CREATE_GROUPED_ORDERS: _w_create_grouped_orders,
+    P.TX_TYPE_UPDATE_LEVERAGE: _w_update_leverage,
+    P.TX_TYPE_UPDATE_MARGIN: _w_update_margin,
 }
 
 

@@ -18,6 +18,8 @@ __all__ = [
     "ModifyOrderArgs",
     "SignedTx",
     "Signer",
+    "UpdateLeverageArgs",
+    "UpdateMarginArgs",
 ]
 
 # Request kinds `sign_many` understands; each names a `sign_<kind>` method.
@@ -27,6 +29,8 @@ SIGN_KINDS: Final = (
     "modify_order",
     "cancel_all_orders",
     "create_grouped_orders",
+    "update_leverage",
+    "update_margin",
 )
 
 
@@ -121,6 +125,26 @@ class CreateGroupedOrdersArgs(TypedDict):
 
     grouping_type: int
     orders: Sequence[GroupedOrder | Mapping[str, Any]]
+    nonce: int
+    api_key_index: int
+
+
+class UpdateLeverageArgs(TypedDict):
+    """Keywords of `sign_update_leverage` (fraction 10000 / leverage; mode 0 cross, 1 isolated)."""
+
+    market_index: int
+    initial_margin_fraction: int
+    margin_mode: int
+    nonce: int
+    api_key_index: int
+
+
+class UpdateMarginArgs(TypedDict):
+    """Keywords of `sign_update_margin` (micro-USDC; direction 1 adds, 0 removes)."""
+
+    market_index: int
+    usdc_amount: int
+    direction: int
     nonce: int
     api_key_index: int
 

@@ -25,10 +25,13 @@ __all__ = [
     "validate_create_grouped_orders",
     "validate_create_order",
     "validate_modify_order",
+    "validate_update_leverage",
+    "validate_update_margin",
 ]
 
 _PRIVATE_KEY_HEX_LEN: Final = 80  # 40 bytes (signer-spec §1.1)
 INT64_MAX: Final = 2**63 - 1
+MAX_USDC_AMOUNT: Final = 2**60 - 1  # micro-USDC: the library refuses more (checked against it)
 
 
 def int_field(name: str, value: Any, lo: int, hi: int) -> int:
@@ -173,6 +176,30 @@ def validate_cancel_all_orders(*, time_in_force: int, time: int) -> tuple[int, i
     else:
         time = int_field("time", time, 0, 0)
     return time_in_force, time
+
+
+def validate_update_leverage(
+    *, market_index: int, initial_margin_fraction: int, margin_mode: int
+) -> tuple[int, int, int]:
+    """Check an UpdateLeverage: initial margin fraction 1..10000 (ticks of 1e-4, 10000 / leverage),
+    margin mode 0 (cross) or 1 (isolated); the library refuses the same."""
+    return (
+        _market("market_index", market_index),
+        int_field("initial_margin_fraction", initial_margin_fraction, 1, P.MARGIN_FRACTION_TICK),
+        int_field("margin_mode", margin_mode, 0, 1),
+    )
+
+
+def validate_update_margin(
+    *, market_index: int, usdc_amount: int, direction: int
+) -> tuple[int, int, int]:
+    """Check an UpdateMargin: usdc_amount in micro-USDC 1..2^60-1, direction 1 (add to the
+    isolated position) or 0 (remove from it)."""
+    return (
+        _market("market_index", market_index),
+        int_field("usdc_amount", usdc_amount, 1, MAX_USDC_AMOUNT),
+        int_field("direction", direction, 0, 1),
+    )
 
 
 _GROUP_SIZES: Final = {1: 2, 2: 2, 3: 3}  # OTO, OCO, OTOCO (signer-spec §5.5)
