@@ -21,6 +21,8 @@ from ..signing import (
     validate_create_grouped_orders,
     validate_create_order,
     validate_modify_order,
+    validate_update_leverage,
+    validate_update_margin,
 )
 from .coi import check_coi
 from .order_view import _OrderViewMixin
@@ -44,25 +46,6 @@ _SIGN_METHOD = {
 }
 
 
-_MAX_USDC_AMOUNT = 2**60 - 1  # micro-USDC: far above any balance, inside the signer's int64
-
-
-def _check_update_leverage(
-    *, market_index: int, initial_margin_fraction: int, margin_mode: int
-) -> None:
-    """An UpdateLeverage's fields: fraction 1..10000 (ticks of 1e-4), mode 0 cross / 1 isolated."""
-    check_market("market_index", market_index)
-    check_int("initial_margin_fraction", initial_margin_fraction, 1, P.MARGIN_FRACTION_TICK)
-    check_int("margin_mode", margin_mode, 0, 1)
-
-
-def _check_update_margin(*, market_index: int, usdc_amount: int, direction: int) -> None:
-    """An UpdateMargin's fields: USDC micro-units > 0, direction 1 add / 0 remove."""
-    check_market("market_index", market_index)
-    check_int("usdc_amount", usdc_amount, 1, _MAX_USDC_AMOUNT)
-    check_int("direction", direction, 0, 1)
-
-
 # The signer's own input rules, run at enqueue so that a flush never meets a refusal midway.
 _SIGNER_CHECKS: dict[str, Callable[..., Any]] = {
     ACTION_CREATE: validate_create_order,
@@ -70,8 +53,8 @@ _SIGNER_CHECKS: dict[str, Callable[..., Any]] = {
     ACTION_MODIFY: validate_modify_order,
     ACTION_CANCEL_ALL: validate_cancel_all_orders,
     ACTION_GROUPED: validate_create_grouped_orders,
-    ACTION_LEVERAGE: _check_update_leverage,
-    ACTION_MARGIN: _check_update_margin,
+    ACTION_LEVERAGE: validate_update_leverage,
+    ACTION_MARGIN: validate_update_margin,
 }
 
 _TIF_ALIASES = {

@@ -526,12 +526,13 @@ class _TradingMixin(_DeadManMixin, _IntentsMixin):
     def _queue_account_tx(
         self, action: str, kwargs: dict[str, Any], market: int, summary: dict[str, Any]
     ) -> dict[str, Any]:
-        """Queue a leverage / margin tx once the signer is known to sign it (SignerError)."""
+        """Queue a leverage / margin tx; a custom signer without `sign_<action>` is refused
+        (SignerError) before anything is queued."""
         self._check_open()
         if not callable(getattr(self._signer, f"sign_{action}", None)):
             raise SignerError(
                 f"{type(self._signer).__name__} cannot sign {action} (no sign_{action}); nothing"
-                " queued — lighterfast's signers do not implement it yet"
+                " queued"
             )
         intent = _Intent(action, kwargs, None, market, None, summary)
         self._enqueue([intent])
