@@ -352,8 +352,29 @@ def _check_reachable(url: str, timeout: float = 3.0) -> None:
         raise ConfigError(f"cannot reach {url} ({reason}); is the node running?") from None
 
 
+def _run_demo_processes(args: argparse.Namespace) -> int:
+    """`lighterfast demo --processes N`: one bot process per symbol on one account (a fleet)."""
+    from lighterfast.apps.demo_procs import run_processes
+
+    symbols = [s for s in args.symbols.split(",") if s.strip()]
+    if args.processes != len(symbols):
+        symbols = (symbols * args.processes)[: args.processes]
+        if len(set(symbols)) != len(symbols):
+            raise ConfigError(
+                f"--processes {args.processes}: give as many --symbols (one bot process each)"
+            )
+    duration = 20.0 if math.isinf(args.duration) else args.duration
+    summary = _run(run_processes(symbols, duration, fleet_url=args.fleet))
+    print(json.dumps(summary, indent=2), flush=True)
+    if args.json_summary:
+        Path(args.json_summary).write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
 def _run_demo_cmd(args: argparse.Namespace) -> int:
     """`lighterfast demo`: run the bots, show the view, print (and optionally save) the summary."""
+    if args.processes:
+        return _run_demo_processes(args)
     from lighterfast.apps.demo import DemoOptions, run_demo
     from lighterfast.apps.demo_view import LiveView, ProgressView, render_summary
 
@@ -465,6 +486,16 @@ def _add_demo(sub: Any) -> None:
     )
     p.add_argument(
         "--json-summary", metavar="PATH", help="also write the summary as JSON (default: none)"
+    )
+    p.add_argument(
+        "--processes",
+        type=_int_in(1, 64),
+        default=0,
+        help="one bot process per symbol, all on one account sharing a fleet (embedded"
+        " valkey-server unless --fleet)",
+    )
+    p.add_argument(
+        "--fleet", metavar="URL", default=None, help="the fleet server for --processes"
     )
     p.set_defaults(func=_run_demo_cmd)
 

@@ -417,7 +417,10 @@ class QuoteBot:
         return True
 
     def _can_send(self) -> bool:
-        """True when a tx batch fits the budget with the shutdown's reads still in reserve."""
+        """True when a tx batch fits the budget with the shutdown's reads still in reserve
+        (on a fleet the shared budget paces the send itself: it waits for room)."""
+        if getattr(self.dealer, "_fleet_link", None) is not None:
+            return True
         return self.dealer.rate_budget().can_send_batch(reserve_reads=SHUTDOWN_READS)
 
     async def _send(self, cancels: list[int], new: list[tuple[float, float]]) -> None:
@@ -566,8 +569,8 @@ async def _make_bot(
             rate_limit_per_minute=rate_limit,
             **extra,
         )
-        # Two dealers on one API key must take nonces from one lane (they would collide).
-        dealer = await LighterDealer.create(cfg, signer=signer, share_nonces_with=share_with)
+        # Two dealers on one API key take nonces from one lane by themselves (dealer.nonces).
+        dealer = await LighterDealer.create(cfg, signer=signer)
         closers.insert(0, dealer.aclose)
     except BaseException:
         await _run_closers(closers)
