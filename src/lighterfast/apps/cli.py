@@ -494,9 +494,7 @@ def _add_demo(sub: Any) -> None:
         help="one bot process per symbol, all on one account sharing a fleet (embedded"
         " valkey-server unless --fleet)",
     )
-    p.add_argument(
-        "--fleet", metavar="URL", default=None, help="the fleet server for --processes"
-    )
+    p.add_argument("--fleet", metavar="URL", default=None, help="the fleet server for --processes")
     p.set_defaults(func=_run_demo_cmd)
 
 
