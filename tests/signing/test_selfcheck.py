@@ -25,7 +25,7 @@ from lighterfast.testnode._verify import schnorr_verify as node_verify
 VECTORS = json.loads((Path(__file__).parents[1] / "data" / "signer-vectors.json").read_text())
 KEY = VECTORS["keys"]["gen2"]
 KINDS = ["create_order", "cancel_order", "modify_order", "cancel_all_orders",
-         "create_grouped_orders", "auth_token"]  # fmt: skip
+         "create_grouped_orders", "update_leverage", "update_margin", "auth_token"]  # fmt: skip
 KINDS += ["live:" + kind for kind in KINDS]
 
 

@@ -1,6 +1,7 @@
 """Recorded outputs of lighter-sdk 1.1.8's signer library made with an injected nonce k (the
 library run under gdb, `getrandom` overwritten; tests/data/signer-vectors.json, signer-spec §6):
-what the self-check reproduces byte for byte, signature included. Test keys, public data."""
+what the self-check reproduces byte for byte, signature included. Test keys, public data.
+UpdateLeverage / UpdateMargin were recorded the same way (signer-spec §6 item 5's gdb recipe)."""
 
 # ruff: noqa: E501
 
@@ -136,6 +137,40 @@ TRANSACTIONS: Final[list[dict[str, Any]]] = [
         },
         "tx_info": '{"AccountIndex":1234,"ApiKeyIndex":3,"GroupingType":3,"Orders":[{"MarketIndex":1,"ClientOrderIndex":31,"BaseAmount":100,"Price":5000,"IsAsk":0,"Type":0,"TimeInForce":1,"ReduceOnly":0,"TriggerPrice":0,"OrderExpiry":1797898697405},{"MarketIndex":1,"ClientOrderIndex":32,"BaseAmount":0,"Price":4000,"IsAsk":1,"Type":2,"TimeInForce":0,"ReduceOnly":1,"TriggerPrice":4000,"OrderExpiry":1797898697405},{"MarketIndex":1,"ClientOrderIndex":33,"BaseAmount":0,"Price":6000,"IsAsk":1,"Type":4,"TimeInForce":0,"ReduceOnly":1,"TriggerPrice":6000,"OrderExpiry":1797898697405}],"ExpiredAt":1795480713553,"Nonce":11,"Sig":"31Iq86EnXOiwEAkqM3sw/YNOpCzNLSNbqs8mdoj3/5IH+pP17J3YfghF2uxB7E3Gqnp65MdkFSAd3xWSERsxcAtYcvnYlKupFKqOBMT0Kg8=","L2TxAttributes":null}',
         "tx_hash": "b638d1f4583d7220e51f3ca6927b06be42003dad90e1573943e71ee783e2d21be401cf2bce56cf86",
+    },
+    {
+        "kind": "update_leverage",
+        "account_index": 1234,
+        "chain_id": 304,
+        "k": 3,
+        "expired_at": 1796194627715,
+        "attributes": None,
+        "kwargs": {
+            "market_index": 0,
+            "initial_margin_fraction": 2000,
+            "margin_mode": 1,
+            "nonce": 9,
+            "api_key_index": 3,
+        },
+        "tx_info": '{"AccountIndex":1234,"ApiKeyIndex":3,"MarketIndex":0,"InitialMarginFraction":2000,"MarginMode":1,"ExpiredAt":1796194627715,"Nonce":9,"Sig":"W9WRqlkyqLvP/QpEZUl7OMlga3boH5Yus1iSWjDZvnGRWLyOonD2fHCql2MsNBIp8GSyoY3/kuojepouhWXqJKuMoLSPfO0ZtHD70clkBVk=","L2TxAttributes":null}',
+        "tx_hash": "f0193e540d3a5484ec903389ab024f5c2efaf2d352447d531b1234cf278de7b20860d6cab0067266",
+    },
+    {
+        "kind": "update_margin",
+        "account_index": 1234,
+        "chain_id": 304,
+        "k": 355997838905715650347161638857264234248352580193909076719713228395254027518066206442764139495413,
+        "expired_at": 1796194627721,
+        "attributes": None,
+        "kwargs": {
+            "market_index": 2048,
+            "usdc_amount": 1099511640121,
+            "direction": 0,
+            "nonce": 10,
+            "api_key_index": 3,
+        },
+        "tx_info": '{"AccountIndex":1234,"ApiKeyIndex":3,"MarketIndex":2048,"USDCAmount":1099511640121,"Direction":0,"ExpiredAt":1796194627721,"Nonce":10,"Sig":"SDy6LyvRbytpPxUJmLiGSpUzx/PnSBbLYzKds1/X5D888VM9Nfs3MPU6SNAndoQFOzvC+gbCHqKeL556qF92IlqZ+UQ0YJMDFxKRCGiSvk4=","L2TxAttributes":null}',
+        "tx_hash": "211c9f631fa791b849607c8db42dccaf0db6e5d2d78aeede7882f2e1946e694e3e773fda9c0c2008",
     },
 ]
 

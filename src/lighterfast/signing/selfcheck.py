@@ -1,6 +1,6 @@
 """The native signer's self-check, once per process before its first signature.
 
-Two parts, every tx kind and the auth token:
+Two parts, every tx kind (UpdateLeverage and UpdateMargin included) and the auth token:
 
 * recorded: the C code signs the library's own outputs again with the same fixed nonce k (the
   library run with an injected k, `_selfcheck_data`) and must give tx_info (signature included)
@@ -153,6 +153,8 @@ def _live(native: Any, native_cls: Any) -> str | None:
             GroupedOrder(1, 31, 100, 5000, False, 0, 1, order_expiry=_E),
             GroupedOrder(1, 32, 0, 4000, True, 2, 0, True, 4000, _E),
         ])),
+        ("update_leverage", dict(market_index=1, initial_margin_fraction=500, margin_mode=1)),
+        ("update_margin", dict(market_index=2048, usdc_amount=2**33 + 7, direction=1)),
     ]  # fmt: skip
     pub = bytes.fromhex(D.PUBLIC_KEY[2:])
     keys = {CHECK_KEY: D.PRIVATE_KEY}
