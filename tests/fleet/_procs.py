@@ -50,6 +50,8 @@ async def _dealers(args: dict[str, Any]) -> list[Any]:
             if time.monotonic() >= deadline:
                 raise
             await asyncio.sleep(0.2)
+    # The lease as taken (a later re-lease, after a server restart, starts a new count).
+    args["_epochs"] = {str(lease.key): lease.epoch for lease in first._fleet_link.lanes}
     dealers = [first]
     for symbol in args["symbols"][1:]:
         dealers.append(
@@ -96,7 +98,7 @@ async def main(args: dict[str, Any]) -> None:
             "pid": os.getpid(),
             "keys": dealers[0]._nonces.api_key_indices,
             "slot": link.slot.slot,
-            "epochs": {str(lease.key): lease.epoch for lease in link.lanes},
+            "epochs": args["_epochs"],
         }
     )
     until = float(args["until"])

@@ -12,6 +12,7 @@ doubled, and a Redis restart (its keys gone) is ridden out: every process sends 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import time
@@ -24,9 +25,12 @@ from fleet._procs import parse, spawn
 from lighterfast import protocol as P
 from lighterfast.testnode import LocalNode, RateLimits
 
-pytestmark = pytest.mark.timeout(120)
+# LIGHTERFAST_FLEET_LONG_RUN=1: the by-hand run at the venue's own minute (about 2.5 min).
+LONG = bool(os.environ.get("LIGHTERFAST_FLEET_LONG_RUN"))
+WINDOW_S = 60.0 if LONG else 5.0
+RUN_S = 130.0 if LONG else 12.0
 
-WINDOW_S = 5.0
+pytestmark = pytest.mark.timeout(400 if LONG else 120)
 CAPACITY = 60  # the standard tier's requests per window
 SYMBOLS = ["ETH", "BTC", "SOL"]
 
@@ -59,7 +63,8 @@ def _env(namespace: str, ttl: float = 10.0) -> dict[str, str]:
         "LIGHTERFAST_FLEET_NAMESPACE": namespace,
         "LIGHTERFAST_FLEET_WINDOW_S": str(WINDOW_S),
         "LIGHTERFAST_FLEET_TTL_S": str(ttl),
-        "LIGHTERFAST_FLEET_HOLD_S": "0.45",  # the loaded node's lag from grant to its count
+        # the loaded node's lag from grant to its count (the 60 s window: the default 1 s)
+        "LIGHTERFAST_FLEET_HOLD_S": "1.0" if LONG else "0.45",
         "PYTHONPATH": os.pathsep.join(
             [os.path.dirname(os.path.dirname(__file__)), os.environ.get("PYTHONPATH", "")]
         ),
@@ -67,7 +72,7 @@ def _env(namespace: str, ttl: float = 10.0) -> dict[str, str]:
 
 
 async def _finish(proc: Any) -> tuple[list[dict[str, Any]], str]:
-    out, err = await asyncio.to_thread(proc.communicate, timeout=60)
+    out, err = await asyncio.to_thread(proc.communicate, timeout=RUN_S + 60)
     return parse(out), err
 
 
@@ -99,7 +104,7 @@ async def test_four_processes_three_bots_six_keys_share_the_budget(
     async with LocalNode(port=0, rate_limits=_node_limits(), exec_latency_ms="standard") as node:
         node.request_hook = hook
         dev, keys = await _setup(node)
-        until = time.time() + 12.0
+        until = time.time() + RUN_S
         procs = [
             spawn(_args(node, dev, keys, redis_url, until), _env(fleet_namespace)) for _ in range(4)
         ]
@@ -130,14 +135,17 @@ async def test_four_processes_three_bots_six_keys_share_the_budget(
         await asyncio.sleep(0.5)  # the last creates execute (standard latency)
         mine = _orders_of(node, dev.account_index)
         assert sorted(o["client_order_index"] for o in mine) == sorted(r["coi"] for r in accepted)
-        # The budget was used: requests after the first window's burst, per second, against
-        # the tier's CAPACITY per WINDOW_S.
-        times = sorted(t for t, _ in seen)
-        start, end = times[0] + WINDOW_S, max(r["t"] for r in accepted)
-        steady = [t for t in times if start <= t <= end]
-        rate = len(steady) / (end - start)
-        print(f"fleet request rate {rate:.1f}/s = {rate / (CAPACITY / WINDOW_S):.0%} of the budget")
-        assert rate >= 0.9 * CAPACITY / WINDOW_S
+        # The budget was used: every request the node saw from the first to the deadline,
+        # against the most a rolling window of CAPACITY per WINDOW_S admits over that span.
+        times = sorted(t for t, _ in seen if t <= until)  # not the waits past the deadline
+        span = until - times[0]
+        most = CAPACITY * (math.floor(span / WINDOW_S) + 1)
+        used = len(times) / most
+        print(
+            f"fleet: {len(times)} requests in {span:.1f} s = {used:.0%} of the {most} a"
+            f" {CAPACITY}/{WINDOW_S:g} s rolling window admits; 429 replies: {limited}"
+        )
+        assert used >= 0.9
 
 
 async def test_a_killed_process_is_taken_over_and_a_redis_restart_is_ridden_out(
@@ -147,7 +155,7 @@ async def test_a_killed_process_is_taken_over_and_a_redis_restart_is_ridden_out(
         dev, keys = await _setup(node)
         url = restartable_redis.url
         t0 = time.time()
-        until = t0 + 13.0
+        until = t0 + 14.0
         env = _env(fleet_namespace, ttl=1.5)
         procs = [spawn(_args(node, dev, keys, url, until), env) for _ in range(4)]
         victim = procs[0]
@@ -158,19 +166,21 @@ async def test_a_killed_process_is_taken_over_and_a_redis_restart_is_ridden_out(
         victim.send_signal(signal.SIGKILL)
         gone_keys = {str(k): keys[str(k)] for k in ready["keys"]}
         replacement_args = _args(node, dev, gone_keys, url, until) | {"lease_wait_s": 8.0}
-        procs.append(spawn(replacement_args, env))
-        await asyncio.sleep(max(0.0, t0 + 8.5 - time.time()))
+        replacement = spawn(replacement_args, env)
+        procs.append(replacement)
+        assert replacement.stdout is not None
+        (repl_ready,) = parse(await asyncio.to_thread(replacement.stdout.readline))
+        await asyncio.sleep(max(1.0, t0 + 9.5 - time.time()))  # it sends, then the restart
         restartable_redis.stop()  # every key gone: leases, budget windows, recorded nonces
         await asyncio.sleep(0.5)
         restartable_redis.start()
         back = time.time()
         finished = await asyncio.gather(*(_finish(p) for p in procs))
         victim_lines = [ready, *finished[0][0]]
-        lines = [line for out, _ in finished for line in out] + [ready]
+        lines = [line for out, _ in finished for line in out] + [ready, repl_ready]
         survivors = finished[1:]
         errors = [err[-2000:] for out, err in survivors if not any("done" in x for x in out)]
         assert errors == []
-        repl_ready = next(line for line in finished[4][0] if line.get("ready"))
         assert repl_ready["keys"] == ready["keys"]  # the dead process's lane, taken over
         for key in ready["keys"]:
             assert repl_ready["epochs"][str(key)] > ready["epochs"][str(key)]
