@@ -93,6 +93,12 @@ class _Intent:
 
 def _split_signed(value: Any, name: str) -> tuple[bool, Any]:
     """(is_ask, magnitude) of a signed human size: + buys, − sells; 0, NaN, bool rejected."""
+    kind = type(value)
+    if kind is float or kind is int:  # the hot path: plain numbers (NaN fails both tests)
+        if value > 0:
+            return False, value
+        if value < 0:
+            return True, -value
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a number (float, int, str or Decimal), got bool")
     if isinstance(value, (int, float)):
@@ -169,10 +175,14 @@ class _IntentsMixin(_OrderViewMixin):
     ) -> _Intent:
         """Validate and convert one create into an intent (raises before anything is queued)."""
         is_ask, magnitude = _split_signed(size, "size")
-        base_amount = self._size_int(magnitude)
+        scale = self.scale
+        market = self.market
+        base_amount = scale.size_to_int(magnitude, "down")  # = self._size_int(magnitude)
         price_int = self._price_int(price, "price", price_rounding)
-        post_only = check_flag("post_only", post_only)
-        reduce_only = check_flag("reduce_only", reduce_only)
+        if post_only is not False:
+            post_only = check_flag("post_only", post_only)
+        if reduce_only is not False:
+            reduce_only = check_flag("reduce_only", reduce_only)
         if order_type == P.ORDER_TYPE_MARKET:
             tif = P.TIF_IOC
         elif post_only:
@@ -190,32 +200,34 @@ class _IntentsMixin(_OrderViewMixin):
         self._check_minimums(base_amount, price_int, tif, order_type)
         coi = check_coi(self._next_coi() if client_order_index is None else client_order_index)
         self._check_coi_free(coi)  # a live/queued COI: refused, nothing queued (CoiInUse)
+        market_index = market.market_index
+        size_f = scale.size_to_float(base_amount)
         kwargs = {
-            "market_index": self.market.market_index,
+            "market_index": market_index,
             "client_order_index": coi,
             "base_amount": base_amount,
             "price": price_int,
             "is_ask": is_ask,
             "order_type": order_type,
             "time_in_force": tif,
-            "reduce_only": bool(reduce_only),
+            "reduce_only": reduce_only,
             "trigger_price": 0,
             "order_expiry": order_expiry,
         }
         summary = {
             "client_order_index": coi,
             "action": ACTION_CREATE,
-            "market_index": self.market.market_index,
-            "symbol": self.market.symbol,
+            "market_index": market_index,
+            "symbol": market.symbol,
             "side": "sell" if is_ask else "buy",
-            "price": self.scale.price_to_float(price_int),
-            "size": self.scale.size_to_float(base_amount) * (-1 if is_ask else 1),
+            "price": scale.price_to_float(price_int),
+            "size": -size_f if is_ask else size_f,
             "type": P.ORDER_TYPE_NAMES[order_type],
             "time_in_force": P.TIF_NAMES[tif],
-            "reduce_only": bool(reduce_only),
+            "reduce_only": reduce_only,
             "status": "queued",
         }
-        return _Intent(ACTION_CREATE, kwargs, coi, self.market.market_index, None, summary)
+        return _Intent(ACTION_CREATE, kwargs, coi, market_index, None, summary)
 
     def _check_minimums(
         self, base_amount: int, price_int: int, tif: int, order_type: int, name: str = "size"

@@ -200,7 +200,11 @@ class _SendMixin(_OrderViewMixin):
             plan = self._plan(intents, same_key)
             if len(plan) == 1:  # the common case: no task per lane needed
                 ((key, chunks),) = plan.items()
-                await self._send_lane(key, chunks, done)
+                async with self._nonces.hold(key) as lane:  # = _send_lane (a coroutine less)
+                    if self._unknowns.get(key):
+                        await self._resolve_lane(lane)
+                    for chunk in chunks:
+                        await self._send_chunk(lane, chunk, done)
             else:  # every lane settles before this returns or raises (nothing left running)
                 outcomes = await asyncio.gather(
                     *(self._send_lane(key, chunks, done) for key, chunks in plan.items()),
@@ -224,6 +228,14 @@ class _SendMixin(_OrderViewMixin):
 
     def _plan(self, intents: list[_Intent], same_key: bool) -> dict[int, list[list[_Intent]]]:
         """Assign keys (COI affinity first, rotation for the rest) and cut max_ws_batch chunks."""
+        if len(intents) == 1 and not same_key:  # one create: the next key, no per-flush maps
+            intent = intents[0]
+            if intent.action == ACTION_CREATE and intent.api_key_index is None:
+                only = self._nonces.pick()
+                record = self._orders.get(intent.coi) if intent.coi is not None else None
+                if record is not None:
+                    record["api_key_index"] = only
+                return {only: [[intent]]}
         cap = self.config.max_ws_batch
         lists: dict[int, list[_Intent]] = {}
         if same_key:  # one batch: the key of an order it touches, else the next in rotation
@@ -305,9 +317,7 @@ class _SendMixin(_OrderViewMixin):
                 break
             requests = []
             for offset, intent in enumerate(chunk):
-                kwargs = dict(intent.kwargs)
-                kwargs["nonce"] = first + offset
-                kwargs["api_key_index"] = key
+                kwargs = {**intent.kwargs, "nonce": first + offset, "api_key_index": key}
                 requests.append((_SIGN_METHOD[intent.action], kwargs))
             try:
                 signed = await self._signer.asign_many(requests)
@@ -396,17 +406,17 @@ class _SendMixin(_OrderViewMixin):
         self, intent: _Intent, tx_type: int, tx_hash: str, nonce: int, key: int, message: str = ""
     ) -> dict[str, Any]:
         """Result of an accepted tx; the live view learns its key (and a modify's new values)."""
-        result = dict(intent.summary)
-        result.update(
-            status="accepted",
-            accepted=True,
-            code=200,
-            message=message,
-            tx_type=tx_type,
-            tx_hash=tx_hash,
-            nonce=nonce,
-            api_key_index=key,
-        )
+        result = {
+            **intent.summary,
+            "status": "accepted",
+            "accepted": True,
+            "code": 200,
+            "message": message,
+            "tx_type": tx_type,
+            "tx_hash": tx_hash,
+            "nonce": nonce,
+            "api_key_index": key,
+        }
         self._view_accepted(intent, key)
         return result
 

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import os
 import random
 from asyncio import FIRST_COMPLETED
@@ -33,7 +34,7 @@ from .. import protocol as P
 from .._checks import check_seconds
 from .._counters import Counters
 from ..errors import WsClosed
-from ..wire import PING, PONG, TYPE_PING, TYPE_SHUTDOWN, parse_tx_reply
+from ..wire import PING, PONG, TYPE_PING, TYPE_SHUTDOWN
 from .rest import note_connection
 
 logger = logging.getLogger("lighterfast.transport")
@@ -341,7 +342,8 @@ class WsConnection:
         Raises WsClosed if the socket drops first, asyncio.TimeoutError after `timeout`; a
         timeout also marks the connection suspect (REST for the next sends, reconnect now).
         """
-        timeout = check_seconds("timeout", timeout)
+        if type(timeout) is not float or not 0.0 < timeout < math.inf:  # NaN too: checked
+            timeout = check_seconds("timeout", timeout)
         fut = self.expect_reply(request_id)
         transport = self._transport
         try:
@@ -404,9 +406,8 @@ class WsConnection:
             msg = orjson.loads(payload)
         except orjson.JSONDecodeError:
             return
-        if isinstance(msg, dict) and "id" in msg:
-            reply = parse_tx_reply(msg)
-            self.resolve_reply(reply.request_id, msg)
+        if isinstance(msg, dict) and "id" in msg:  # the id is all routing needs of the reply
+            self.resolve_reply(msg["id"], msg)
 
     def _on_socket_closed(self, transport: WSTransport) -> None:
         if transport is self._transport:
