@@ -58,9 +58,11 @@ async def test_orders_rest_at_the_nodes_integers(eth31: LocalNode) -> None:
 async def test_the_market_table_is_one_counted_read_per_node(eth31: LocalNode) -> None:
     acct = await eth31.create_account(collateral=100_000)
     async with await make_dealer(eth31, acct) as first:
-        assert first._rest.requests_sent == 1  # orderBookDetails, through the dealer's limiter
+        # orderBookDetails and GET / (the chain id), through the dealer's limiter
+        assert first._rest.requests_sent == 2
         async with await make_dealer(eth31, acct) as second:
-            assert second._rest.requests_sent == 0  # cached for this process and base_url
+            # the table is cached for this process and base_url; GET / (chain id) is counted
+            assert second._rest.requests_sent == 1
             assert second.market == first.market
 
 
