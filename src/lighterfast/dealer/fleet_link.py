@@ -10,7 +10,8 @@ Imported only when a fleet is configured (it needs the `fleet` extra, redis). Wh
 * **Lanes.** A key's nonce lane is used only under this process's fleet lease of that key
   (one lease per process and key, shared by its dealers, released with the lane). A new lane
   starts from max(nextNonce, last recorded + 1); a lane's consumed nonces are noted on every
-  release of the lane and recorded in the background (fenced by the lease's epoch). A lost
+  release of the lane and recorded in the background, coalesced (RECORD_EVERY_S), fenced by
+  the lease's epoch. A lost
   lease stops the lane (`take` raises FleetError: nothing signed).
 * **COI slot.** The process leases one slot per account; its allocators issue COIs in it.
 
@@ -39,6 +40,9 @@ WINDOW_ENV = "LIGHTERFAST_FLEET_WINDOW_S"
 TTL_ENV = "LIGHTERFAST_FLEET_TTL_S"
 LANES_ENV = "LIGHTERFAST_FLEET_LANES"
 HOLD_ENV = "LIGHTERFAST_FLEET_HOLD_S"
+# Consumed nonces are recorded (fenced) at most this often per lane, off the send path; the
+# lease heartbeat carries the latest note too.
+RECORD_EVERY_S = 0.2
 
 
 def _env_float(name: str) -> float | None:
@@ -266,10 +270,11 @@ class FleetLink:
             return
         lease.note_nonce(nonce)
         task = self._recorders.get(key)
-        if task is None or task.done():
+        if task is None or task.done():  # at most one record in flight per RECORD_EVERY_S
             self._recorders[key] = asyncio.get_running_loop().create_task(self._record(lease))
 
     async def _record(self, lease: LaneLease) -> None:
+        await asyncio.sleep(RECORD_EVERY_S)  # coalesce a burst of sends into one record
         while lease.valid:
             noted = lease._noted
             if noted is None or (lease.last_nonce is not None and noted <= lease.last_nonce):
@@ -278,6 +283,7 @@ class FleetLink:
                 await lease.record_nonce(noted)
             except FleetError:
                 return  # the heartbeat carries the note (or the lease is lost)
+            await asyncio.sleep(RECORD_EVERY_S)
 
     async def close(self) -> None:
         """Release this dealer's holds; the last holder releases the leases and the fleet."""
