@@ -60,8 +60,8 @@ async def _dealers(node: LocalNode, url: str, acct: DevAccount) -> list[LighterD
             request_timeout=REQUEST_TIMEOUT_S,
             jitter_ms=(0, 5),
         )
-        share = dealers[0] if dealers else None
-        dealers.append(await LighterDealer.create(cfg, share_nonces_with=share))
+        # Dealers of one (node, account, key) share its nonce lane in a process by themselves.
+        dealers.append(await LighterDealer.create(cfg))
     return dealers
 
 

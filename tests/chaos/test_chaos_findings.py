@@ -24,9 +24,9 @@ async def _one(dealer: LighterDealer, price: float, size: float) -> dict[str, An
 
 
 async def test_lost_batch_of_one_dealer_is_not_resolved_by_anothers_nonce() -> None:
-    """Two dealers share one nonce lane (`share_nonces_with`). A's batch is lost on the way
-    (`unknown`); B then uses the lane, takes the same nonce from nextNonce and is accepted;
-    A's resolution must not count B's consumed nonce as its own tx."""
+    """Two dealers share one nonce lane (one process, one key: they share it by themselves).
+    A's batch is lost on the way (`unknown`); B then uses the lane, takes the same nonce from
+    nextNonce and is accepted; A's resolution must not count B's consumed nonce as its own tx."""
     async with LocalNode(port=0, exec_latency_ms=0) as node:
         acct = await node.create_account(collateral=1_000_000)
         async with ChaosProxy(node.host, node.port, seed=3) as proxy:
@@ -35,8 +35,7 @@ async def test_lost_batch_of_one_dealer_is_not_resolved_by_anothers_nonce() -> N
                 config_for(node, acct, symbol="ETH", request_timeout=1.0, **opts)
             )
             b = await LighterDealer.create(
-                config_for(node, acct, symbol="BTC", request_timeout=5.0, **opts),
-                share_nonces_with=a,
+                config_for(node, acct, symbol="BTC", request_timeout=5.0, **opts)
             )
             finals: list[dict[str, Any]] = []
             a.on_resolved = finals.append
