@@ -77,7 +77,8 @@ def _assert_matches_node(node: LocalNode, result: Any) -> None:
         assert row["open_orders_end"] == 0
         assert account not in live_accounts  # every quote was cancelled at the end
         assert row["txs_rejected"] == 0
-        assert nonces[(account, row["api_key_index"])] == row["txs_accepted"]
+        # The bot's orders plus its dead-man switch's schedules and abort (one nonce each).
+        assert nonces[(account, row["api_key_index"])] == row["txs_accepted"] + row["dead_man_txs"]
 
 
 async def test_demo_summary_matches_node_state() -> None:
@@ -159,7 +160,7 @@ async def test_demo_config_bots_share_keys_without_nonce_collisions(tmp_path: Pa
             assert row["txs_rejected"] == 0, row  # a nonce collision would be rejected
             assert row["open_orders_end"] == 0
             per_key[row["api_key_index"]] = per_key.get(row["api_key_index"], 0)
-            per_key[row["api_key_index"]] += row["txs_accepted"]
+            per_key[row["api_key_index"]] += row["txs_accepted"] + row["dead_man_txs"]
         for key, sent in per_key.items():
             assert node.state.nonces[(dev.account_index, key)] == sent
 

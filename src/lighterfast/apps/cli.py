@@ -396,7 +396,8 @@ def _run_demo_cmd(args: argparse.Namespace) -> int:
         half_spread_bps=args.spread_bps,
         node_latency=args.node_latency,
         node_rate_limits=not args.no_rate_limits,
-        native_signer=args.native_signer,
+        signer="native" if args.native_signer else args.signer,
+        dead_man=not args.no_dead_man,
     )
     title = "lighterfast demo" + ("" if args.base_url else " (local node)")
     view: Any = ProgressView() if args.headless else LiveView(title, options.duration)
@@ -454,9 +455,18 @@ def _add_demo(sub: Any) -> None:
         help="pace as a premium account (24 000 weight/min) instead of standard (60/min)",
     )
     p.add_argument(
-        "--native-signer",
+        "--signer",
+        choices=("native", "sdk"),
+        default="native",
+        help="native: lighterfast's C signer (self-checked against the Go library);"
+        " sdk: lighter-sdk's Go library",
+    )
+    p.add_argument("--native-signer", action="store_true", help=argparse.SUPPRESS)  # legacy
+    p.add_argument(
+        "--no-dead-man",
         action="store_true",
-        help="sign with the opt-in NativeSigner (C) instead of lighter-sdk's Go library",
+        help="do not arm the dead-man switch (a scheduled cancel-all each bot renews: 60 s on"
+        " the local node, 300 s on a venue)",
     )
     p.add_argument(
         "--size-lots",

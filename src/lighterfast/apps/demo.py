@@ -40,6 +40,8 @@ LATENCY_NOTE = (
 RATE_HEADROOM = 0.8  # share of the tier's budget the bots spend (WsInfo reads use the rest)
 SHUTDOWN_READS = 3  # REST calls kept in reserve for the final cancel + reads
 MAINNET_HOSTS = frozenset({urlparse(P.MAINNET_URL).hostname})
+DEAD_MAN_VENUE_S = 300.0  # the venue schedules a cancel-all 5 min … 15 days ahead
+DEAD_MAN_LOCAL_S = 60.0  # the in-process node's window is lowered to this (renewed every 20 s)
 
 
 @dataclass(kw_only=True)
@@ -60,10 +62,16 @@ class DemoOptions:
     min_interval: float = 0.25  # seconds between two requotes of one bot
     node_latency: str = "premium"  # execution latency tier of the in-process node
     node_rate_limits: bool = True  # the in-process node enforces the tier's rate limits
-    native_signer: bool = False  # sign with the opt-in NativeSigner instead of the Go library
+    signer: str = "native"  # "native" (lighterfast's C signer, the default) or "sdk" (Go library)
+    native_signer: bool = False  # legacy spelling of signer="native" (the default now)
+    dead_man: bool = True  # each account's bot arms a dead-man switch (scheduled cancel-all)
 
     def __post_init__(self) -> None:
         check_duration(self.duration)
+        if self.native_signer:
+            self.signer = "native"
+        if self.signer not in ("native", "sdk"):
+            raise ValueError(f"signer: expected 'native' or 'sdk', got {self.signer!r}")
 
 
 def check_duration(duration: Any) -> None:
@@ -189,6 +197,8 @@ class QuoteBot:
         self.api_key_index = getattr(getattr(dealer, "config", None), "api_key_index", None)
         self.interval = interval
         self.on_dry_run = on_dry_run
+        self.dead_man_s: float | None = None  # set by the demo for one bot per account
+        self.dead_man: Any = None  # the armed DeadManSwitch (its txs are counted apart)
         self.stats = BotStats()
         self.tick = Decimal(1).scaleb(-market.price_decimals)
         self.size = Decimal(market.min_base_amount or "0").scaleb(0) * options.size_lots
@@ -344,6 +354,9 @@ class QuoteBot:
             "pnl_unrealised": None if unrealised is None else round(float(unrealised), 8),
             "batches": s.batches,
             "txs_accepted": s.txs_accepted,
+            "dead_man_txs": 0
+            if self.dead_man is None
+            else self.dead_man.renewals + self.dead_man.aborts,
             "txs_rejected": s.txs_rejected,
             "quotes_sent": s.quotes,
             "orders_per_s": round(s.txs_accepted / self.elapsed(), 3),
@@ -463,7 +476,18 @@ class QuoteBot:
             self.on_trades(pending)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Requote every `interval` seconds until `stop` is set."""
+        """Requote every `interval` seconds until `stop` is set; with `dead_man_s`, the node
+        cancels the account's orders if this process dies or its loop stalls that long."""
+        async with contextlib.AsyncExitStack() as guard:
+            if self.dealer is not None and self.dead_man_s is not None:
+                try:
+                    self.dead_man = self.dealer.dead_man_switch(self.dead_man_s)
+                    await guard.enter_async_context(self.dead_man)
+                except Exception as exc:  # the demo quotes on; the view shows why
+                    self.stats.last_error = f"dead-man switch: {type(exc).__name__}: {exc}"
+            await self._requote_until(stop)
+
+    async def _requote_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             wait = self.interval
             try:
@@ -538,10 +562,11 @@ async def _make_bot(
     extra = dict(dealer_kwargs or {})
     signer: Any = share_with.signer if share_with is not None else None
     try:
-        if signer is None and options.native_signer:
-            from ..signing import NativeSigner
+        if signer is None:
+            from .. import signing
 
-            signer = await NativeSigner.create(
+            kind = signing.NativeSigner if options.signer == "native" else signing.SdkSigner
+            signer = await kind.create(
                 account_index,
                 {api_key_index: private_key},
                 chain_id=extra.get("chain_id"),
@@ -591,6 +616,16 @@ async def _local_bots(
 ) -> list[_Bot]:
     """One funded account (own key, own nonce lane) per symbol on the local node."""
     bots: list[_Bot] = []
+    dead_man = None
+    if options.dead_man:
+        engine = getattr(node, "engine", None)  # an in-process node: allow a short schedule
+        if engine is not None:
+            engine.cancel_all_min_delay_ms = min(
+                engine.cancel_all_min_delay_ms, int(DEAD_MAN_LOCAL_S * 1000)
+            )
+            dead_man = DEAD_MAN_LOCAL_S
+        else:
+            dead_man = DEAD_MAN_VENUE_S
     try:
         for symbol in options.symbols:
             dev = await node.create_account(collateral=DEMO_COLLATERAL)
@@ -607,6 +642,7 @@ async def _local_bots(
                     dealer_kwargs={"chain_id": node.chain_id},
                 )
             )
+            bots[-1].bot.dead_man_s = dead_man  # one account per bot: each arms its own
     except BaseException:
         await _close_all(bots)
         raise
@@ -636,6 +672,8 @@ async def _config_bots(
                 share_with=leaders.get(index),
             )
             leaders.setdefault(index, made.bot.dealer)
+            if n == 0 and options.dead_man:  # one schedule per account: the first bot's
+                made.bot.dead_man_s = DEAD_MAN_VENUE_S
             bots.append(made)
     except BaseException:
         await _close_all(bots)
@@ -799,6 +837,13 @@ async def run_demo(
                 f"standard pacing: {rate_limit} of the {P.STANDARD_REQUESTS_PER_MINUTE}"
                 f" requests/min per bot, so a bot requotes at most every {interval:.2f} s"
             )
+        if options.dead_man and mode != "dry-run":
+            armed = {b.bot.dead_man_s for b in bots if b.bot.dead_man_s is not None}
+            if armed:
+                notes.append(
+                    f"dead-man switch: the node cancels a bot's orders {max(armed):.0f} s after"
+                    " its process stops renewing (a scheduled cancel-all; aborted on exit)"
+                )
         for note in notes:
             say(note)
         started = time.monotonic()

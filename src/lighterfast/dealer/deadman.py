@@ -44,6 +44,7 @@ class DeadManSwitch:
         self.deadline_ms = 0  # the node's cancel-all time as of the last accepted renewal
         self.renewals = 0  # accepted schedules, the first one included
         self.failures = 0  # renewals the node did not take (retried)
+        self.aborts = 0  # accepted aborts (0 or 1): with `renewals`, the txs this switch sent
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
         self._mine: set[int] = set()  # ids of this switch's cancel-all intents (never requeued)
@@ -105,6 +106,7 @@ class DeadManSwitch:
                 )
             else:
                 self.deadline_ms = 0
+                self.aborts += 1
 
     async def _schedule(self, *, raise_errors: bool) -> bool:
         """Send one scheduled cancel-all at now + timeout; True when the node took it."""
