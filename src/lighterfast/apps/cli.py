@@ -271,8 +271,8 @@ def _add_node(sub: Any) -> None:
     p.add_argument(
         "--markets",
         default="",
-        help="SYMBOL:SIZE_DEC:PRICE_DEC list, e.g. ETH:4:2,BTC:5:1 (default: ETH, BTC, SOL as on"
-        " mainnet)",
+        help="SYMBOL:SIZE_DEC:PRICE_DEC[:ID] list, e.g. ETH:4:2,BTC:5:1,SKY/USDC:1:5:2048 (a"
+        " BASE/QUOTE symbol is a spot market; default: ETH, BTC, SOL as on mainnet)",
     )
     p.add_argument(
         "--chain-id", type=_int_in(0, 2**31 - 1), default=304, help="chain id signatures use"
