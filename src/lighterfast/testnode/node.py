@@ -59,7 +59,7 @@ TIER_LATENCY_MS: dict[str, dict[str, float]] = {
     "zero": {"taker": 0.0, "maker": 0.0, "cancel": 0.0},
 }
 TxHasher = Callable[[int, ParsedTx], str]
-MAX_TX_RECORDS = 10_000  # tx lookups by hash (~1.3 kB each): minutes of history at demo or chaos pace
+MAX_TX_RECORDS = 10_000  # tx lookups by hash (~1.3 kB each): minutes at demo or chaos pace
 log = logging.getLogger("lighterfast.testnode")
 # "signer": the real signed message hash (Poseidon2, ~0.4 ms per tx in pure Python), so
 # replies carry the hash the signer printed, as on the venue. "fast": a 40-byte BLAKE2b of
