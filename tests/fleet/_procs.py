@@ -89,7 +89,31 @@ async def _bot(dealer: Any, until: float) -> None:
             )
 
 
+def _trace_grants() -> list[tuple[float, int]]:
+    """$LIGHTERFAST_FLEET_TRACE: every weight the fleet budget grants, with its wall time."""
+    from lighterfast.dealer import fleet_link
+
+    grants: list[tuple[float, int]] = []
+    cls = fleet_link.FleetLimiter
+    fast, slow = cls.try_acquire, cls.acquire_async
+
+    def try_acquire(self: Any, weight: int = 1) -> bool:
+        ok = fast(self, weight)
+        if ok:
+            grants.append((time.time(), weight))
+        return ok
+
+    async def acquire_async(self: Any, weight: int) -> None:
+        await slow(self, weight)
+        grants.append((time.time(), weight))
+
+    cls.try_acquire = try_acquire  # type: ignore[method-assign]
+    cls.acquire_async = acquire_async  # type: ignore[method-assign]
+    return grants
+
+
 async def main(args: dict[str, Any]) -> None:
+    grants = _trace_grants() if os.environ.get("LIGHTERFAST_FLEET_TRACE") else None
     dealers = await _dealers(args)
     link = dealers[0]._fleet_link
     emit(
@@ -109,7 +133,16 @@ async def main(args: dict[str, Any]) -> None:
         limited = sum(d._rest.rate_limited_replies for d in dealers)
         for d in dealers:
             await d.aclose()
-        emit({"done": True, "stats": stats, "rate_limited": limited})
+        budget = link.budget
+        done: dict[str, Any] = {
+            "done": True,
+            "stats": stats,
+            "rate_limited": limited,
+            "margin": budget.margin if budget is not None else None,
+        }
+        if grants is not None:
+            done["grants"] = grants
+        emit(done)
 
 
 def spawn(args: dict[str, Any], env: dict[str, str]) -> subprocess.Popen[str]:

@@ -123,27 +123,30 @@ async def test_four_processes_three_bots_six_keys_share_the_budget(
         _check_unique(results)
         done = [line for line in lines if line.get("done")]
         assert sum(s["nonce_resyncs"] for line in done for s in line["stats"]) == 0
-        # KNOWN GAP (reported): the node still refuses a few sends (2-4 in ~130 requests, about
-        # one per process) that the fleet admitted; each was retried and accepted (nothing
-        # lost, nothing doubled). The issue's target is 0: bounded here until it is found.
+        # 0 × 429: every request the node counted was granted by the fleet first, and no
+        # grant leaves the fleet's window before the node's count of it does (issue 14).
         limited = sum(line["rate_limited"] for line in done)
         limits = node.rate_limits
         assert limits is not None
-        assert limits.refusals.get(P.ERR_TOO_MANY_REQUESTS, 0) == limited
-        assert limited <= len(procs), limited
+        assert limits.refusals.get(P.ERR_TOO_MANY_REQUESTS, 0) == 0
+        assert limited == 0
 
         await asyncio.sleep(0.5)  # the last creates execute (standard latency)
         mine = _orders_of(node, dev.account_index)
         assert sorted(o["client_order_index"] for o in mine) == sorted(r["coi"] for r in accepted)
-        # The budget was used: every request the node saw from the first to the deadline,
-        # against the most a rolling window of CAPACITY per WINDOW_S admits over that span.
+        # The budget was used: the requests the node saw in the whole windows from the first
+        # one on, against the CAPACITY per window the tier admits (a partial last window
+        # would make the figure a step function of the start-up time).
         times = sorted(t for t, _ in seen if t <= until)  # not the waits past the deadline
         span = until - times[0]
-        most = CAPACITY * (math.floor(span / WINDOW_S) + 1)
-        used = len(times) / most
+        whole = max(1, math.floor(span / WINDOW_S))
+        counted = sum(1 for t in times if t < times[0] + whole * WINDOW_S)
+        most = CAPACITY * whole
+        used = counted / most
         print(
-            f"fleet: {len(times)} requests in {span:.1f} s = {used:.0%} of the {most} a"
-            f" {CAPACITY}/{WINDOW_S:g} s rolling window admits; 429 replies: {limited}"
+            f"fleet: {counted} requests in {whole} x {WINDOW_S:g} s = {used:.0%} of the {most}"
+            f" the {CAPACITY}/{WINDOW_S:g} s budget admits ({len(times)} in {span:.1f} s);"
+            f" 429 replies: {limited}"
         )
         assert used >= 0.9
 

@@ -77,6 +77,14 @@ class FleetLimiter:
     def wait_time(self, weight: int = 1) -> float:
         return 0.05
 
+    def grant_ref(self) -> str:
+        """The reservation of the last grant (read right after it; see `note_latency`)."""
+        return self.budget.grant_ref(tx=self.tx)
+
+    def note_latency(self, seconds: float, ref: str = "") -> None:
+        """A granted request's reply came `seconds` after the grant (the budget's margin)."""
+        self.budget.note_latency(seconds, ref, tx=self.tx)
+
     async def acquire_async(self, weight: int) -> None:
         """Reserve from the fleet (waits for room); NotSent when the fleet cannot answer."""
         try:

@@ -86,6 +86,7 @@ class Connection:
             for name in (
                 "RESERVE",
                 "REFUND",
+                "EXTEND",
                 "PEEK",
                 "LANES_ACQUIRE",
                 "SLOT_ACQUIRE",

@@ -133,6 +133,27 @@ return back
 """
 )
 
+EXTEND = (
+    _NOW
+    + """
+-- KEYS: z1, w1, ...; ARGV: id, life_ms -> windows whose entry now lasts until now + life
+-- (a send slower than the margin: the venue counted it late, so the fleet keeps it longer)
+local life = tonumber(ARGV[2])
+local n = 0
+for i = 1, #KEYS / 2 do
+  local z = KEYS[2 * i - 1]
+  local s = redis.call('ZSCORE', z, ARGV[1])
+  if s and tonumber(s) > now and tonumber(s) < now + life then
+    redis.call('ZADD', z, now + life, ARGV[1])
+    redis.call('PEXPIRE', z, life + 1000)
+    redis.call('PEXPIRE', KEYS[2 * i], life + 1000)
+    n = n + 1
+  end
+end
+return n
+"""
+)
+
 PEEK = (
     _NOW
     + """

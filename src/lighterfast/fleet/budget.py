@@ -6,9 +6,16 @@ host). A reservation is one script call that admits weight only when EVERY windo
 room, on the server's clock. To keep the server off the per-order path a process reserves a
 small chunk ahead (`chunk`), spends it locally with `try_acquire` (no I/O) for at most
 `hold_s`, and gives back what it did not use; when a chunk is half spent the next one is
-reserved in the background (`prefetch`), so a steady sender never waits for the server. A
-reservation counts until `window + hold_s` after the server granted it, so a request sent
-late in its hold still leaves the venue's window before the fleet's.
+reserved in the background (`prefetch`), so a steady sender never waits for the server.
+
+A reservation counts until `window + hold_s + margin` after the server granted it: the venue
+counts a request when it arrives (after signing and the send), so a request spent late in
+its hold still leaves the venue's window before the fleet's. The margin is the larger of
+`margin_s` (0.25 s) and the slowest send seen lately (`note_latency`: grant to reply, which
+bounds grant to arrival); a single request reserved alone gets the margin too (issue 14: a
+life of exactly one window freed the slot before the node did, and the node answered 429).
+A send slower than the margin it was granted with has its reservation extended to a window
++ margin after its reply (one background script call, only for such sends).
 
 Windows: standard accounts — requests (`protocol.standard_cost` each) in the account's and
 the host's window; premium — weight (`protocol.endpoint_weight`) in the account's and the
@@ -31,6 +38,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lighterfast.fleet")
 
+DEFAULT_MARGIN_S = 0.25  # the least a reservation outlives its window + hold (grant → arrival)
+_LAG_FACTOR = 1.5  # the margin covers the slowest recent send with room to spare
+
 
 class FleetBudgetExhausted(FleetError, RateLimited):
     """The fleet's budget had no room within the caller's max wait (nothing was granted)."""
@@ -47,6 +57,7 @@ class _Bucket:
         "fetch_after",
         "id",
         "keys",
+        "last",
         "left",
         "lock",
         "low",
@@ -67,6 +78,7 @@ class _Bucket:
         self.left = 0  # weight of the local chunk not yet spent
         self.expires = 0.0  # monotonic end of the chunk's hold
         self.id = ""  # the chunk's reservation id in the server
+        self.last = ""  # the reservation the last grant came from (`grant_ref`)
         self.lock: asyncio.Lock | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.low = chunk // 2 if chunk > 1 else 0  # prefetch the spare below this
@@ -102,6 +114,7 @@ class FleetBudget:
         max_wait_s: float,
         window_s: float,
         prefetch: bool = True,
+        margin_s: float = DEFAULT_MARGIN_S,
     ) -> None:
         self._fleet = fleet
         self.account = account
@@ -112,7 +125,11 @@ class FleetBudget:
         self.prefetch = prefetch
         self.window_s = window_s
         self._window_ms = max(1, int(window_s * 1000))
-        self._life_ms = self._window_ms + int(hold_s * 1000)
+        self._hold_ms = int(hold_s * 1000)
+        self.margin_s = margin_s
+        self._lag = 0.0  # the slowest send (grant → reply) of this and the last period
+        self._lag_prev = 0.0
+        self._lag_since = time.monotonic()
         unit = "req" if standard_account else "w"
         self._main = _Bucket(
             [
@@ -137,6 +154,7 @@ class FleetBudget:
         self.refunded = 0  # weight given back unused
         self.local_hits = 0  # acquisitions served from the local chunk
         self.prefetches = 0  # reservations made in the background
+        self.extensions = 0  # slow sends whose reservation was kept longer
 
     def __repr__(self) -> str:
         tier = "standard" if self.standard_account else "premium"
@@ -164,7 +182,46 @@ class FleetBudget:
             "refunded": self.refunded,
             "local_hits": self.local_hits,
             "prefetches": self.prefetches,
+            "extensions": self.extensions,
         }
+
+    def grant_ref(self, tx: bool = False) -> str:
+        """The reservation the last grant came from (for `note_latency`); read it at once."""
+        return self._bucket(tx).last
+
+    def note_latency(self, seconds: float, ref: str = "", tx: bool = False) -> None:
+        """A granted request's reply came `seconds` after its grant (widens the margin).
+
+        With `ref` (its `grant_ref`), a send slower than the floor of the margin has its
+        reservation kept a window + margin from now, in the background (the venue counted
+        it at most `seconds` after the grant, so the fleet must not free it earlier).
+        """
+        now = time.monotonic()
+        if now - self._lag_since >= self.window_s:  # forget a spike after two windows
+            self._lag_prev, self._lag, self._lag_since = self._lag, 0.0, now
+        if seconds > self._lag:
+            self._lag = seconds
+        if ref and seconds >= self.margin_s / 2 and not self._closed:
+            self.extensions += 1
+            self._spawn(self._extend(self._bucket(tx), ref))
+
+    async def _extend(self, bucket: _Bucket, rid: str) -> None:
+        life = self._window_ms + int(self.margin * 1000)
+        try:
+            await self._fleet.conn.script(
+                "EXTEND", bucket.keys, [rid, life], f"a budget extension for {self.account}"
+            )
+        except FleetError as exc:  # the margin alone then covers it
+            logger.debug("fleet budget extension not delivered: %s", exc)
+
+    @property
+    def margin(self) -> float:
+        """Seconds every reservation outlives its window and hold (see the module docstring)."""
+        return max(self.margin_s, _LAG_FACTOR * max(self._lag, self._lag_prev))
+
+    def _life(self, hold: bool) -> int:
+        """A reservation's life in ms: window + hold (chunks only) + margin."""
+        return self._window_ms + (self._hold_ms if hold else 0) + int(self.margin * 1000)
 
     def _bucket(self, tx: bool) -> _Bucket:
         return self._tx if tx and self._tx is not None else self._main
@@ -188,6 +245,7 @@ class FleetBudget:
             self._check(bucket, weight)
         if bucket.left >= weight and time.monotonic() < bucket.expires:
             bucket.left -= weight
+            bucket.last = bucket.id
             self.local_hits += 1
             if bucket.left < bucket.low and self.prefetch and not bucket.spare_id:
                 if bucket.fetch is None and not self._closed:
@@ -201,6 +259,7 @@ class FleetBudget:
         ):
             self._promote(bucket)
             bucket.left -= weight
+            bucket.last = bucket.id
             self.local_hits += 1
             return True
         return False
@@ -240,10 +299,11 @@ class FleetBudget:
             self._seq += 1
             rid = f"{self._fleet.owner}:{self._seq}"
             sent = time.monotonic()
+            life = self._life(True)
             granted, wait_ms, _now = await self._fleet.conn.script(
                 "RESERVE",
                 bucket.keys,
-                [max(1, bucket.chunk // 4), bucket.chunk, self._life_ms, rid, "", 0, *bucket.caps],
+                [max(1, bucket.chunk // 4), bucket.chunk, life, rid, "", 0, *bucket.caps],
                 self._what,
             )
             granted = int(granted)
@@ -314,7 +374,7 @@ class FleetBudget:
         rid = f"{self._fleet.owner}:{self._seq}"
         want = max(weight, bucket.chunk)
         hold = self.hold_s if bucket.chunk > weight else 0.0
-        life_ms = self._life_ms if hold else self._window_ms
+        life_ms = self._life(bool(hold))
         sent = time.monotonic()
         granted, wait_ms, _now = await self._fleet.conn.script(
             "RESERVE",
@@ -330,6 +390,7 @@ class FleetBudget:
             return max(1, int(wait_ms))
         self.reservations += 1
         self.reserved += granted
+        bucket.last = rid
         if granted > weight:
             bucket.left = granted - weight
             bucket.id = rid

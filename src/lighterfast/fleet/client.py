@@ -17,7 +17,7 @@ from .. import protocol as P
 from .._checks import check_flag, check_int, check_seconds
 from ..errors import FleetError, describe
 from ._conn import Connection, check_name, redact
-from .budget import FleetBudget
+from .budget import DEFAULT_MARGIN_S, FleetBudget
 from .leases import LaneLease, Lease, SlotLease, heartbeat
 
 if TYPE_CHECKING:
@@ -150,6 +150,7 @@ class Fleet:
         max_wait_s: float = DEFAULT_MAX_WAIT_S,
         window_s: float = P.RATE_WINDOW_S,
         prefetch: bool = True,
+        margin_s: float = DEFAULT_MARGIN_S,
     ) -> FleetBudget:
         """This process's handle on the account's fleet budget (one per account and tier).
 
@@ -159,7 +160,9 @@ class Fleet:
         0 = exactly each request's weight, one call per request); unused weight goes back after
         `hold_s`. `max_wait_s`: how long `acquire` waits for room. `window_s`: the rolling
         window (the venue's minute; shorter only in tests). `prefetch`: reserve the next chunk
-        in the background when one is half spent.
+        in the background when one is half spent. `margin_s`: the least every reservation
+        outlives window + hold (the lag from grant to the venue's count; slower sends seen
+        through `note_latency` widen it).
         """
         self._check_open()
         name = check_name("account", account)
@@ -181,7 +184,8 @@ class Fleet:
         if size and hold > window:
             raise ValueError(f"hold_s must be <= window_s ({window:g} s), got {hold_s!r}")
         fetch = check_flag("prefetch", prefetch)
-        spec = (name, standard, cap, host_cap, tx_cap, size, hold, wait, window, fetch)
+        margin = check_seconds("margin_s", margin_s, zero_ok=True)
+        spec = (name, standard, cap, host_cap, tx_cap, size, hold, wait, window, fetch, margin)
         found = self._budgets.get(spec)
         if found is None or found.closed:  # a released handle is not handed out again
             found = self._budgets[spec] = FleetBudget(
@@ -197,6 +201,7 @@ class Fleet:
                 max_wait_s=wait,
                 window_s=window,
                 prefetch=fetch,
+                margin_s=margin,
             )
         return found
 

@@ -146,12 +146,15 @@ class RestClient:
             return P.standard_cost(endpoint)
         return P.endpoint_weight(endpoint)
 
+    def _limiter_for(self, endpoint: str) -> Any:
+        if self.tx_limiter is not None and endpoint in TX_ENDPOINTS:
+            return self.tx_limiter
+        return self.limiter
+
     async def acquire(self, endpoint: str) -> None:
         """Wait (with jitter) until the limiter grants one request to `endpoint`."""
         weight = self.cost(endpoint)
-        limiter = self.limiter
-        if self.tx_limiter is not None and endpoint in TX_ENDPOINTS:
-            limiter = self.tx_limiter
+        limiter = self._limiter_for(endpoint)
         while not limiter.try_acquire(weight):
             slow = getattr(limiter, "acquire_async", None)
             if slow is not None:  # a fleet budget: it reserves and waits by itself
@@ -217,6 +220,10 @@ class RestClient:
         attempt = 0
         while True:
             await self.acquire(endpoint)
+            granted = time.monotonic()
+            limiter = self._limiter_for(endpoint)
+            ref_of = getattr(limiter, "grant_ref", None)
+            ref = ref_of() if ref_of is not None else ""  # read before any other grant
             headers = await self._auth_header(auth)
             session = self._ensure_session()
             self.requests_sent += 1
@@ -227,6 +234,10 @@ class RestClient:
                     status = resp.status
                     raw = await resp.read()
                     retry_after = resp.headers.get("Retry-After")
+                # The node counted the request before it answered: a fleet budget keeps its
+                # reservations at least this much longer than the window (issue 14).
+                if ref_of is not None:
+                    limiter.note_latency(time.monotonic() - granted, ref)
             except _NOT_SENT_ERRORS as exc:
                 # No connection was made, so no byte of the request left: nothing consumed.
                 raise NotSent(f"{method} {endpoint}: {type(exc).__name__}: {exc}") from exc
