@@ -12,6 +12,7 @@ from .. import protocol as P
 from ..errors import LighterError, TxRejected, describe
 from ..markets import fetch_market_rows, resolve_market
 from ..signing import AuthTokenProvider
+from ..wire.frames import flat_position
 from .intents import check_market_index
 from .order_view import _human, _order_view, _OrderViewMixin
 
@@ -264,21 +265,7 @@ class _ReadsMixin(_OrderViewMixin):
                     "pending_order_count": pos.get("pending_order_count") or 0,
                     "margin_mode": pos.get("margin_mode"),
                 }
-        return {
-            "market_index": market.market_index,
-            "symbol": market.symbol,
-            "size": 0.0,
-            "side": "flat",
-            "avg_entry_price": None,
-            "liquidation_price": None,
-            "position_value": 0.0,
-            "allocated_margin": None,
-            "unrealized_pnl": 0.0,
-            "realized_pnl": 0.0,
-            "open_order_count": 0,
-            "pending_order_count": 0,
-            "margin_mode": None,
-        }
+        return flat_position(market.market_index, market.symbol)
 
 
 _BALANCE_KEYS = (

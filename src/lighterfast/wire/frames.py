@@ -292,3 +292,22 @@ def reply_error(reply: TxReply) -> LighterError | None:
     if reply.ok:
         return None
     return error_from_code(reply.code, reply.message)
+
+
+def flat_position(market: int, symbol: str | None = None) -> dict[str, Any]:
+    """The position view of a market the account has no row for (WsInfo and REST reads alike)."""
+    return {
+        "market_index": market,
+        "symbol": symbol,
+        "size": 0.0,
+        "side": "flat",
+        "avg_entry_price": None,
+        "liquidation_price": None,
+        "position_value": 0.0,
+        "allocated_margin": None,
+        "unrealized_pnl": 0.0,
+        "realized_pnl": 0.0,
+        "open_order_count": 0,
+        "pending_order_count": 0,
+        "margin_mode": None,
+    }

@@ -126,25 +126,6 @@ def position_view(pos: Any, market: int) -> dict[str, Any]:
     return view
 
 
-def flat_position(market: int, symbol: str | None = None) -> dict[str, Any]:
-    """The view of a market the account has no position row for."""
-    return {
-        "market_index": market,
-        "symbol": symbol,
-        "size": 0.0,
-        "side": "flat",
-        "avg_entry_price": None,
-        "liquidation_price": None,
-        "position_value": 0.0,
-        "allocated_margin": None,
-        "unrealized_pnl": 0.0,
-        "realized_pnl": 0.0,
-        "open_order_count": 0,
-        "pending_order_count": 0,
-        "margin_mode": None,
-    }
-
-
 def stats_view(stats: Any) -> dict[str, Any]:
     """A user_stats `stats` object as floats (+ `cross`/`total` sub-views); BadValue if bad."""
     if type(stats) is not dict:

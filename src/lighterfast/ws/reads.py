@@ -11,7 +11,8 @@ from .. import protocol as P
 from .._checks import check_market
 from ..core import OrderBook
 from ..errors import WsClosed
-from .account import WsAccount, flat_position
+from ..wire.frames import flat_position
+from .account import WsAccount
 from .state import FINISHED_FIELDS, check_index
 
 
