@@ -158,7 +158,7 @@ async def test_a_killed_process_is_taken_over_and_a_redis_restart_is_ridden_out(
         dev, keys = await _setup(node)
         url = restartable_redis.url
         t0 = time.time()
-        until = t0 + 14.0
+        until = t0 + 18.0  # 8 s after the Redis restart to lease again and send (loaded CI)
         env = _env(fleet_namespace, ttl=1.5)
         procs = [spawn(_args(node, dev, keys, url, until), env) for _ in range(4)]
         victim = procs[0]
