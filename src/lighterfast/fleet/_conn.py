@@ -136,6 +136,9 @@ class Connection:
     async def close(self) -> None:
         """Close the client's connections (bounded; errors are not raised)."""
         try:
-            await asyncio.wait_for(self.client.aclose(), self.wait_s)
+            closing = asyncio.ensure_future(self.client.aclose())
+            _done, pending = await asyncio.wait({closing}, timeout=self.wait_s)
+            for task in pending:  # not awaited: a close that ignores cancellation must not hang
+                task.cancel()
         except Exception:  # closing a dead connection must not raise
             pass

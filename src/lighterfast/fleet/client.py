@@ -312,14 +312,25 @@ class Fleet:
             await asyncio.gather(self._heartbeat, return_exceptions=True)
         # concurrently: with the server down, closing costs one wait_s, not one per lease
         leases = list(self._leases.values())
-        results = await asyncio.gather(
-            *(lease.release() for lease in leases),
-            *(budget.release() for budget in self._budgets.values()),
-            return_exceptions=True,
-        )
-        for lease, result in zip(leases, results, strict=False):
-            if isinstance(result, BaseException):
-                logger.warning("fleet: %s not released (it expires on its own): %s", lease, result)
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        releases = [loop.create_task(lease.release()) for lease in leases]
+        releases += [loop.create_task(b.release()) for b in self._budgets.values()]
+        # Bounded as a whole: a call that ignores its own timeout must not hang the close
+        # (a lease not released expires by its TTL; unused budget by its window).
+        pending = await _wait_bounded([*releases, *self._tasks], 2 * self.conn.wait_s + 1.0)
+        for lease, task in zip(leases, releases, strict=False):
+            failed = task in pending or (not task.cancelled() and task.exception() is not None)
+            if failed:
+                reason = "no answer" if task in pending else task.exception()
+                logger.warning("fleet: %s not released (it expires on its own): %s", lease, reason)
         await self.conn.close()
+
+
+async def _wait_bounded(tasks: list[asyncio.Task[Any]], bound: float) -> set[asyncio.Task[Any]]:
+    """Wait up to `bound` s for `tasks`; cancel (without awaiting) and return the ones left."""
+    if not tasks:
+        return set()
+    _done, pending = await asyncio.wait(tasks, timeout=bound)
+    for task in pending:
+        task.cancel()
+    return pending
