@@ -123,6 +123,7 @@ async def main(args: dict[str, Any]) -> None:
             "keys": dealers[0]._nonces.api_key_indices,
             "slot": link.slot.slot,
             "epochs": args["_epochs"],
+            "t": time.time(),
         }
     )
     until = float(args["until"])

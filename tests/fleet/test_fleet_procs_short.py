@@ -25,10 +25,17 @@ from fleet._procs import parse, spawn
 from lighterfast import protocol as P
 from lighterfast.testnode import LocalNode, RateLimits
 
-# LIGHTERFAST_FLEET_LONG_RUN=1: the by-hand run at the venue's own minute (about 2.5 min).
+# LIGHTERFAST_FLEET_LONG_RUN=1: the by-hand run at the venue's own minute (about 5 min): the
+# steady run over two whole 60 s windows, the faults with the default 10 s lease TTL (the
+# SIGKILL at 20 s, the Redis restart at 90 s, after the replacement sent in the 2nd window).
 LONG = bool(os.environ.get("LIGHTERFAST_FLEET_LONG_RUN"))
+MODE = "long" if LONG else "short"
 WINDOW_S = 60.0 if LONG else 5.0
 RUN_S = 130.0 if LONG else 12.0
+# faults: lease TTL, SIGKILL, Redis restart and the end (s after the start); the restart
+# comes after the replacement sent (a window after the first one)
+FAULT_TTL_S = 10.0 if LONG else 1.5
+KILL_AT, RESTART_AT, FAULT_END = (20.0, 90.0, 140.0) if LONG else (4.0, 9.5, 18.0)
 
 pytestmark = pytest.mark.timeout(400 if LONG else 120)
 CAPACITY = 60  # the standard tier's requests per window
@@ -71,8 +78,8 @@ def _env(namespace: str, ttl: float = 10.0) -> dict[str, str]:
     }
 
 
-async def _finish(proc: Any) -> tuple[list[dict[str, Any]], str]:
-    out, err = await asyncio.to_thread(proc.communicate, timeout=RUN_S + 60)
+async def _finish(proc: Any, run_s: float = RUN_S) -> tuple[list[dict[str, Any]], str]:
+    out, err = await asyncio.to_thread(proc.communicate, timeout=run_s + 60)
     return parse(out), err
 
 
@@ -84,21 +91,42 @@ def _orders_of(node: LocalNode, account: int) -> list[dict[str, Any]]:
     return [o for o in node.state.orders.values() if o["owner_account_index"] == account]
 
 
-def _check_unique(results: list[dict[str, Any]]) -> None:
+def _doubles(results: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    """(COIs issued twice, (key, nonce) pairs accepted twice)."""
     accepted = [r for r in results if r["s"] == "accepted"]
     cois = Counter(r["coi"] for r in results)
-    assert [c for c, n in cois.items() if n > 1] == []  # no COI issued twice
     lanes = Counter((r["k"], r["n"]) for r in accepted)
-    assert [kn for kn, n in lanes.items() if n > 1] == []  # no nonce used twice
+    return [c for c, n in cois.items() if n > 1], [kn for kn, n in lanes.items() if n > 1]
+
+
+def _check_unique(results: list[dict[str, Any]]) -> None:
+    dup_cois, dup_nonces = _doubles(results)
+    assert dup_cois == []  # no COI issued twice
+    assert dup_nonces == []  # no nonce used twice
+
+
+def _refusals(node: LocalNode) -> int:
+    limits = node.rate_limits
+    assert limits is not None
+    return int(limits.refusals.get(P.ERR_TOO_MANY_REQUESTS, 0))
+
+
+def _budget_use(seen: list[float], until: float) -> tuple[int, int, int, float]:
+    """(requests counted, whole windows, budget of those windows, requests in the run)."""
+    times = sorted(t for t in seen if t <= until)  # not the waits past the deadline
+    span = until - times[0]
+    whole = max(1, math.floor(span / WINDOW_S))
+    counted = sum(1 for t in times if t < times[0] + whole * WINDOW_S)
+    return counted, whole, CAPACITY * whole, len(times)
 
 
 async def test_four_processes_three_bots_six_keys_share_the_budget(
     redis_url: str, fleet_namespace: str
 ) -> None:
-    seen: list[tuple[float, str]] = []
+    seen: list[float] = []
 
     def hook(endpoint: str, remote: str, request: Any) -> None:
-        seen.append((time.time(), endpoint))
+        seen.append(time.time())
         return None
 
     async with LocalNode(port=0, rate_limits=_node_limits(), exec_latency_ms="standard") as node:
@@ -118,36 +146,35 @@ async def test_four_processes_three_bots_six_keys_share_the_budget(
         assert len({r["slot"] for r in ready}) == 4  # and its own COI slot
         results = [line for line in lines if "s" in line]
         accepted = [r for r in results if r["s"] == "accepted"]
-        assert [r for r in results if r["s"] != "accepted"] == []
-        assert [r for r in results if r["code"] == P.ERR_INVALID_NONCE] == []
-        _check_unique(results)
         done = [line for line in lines if line.get("done")]
-        assert sum(s["nonce_resyncs"] for line in done for s in line["stats"]) == 0
         # 0 × 429: every request the node counted was granted by the fleet first, and no
         # grant leaves the fleet's window before the node's count of it does (issue 14).
         limited = sum(line["rate_limited"] for line in done)
-        limits = node.rate_limits
-        assert limits is not None
-        assert limits.refusals.get(P.ERR_TOO_MANY_REQUESTS, 0) == 0
-        assert limited == 0
-
         await asyncio.sleep(0.5)  # the last creates execute (standard latency)
         mine = _orders_of(node, dev.account_index)
-        assert sorted(o["client_order_index"] for o in mine) == sorted(r["coi"] for r in accepted)
         # The budget was used: the requests the node saw in the whole windows from the first
         # one on, against the CAPACITY per window the tier admits (a partial last window
         # would make the figure a step function of the start-up time).
-        times = sorted(t for t, _ in seen if t <= until)  # not the waits past the deadline
-        span = until - times[0]
-        whole = max(1, math.floor(span / WINDOW_S))
-        counted = sum(1 for t in times if t < times[0] + whole * WINDOW_S)
-        most = CAPACITY * whole
+        counted, whole, most, total = _budget_use(seen, until)
         used = counted / most
+        dup_cois, dup_nonces = _doubles(results)
         print(
-            f"fleet: {counted} requests in {whole} x {WINDOW_S:g} s = {used:.0%} of the {most}"
-            f" the {CAPACITY}/{WINDOW_S:g} s budget admits ({len(times)} in {span:.1f} s);"
-            f" 429 replies: {limited}"
+            f"\nfleet procs {MODE} steady: 4 processes x 3 bots, 6 keys, {RUN_S:g} s,"
+            f" window {WINDOW_S:g} s: {counted} requests in {whole} x {WINDOW_S:g} s ="
+            f" {used:.1%} of the {most} the {CAPACITY}/{WINDOW_S:g} s budget admits"
+            f" ({total} in the run); accepted {len(accepted)}, node orders {len(mine)};"
+            f" 429: {_refusals(node)} (client saw {limited}),"
+            f" 21104: {sum(1 for r in results if r['code'] == P.ERR_INVALID_NONCE)},"
+            f" nonce resyncs: {sum(s['nonce_resyncs'] for line in done for s in line['stats'])},"
+            f" duplicate COIs: {len(dup_cois)}, nonces used twice: {len(dup_nonces)}"
         )
+        assert [r for r in results if r["s"] != "accepted"] == []
+        assert [r for r in results if r["code"] == P.ERR_INVALID_NONCE] == []
+        _check_unique(results)
+        assert sum(s["nonce_resyncs"] for line in done for s in line["stats"]) == 0
+        assert _refusals(node) == 0
+        assert limited == 0
+        assert sorted(o["client_order_index"] for o in mine) == sorted(r["coi"] for r in accepted)
         assert used >= 0.9
 
 
@@ -158,52 +185,76 @@ async def test_a_killed_process_is_taken_over_and_a_redis_restart_is_ridden_out(
         dev, keys = await _setup(node)
         url = restartable_redis.url
         t0 = time.time()
-        until = t0 + 18.0  # 8 s after the Redis restart to lease again and send (loaded CI)
-        env = _env(fleet_namespace, ttl=1.5)
+        until = t0 + FAULT_END  # 8 s (short) after the Redis restart to lease again and send
+        env = _env(fleet_namespace, ttl=FAULT_TTL_S)
         procs = [spawn(_args(node, dev, keys, url, until), env) for _ in range(4)]
         victim = procs[0]
         assert victim.stdout is not None
         first = await asyncio.to_thread(victim.stdout.readline)  # its ready line: its lane
         (ready,) = parse(first)
-        await asyncio.sleep(max(0.0, t0 + 4.0 - time.time()))
+        await asyncio.sleep(max(0.0, t0 + KILL_AT - time.time()))
         victim.send_signal(signal.SIGKILL)
+        killed = time.time()
         gone_keys = {str(k): keys[str(k)] for k in ready["keys"]}
-        replacement_args = _args(node, dev, gone_keys, url, until) | {"lease_wait_s": 8.0}
+        wait = FAULT_TTL_S + 8.0  # the dead holder's lease expires first
+        replacement_args = _args(node, dev, gone_keys, url, until) | {"lease_wait_s": wait}
         replacement = spawn(replacement_args, env)
         procs.append(replacement)
         assert replacement.stdout is not None
         (repl_ready,) = parse(await asyncio.to_thread(replacement.stdout.readline))
-        await asyncio.sleep(max(1.0, t0 + 9.5 - time.time()))  # it sends, then the restart
+        await asyncio.sleep(max(1.0, t0 + RESTART_AT - time.time()))  # it sent: the restart
         restartable_redis.stop()  # every key gone: leases, budget windows, recorded nonces
         await asyncio.sleep(0.5)
         restartable_redis.start()
         back = time.time()
-        finished = await asyncio.gather(*(_finish(p) for p in procs))
+        finished = await asyncio.gather(*(_finish(p, FAULT_END) for p in procs))
         victim_lines = [ready, *finished[0][0]]
         lines = [line for out, _ in finished for line in out] + [ready, repl_ready]
         survivors = finished[1:]
         errors = [err[-2000:] for out, err in survivors if not any("done" in x for x in out)]
         assert errors == []
-        assert repl_ready["keys"] == ready["keys"]  # the dead process's lane, taken over
-        for key in ready["keys"]:
-            assert repl_ready["epochs"][str(key)] > ready["epochs"][str(key)]
         results = [line for line in lines if "s" in line]
-        _check_unique(results)
-        assert [r for r in results if r["code"] == P.ERR_INVALID_NONCE] == []
-        # Sends resumed in every surviving process after the restart.
-        for out, _ in survivors:
-            assert any(r.get("s") == "accepted" and r["t"] > back for r in out)
-        refused = [r for r in results if r["s"] == "rejected"]
-        assert all("fleet" in r["m"] or "rate" in r["m"].lower() for r in refused), refused
-        # The node's orders: every accepted one, plus at most one batch per bot of the victim
-        # that it sent but did not live to print (its own slot), never one twice.
         await asyncio.sleep(0.5)
         accepted = {r["coi"] for r in results if r["s"] == "accepted"}
         mine = _orders_of(node, dev.account_index)
         on_node = Counter(o["client_order_index"] for o in mine)
+        extra = set(on_node) - accepted
+        resumed = [
+            min((r["t"] for r in out if r.get("s") == "accepted" and r["t"] > back), default=0.0)
+            for out, _ in survivors
+        ]
+        repl_sent = [r["t"] for r in finished[-1][0] if r.get("s") == "accepted"]
+        refused = [r for r in results if r["s"] == "rejected"]
+        dup_cois, dup_nonces = _doubles(results)
+        done = [line for out, _ in survivors for line in out if line.get("done")]
+        print(
+            f"\nfleet procs {MODE} faults: 4 processes x 3 bots, 6 keys, {FAULT_END:g} s,"
+            f" window {WINDOW_S:g} s, lease TTL {FAULT_TTL_S:g} s: SIGKILL at"
+            f" {killed - t0:.1f} s, lane taken over {repl_ready['t'] - killed:.1f} s later"
+            f" (epochs {ready['epochs']} -> {repl_ready['epochs']}), replacement's first"
+            f" accepted at {(min(repl_sent) - t0) if repl_sent else float('nan'):.1f} s;"
+            f" Redis restarted at {back - t0:.1f} s, every process sent again within"
+            f" {max(resumed) - back:.1f} s (first {min(resumed) - back:.1f} s);"
+            f" accepted {len(accepted)}, node orders {len(mine)} (of them {len(extra)} sent by"
+            f" the victim unreported), rejected {len(refused)};"
+            f" 429: {_refusals(node)} (client saw {sum(d['rate_limited'] for d in done)}),"
+            f" 21104: {sum(1 for r in results if r['code'] == P.ERR_INVALID_NONCE)},"
+            f" duplicate COIs: {len(dup_cois)}, nonces used twice: {len(dup_nonces)},"
+            f" orders twice on the node: {sum(1 for n in on_node.values() if n > 1)}"
+        )
+        assert repl_ready["keys"] == ready["keys"]  # the dead process's lane, taken over
+        for key in ready["keys"]:
+            assert repl_ready["epochs"][str(key)] > ready["epochs"][str(key)]
+        _check_unique(results)
+        assert [r for r in results if r["code"] == P.ERR_INVALID_NONCE] == []
+        # Sends resumed in every surviving process after the restart.
+        assert all(t > back for t in resumed)
+        assert repl_sent  # the replacement sent on the lane it took over
+        assert all("fleet" in r["m"] or "rate" in r["m"].lower() for r in refused), refused
+        # The node's orders: every accepted one, plus at most one batch per bot of the victim
+        # that it sent but did not live to print (its own slot), never one twice.
         assert max(on_node.values()) == 1
         assert accepted <= set(on_node)
-        extra = set(on_node) - accepted
         assert len(extra) <= len(SYMBOLS)
         assert all(c & 0xFF == ready["slot"] for c in extra)
         assert victim_lines

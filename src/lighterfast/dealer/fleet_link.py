@@ -17,9 +17,11 @@ Imported only when a fleet is configured (it needs the `fleet` extra, redis). Wh
 
 One `Fleet` connection per (event loop, URL) in a process, refcounted by its dealers.
 Knobs (environment): LIGHTERFAST_FLEET_NAMESPACE, LIGHTERFAST_FLEET_LANES (keys a process
-leases at most per account, default 1: the other processes find the rest free); for tests
-LIGHTERFAST_FLEET_WINDOW_S (the rolling window, the venue's 60 s), LIGHTERFAST_FLEET_HOLD_S
-(a chunk's hold, default 1 s) and LIGHTERFAST_FLEET_TTL_S (the lease TTL).
+leases at most per account, default 1: the other processes find the rest free),
+LIGHTERFAST_FLEET_TTL_S (the lease TTL, default 10 s), LIGHTERFAST_FLEET_MAX_WAIT_S (how long
+a send waits for budget room, default two windows + hold, then NotSent); for tests
+LIGHTERFAST_FLEET_WINDOW_S (the rolling window, the venue's 60 s) and LIGHTERFAST_FLEET_HOLD_S
+(a chunk's hold, default 1 s).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ WINDOW_ENV = "LIGHTERFAST_FLEET_WINDOW_S"
 TTL_ENV = "LIGHTERFAST_FLEET_TTL_S"
 LANES_ENV = "LIGHTERFAST_FLEET_LANES"
 HOLD_ENV = "LIGHTERFAST_FLEET_HOLD_S"
+MAX_WAIT_ENV = "LIGHTERFAST_FLEET_MAX_WAIT_S"
 # Consumed nonces are recorded (fenced) at most this often per lane, off the send path; the
 # lease heartbeat carries the latest note too.
 RECORD_EVERY_S = 0.2
@@ -101,6 +104,8 @@ class _Shared:
         self.holders = 0
         self.lanes: dict[tuple[int, int], tuple[LaneLease, int]] = {}  # (acct, key) → lease, refs
         self.slots: dict[int, tuple[SlotLease, int]] = {}  # account → lease, refs
+        # venue host → [its account-free Budget, the limiter it had, holders]
+        self.reads: dict[str, list[Any]] = {}
         self.lock = asyncio.Lock()
 
 
@@ -124,6 +129,7 @@ class FleetLink:
         self._recorders: dict[int, asyncio.Task[None]] = {}
         self._retasks: set[asyncio.Task[None]] = set()
         self._lane_objs: dict[int, Any] = {}
+        self._reads: str | None = None  # the venue host whose account-free reads we guard
 
     @classmethod
     async def open(cls, url: str, account: int, host: str | None) -> FleetLink:
@@ -143,19 +149,72 @@ class FleetLink:
         shared.holders += 1
         return cls(shared, url, account)
 
-    def limiters(self, standard_account: bool, capacity: int) -> tuple[Any, Any]:
-        """(limiter, tx_limiter) drawing from the account's fleet budget (tx None: standard)."""
+    def limiters(
+        self, standard_account: bool, capacity: int, base_url: str | None = None
+    ) -> tuple[Any, Any]:
+        """(limiter, tx_limiter) drawing from the account's fleet budget (tx None: standard).
+
+        With `base_url`, the process's account-free reads of that venue pass the fleet's host
+        window too (`guard_host_reads`).
+        """
         window = _env_float(WINDOW_ENV) or float(P.RATE_WINDOW_S)
+        # A reservation counts window + hold_s: the lag from grant to the venue's count.
+        hold = _env_float(HOLD_ENV) or min(1.0, window / 10)
         self.budget = self.fleet.budget(
             self.account,
             standard_account=standard_account,
             capacity=capacity,
             window_s=window,
-            # A reservation counts window + hold_s: the lag from grant to the venue's count.
-            hold_s=_env_float(HOLD_ENV) or min(1.0, window / 10),
+            hold_s=hold,
+            # Like the local limiter, a send waits for room: a full window frees its first
+            # slot only after window + hold + margin (longer than the window), and under
+            # contention another process may take it, so allow two windows.
+            max_wait_s=_env_float(MAX_WAIT_ENV) or 2 * window + hold,
         )
         main = FleetLimiter(self.budget)
+        if base_url is not None:
+            self.guard_host_reads(base_url, standard_account, capacity)
         return main, None if standard_account else FleetLimiter(self.budget, tx=True)
+
+    def guard_host_reads(self, base_url: str, standard_account: bool, capacity: int) -> None:
+        """Requests of this process to `base_url` that name no account (public order books, a
+        WsInfo's resync) draw from the fleet's host window, the venue's per-IP count, while
+        this link is open (before: a local 60/min of this process only). Idempotent."""
+        from ..transport.budget import budget_for, host_of
+
+        host = host_of(base_url)
+        if self._reads is not None:
+            return
+        entry = self._shared.reads.get(host)
+        if entry is None:
+            reads = budget_for(base_url, None)  # held while a link guards it
+            window = _env_float(WINDOW_ENV) or float(P.RATE_WINDOW_S)
+            hold = _env_float(HOLD_ENV) or min(1.0, window / 10)
+            budget = self.fleet.host_budget(
+                standard_account=standard_account,
+                capacity=capacity,
+                window_s=window,
+                hold_s=hold,
+                max_wait_s=_env_float(MAX_WAIT_ENV) or 2 * window + hold,
+            )
+            entry = self._shared.reads[host] = [reads, reads.limiter, 0]
+            guarded: Any = FleetLimiter(budget)  # the WeightLimiter face RestClient uses
+            reads.limiter = guarded
+        entry[2] += 1
+        self._reads = host
+
+    def _unguard_reads(self) -> None:
+        """This link's hold on the account-free reads ends; the last one restores the limiter."""
+        host, self._reads = self._reads, None
+        entry = self._shared.reads.get(host) if host is not None else None
+        if entry is None:
+            return
+        entry[2] -= 1
+        if entry[2] <= 0:
+            del self._shared.reads[host]  # type: ignore[arg-type]
+            reads, previous = entry[0], entry[1]
+            reads.limiter = previous
+            reads.release()
 
     async def lease_lanes(self, keys: Sequence[int]) -> list[int]:
         """The keys this dealer may use: the process's leases among `keys`, else free ones.
@@ -304,6 +363,7 @@ class FleetLink:
         await asyncio.gather(*tasks, return_exceptions=True)
         shared = self._shared
         release: list[Any] = []
+        self._unguard_reads()
         async with shared.lock:
             for lease in self.lanes:
                 ident = (self.account, lease.key)

@@ -87,6 +87,8 @@ class Connection:
                 "RESERVE",
                 "REFUND",
                 "EXTEND",
+                "BOOT",
+                "RESEED",
                 "PEEK",
                 "LANES_ACQUIRE",
                 "SLOT_ACQUIRE",

@@ -65,26 +65,67 @@ local function refund(z, w, id, amount)
 end
 """
 
+_BOOT_FUNC = """
+-- The server's budget generation: a hash `id` (made on first use) and `graced` (the id a
+-- grace was started for). A caller that knew another id lived through a restart that lost
+-- every window: it is told so (stale) and the first such caller of a generation starts a
+-- grace in which nothing is granted while every process puts back what it still holds.
+local function boot_check(bk, gk, known, grace)
+  local f = redis.call('HMGET', bk, 'id', 'graced')
+  local boot = f[1]
+  if not boot then
+    boot = t[1] .. '.' .. t[2]
+    redis.call('HSET', bk, 'id', boot)
+  end
+  local stale = 0
+  if known ~= '' and known ~= boot then
+    stale = 1
+    if f[2] ~= boot then
+      redis.call('HSET', bk, 'graced', boot)
+      if grace > 0 then redis.call('SET', gk, boot, 'PX', grace) end
+    end
+  end
+  return boot, stale
+end
+"""
+
+BOOT = (
+    _NOW
+    + _BOOT_FUNC
+    + """
+-- KEYS: boot, grace; ARGV: known id ('' none), grace_ms -> {id, stale, grace ms left}
+local boot, stale = boot_check(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]))
+return {boot, stale, math.max(0, redis.call('PTTL', KEYS[2]))}
+"""
+)
+
 RESERVE = (
     _NOW
     + _WINDOW_FUNCS
+    + _BOOT_FUNC
     + """
--- KEYS: z1, w1, z2, w2, ... (every window the request must fit in)
--- ARGV: need, want, life_ms, id, refund_id, refund_amount, cap1, cap2, ...
--- -> {granted, wait_ms, now_ms}: granted in need..want (room in EVERY window), or 0 + wait
+-- KEYS: z1, w1, z2, w2, ... (every window the request must fit in), then boot, grace
+-- ARGV: need, want, life_ms, id, refund_id, refund_amount, known boot id, grace_ms,
+--       cap1, cap2, ...
+-- -> {granted, wait_ms, now_ms, boot id, stale}: granted in need..want (room in EVERY
+-- window), or 0 + wait; stale 1: nothing granted, put back what you hold, then ask again
 local need = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
 local life = tonumber(ARGV[3])
-local n = #KEYS / 2
+local n = (#KEYS - 2) / 2
 if ARGV[5] ~= '' then
   local amount = tonumber(ARGV[6])
   for i = 1, n do refund(KEYS[2 * i - 1], KEYS[2 * i], ARGV[5], amount) end
 end
+local boot, stale = boot_check(KEYS[#KEYS - 1], KEYS[#KEYS], ARGV[7], tonumber(ARGV[8]))
+if stale == 1 then return {0, 1, now, boot, 1} end
+local grace = redis.call('PTTL', KEYS[#KEYS])
+if grace > 0 then return {0, grace, now, boot, 0} end
 local grant = want
 local rooms = {}
 for i = 1, n do
   local used = trim(KEYS[2 * i - 1], KEYS[2 * i], now)
-  local room = tonumber(ARGV[6 + i]) - used
+  local room = tonumber(ARGV[8 + i]) - used
   rooms[i] = room
   if room < grant then grant = room end
 end
@@ -92,12 +133,12 @@ if grant >= need then
   for i = 1, n do
     local z, w = KEYS[2 * i - 1], KEYS[2 * i]
     redis.call('ZADD', z, now + life, ARGV[4])
-    redis.call('HSET', w, ARGV[4], grant, '_cap', ARGV[6 + i])
+    redis.call('HSET', w, ARGV[4], grant, '_cap', ARGV[8 + i])
     redis.call('HINCRBY', w, '_sum', grant)
     redis.call('PEXPIRE', z, life + 1000)
     redis.call('PEXPIRE', w, life + 1000)
   end
-  return {grant, 0, now}
+  return {grant, 0, now, boot, 0}
 end
 local wait = 0
 for i = 1, n do
@@ -116,7 +157,35 @@ for i = 1, n do
     if at - now > wait then wait = at - now end
   end
 end
-return {0, math.max(wait, 1), now}
+return {0, math.max(wait, 1), now, boot, 0}
+"""
+)
+
+RESEED = (
+    _NOW
+    + """
+-- KEYS: z1, w1, ...; ARGV: id, weight, ms left, id, weight, ms left, ...
+-- (after a restart: a process puts back the reservations it still holds; ids already
+-- present are left alone) -> reservations put back (in the first window)
+local back = 0
+for i = 1, #KEYS / 2 do
+  local z, w = KEYS[2 * i - 1], KEYS[2 * i]
+  for j = 1, #ARGV, 3 do
+    local id, weight, left = ARGV[j], tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
+    if weight > 0 and left > 0 and not redis.call('ZSCORE', z, id) then
+      redis.call('ZADD', z, now + left, id)
+      redis.call('HSET', w, id, weight)
+      redis.call('HINCRBY', w, '_sum', weight)
+      local ttl = redis.call('PTTL', z)
+      if ttl < left + 1000 then
+        redis.call('PEXPIRE', z, left + 1000)
+        redis.call('PEXPIRE', w, left + 1000)
+      end
+      if i == 1 then back = back + 1 end
+    end
+  end
+end
+return back
 """
 )
 

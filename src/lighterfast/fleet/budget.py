@@ -60,6 +60,7 @@ class _Bucket:
         "last",
         "left",
         "lock",
+        "log",
         "low",
         "max_weight",
         "names",
@@ -87,6 +88,26 @@ class _Bucket:
         self.spare_id = ""
         self.fetch: asyncio.Task[None] | None = None
         self.fetch_after = 0.0  # monotonic: no prefetch before (after a denial or a failure)
+        # this process's live reservations: id → [weight not given back, monotonic expiry]
+        # (put back into the windows after a server restart lost them, `FleetBudget.reseed`)
+        self.log: dict[str, list[float]] = {}
+
+    def logged(self, rid: str, weight: int, life_s: float) -> None:
+        """Note a granted reservation (and forget the expired ones at the front)."""
+        now = time.monotonic()
+        log = self.log
+        while log:
+            first = next(iter(log))
+            if log[first][1] > now:
+                break
+            del log[first]
+        log[rid] = [float(weight), now + life_s]
+
+    def given_back(self, rid: str, amount: int) -> None:
+        """`amount` of reservation `rid` goes back: it is no longer this process's."""
+        entry = self.log.get(rid)
+        if entry is not None:
+            entry[0] = max(0.0, entry[0] - amount)
 
 
 class FleetBudget:
@@ -102,7 +123,7 @@ class FleetBudget:
     def __init__(
         self,
         fleet: Fleet,
-        account: str,
+        account: str | None,
         *,
         standard_account: bool,
         capacity: int,
@@ -131,20 +152,25 @@ class FleetBudget:
         self._lag_prev = 0.0
         self._lag_since = time.monotonic()
         unit = "req" if standard_account else "w"
-        self._main = _Bucket(
-            [
-                fleet.key("budget", "acct", account, unit),
-                fleet.key("budget", "host", fleet.host, unit),
-            ],
-            [capacity, host_capacity],
-            chunk,
-        )
-        self._tx = (
-            None
-            if standard_account
-            else _Bucket([fleet.key("budget", "acct", account, "tx")], [tx_capacity], tx_chunk)
-        )
-        self._what = f"a budget reservation for account {account}"
+        host_window = fleet.key("budget", "host", fleet.host, unit)
+        if account is None:  # reads that name no account: the host's (egress IP's) window only
+            self._main = _Bucket([host_window], [host_capacity], chunk)
+            self._tx: _Bucket | None = None
+            who = f"reads without an account on host {fleet.host}"
+        else:
+            self._main = _Bucket(
+                [fleet.key("budget", "acct", account, unit), host_window],
+                [capacity, host_capacity],
+                chunk,
+            )
+            self._tx = (
+                None
+                if standard_account
+                else _Bucket([fleet.key("budget", "acct", account, "tx")], [tx_capacity], tx_chunk)
+            )
+            who = f"account {account}"
+        self._who = who
+        self._what = f"a budget reservation for {who}"
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -155,6 +181,7 @@ class FleetBudget:
         self.local_hits = 0  # acquisitions served from the local chunk
         self.prefetches = 0  # reservations made in the background
         self.extensions = 0  # slow sends whose reservation was kept longer
+        self.reseeded = 0  # reservations put back after a server restart
 
     def __repr__(self) -> str:
         tier = "standard" if self.standard_account else "premium"
@@ -170,7 +197,7 @@ class FleetBudget:
 
     @property
     def capacity(self) -> int:
-        """The account window's capacity (requests or weight per minute)."""
+        """The account window's capacity (requests or weight per minute; host-only: the host's)."""
         return self._main.caps[0]
 
     def stats(self) -> dict[str, int]:
@@ -183,6 +210,7 @@ class FleetBudget:
             "local_hits": self.local_hits,
             "prefetches": self.prefetches,
             "extensions": self.extensions,
+            "reseeded": self.reseeded,
         }
 
     def grant_ref(self, tx: bool = False) -> str:
@@ -203,13 +231,17 @@ class FleetBudget:
             self._lag = seconds
         if ref and seconds >= self.margin_s / 2 and not self._closed:
             self.extensions += 1
-            self._spawn(self._extend(self._bucket(tx), ref))
+            bucket = self._bucket(tx)
+            entry = bucket.log.get(ref)
+            if entry is not None:  # a restart puts it back with the longer life too
+                entry[1] = max(entry[1], now + self.window_s + self.margin)
+            self._spawn(self._extend(bucket, ref))
 
     async def _extend(self, bucket: _Bucket, rid: str) -> None:
         life = self._window_ms + int(self.margin * 1000)
         try:
             await self._fleet.conn.script(
-                "EXTEND", bucket.keys, [rid, life], f"a budget extension for {self.account}"
+                "EXTEND", bucket.keys, [rid, life], f"a budget extension for {self._who}"
             )
         except FleetError as exc:  # the margin alone then covers it
             logger.debug("fleet budget extension not delivered: %s", exc)
@@ -300,12 +332,18 @@ class FleetBudget:
             rid = f"{self._fleet.owner}:{self._seq}"
             sent = time.monotonic()
             life = self._life(True)
-            granted, wait_ms, _now = await self._fleet.conn.script(
+            fleet = self._fleet
+            need = max(1, bucket.chunk // 4)
+            granted, wait_ms, _now, boot, stale = await fleet.conn.script(
                 "RESERVE",
-                bucket.keys,
-                [max(1, bucket.chunk // 4), bucket.chunk, life, rid, "", 0, *bucket.caps],
+                bucket.keys + fleet.boot_keys,
+                [need, bucket.chunk, life, rid, "", 0, *fleet.boot_args(), *bucket.caps],
                 self._what,
             )
+            if int(stale):  # the server lost its windows: put back what we hold first
+                await fleet.restarted(str(boot))
+                return
+            fleet.saw_boot(str(boot))
             granted = int(granted)
             if not granted:  # no room: not again before there is some
                 self.denials += 1
@@ -314,6 +352,7 @@ class FleetBudget:
             self.reservations += 1
             self.prefetches += 1
             self.reserved += granted
+            bucket.logged(rid, granted, life / 1000)
             if self._closed or bucket.spare_id:  # not needed any more: give it back
                 await self._refund(bucket, rid, granted)
                 return
@@ -358,7 +397,7 @@ class FleetBudget:
                 wait = wait_ms / 1000
                 if time.monotonic() + wait > deadline:
                     raise FleetBudgetExhausted(
-                        f"fleet budget of account {self.account} (host {self.host}): no room for "
+                        f"fleet budget of {self._who} (host {self.host}): no room for "
                         f"weight {weight} within {bound:g} s (next room in {wait:.3f} s)",
                         retry_after=wait,
                     )
@@ -376,14 +415,20 @@ class FleetBudget:
         hold = self.hold_s if bucket.chunk > weight else 0.0
         life_ms = self._life(bool(hold))
         sent = time.monotonic()
-        granted, wait_ms, _now = await self._fleet.conn.script(
+        fleet = self._fleet
+        granted, wait_ms, _now, boot, stale = await fleet.conn.script(
             "RESERVE",
-            bucket.keys,
-            [weight, want, life_ms, rid, refund_id, refund, *bucket.caps],
+            bucket.keys + fleet.boot_keys,
+            [weight, want, life_ms, rid, refund_id, refund, *fleet.boot_args(), *bucket.caps],
             self._what,
         )
         if refund:
             self.refunded += refund
+            bucket.given_back(refund_id, refund)
+        if int(stale):  # the server lost its windows: put back what we hold, then ask again
+            await fleet.restarted(str(boot))
+            return 1
+        fleet.saw_boot(str(boot))
         granted = int(granted)
         if not granted:
             self.denials += 1
@@ -391,6 +436,7 @@ class FleetBudget:
         self.reservations += 1
         self.reserved += granted
         bucket.last = rid
+        bucket.logged(rid, granted, life_ms / 1000)
         if granted > weight:
             bucket.left = granted - weight
             bucket.id = rid
@@ -416,14 +462,43 @@ class FleetBudget:
             self._spawn(self._refund(bucket, rid, amount))
 
     async def _refund(self, bucket: _Bucket, rid: str, amount: int) -> None:
+        bucket.given_back(rid, amount)  # not ours any more, delivered or not
         try:
             await self._fleet.conn.script(
-                "REFUND", bucket.keys, [rid, amount], f"a budget refund for account {self.account}"
+                "REFUND", bucket.keys, [rid, amount], f"a budget refund for {self._who}"
             )
         except FleetError as exc:  # the weight then expires on its own with the window
             logger.debug("fleet budget refund not delivered: %s", exc)
             return
         self.refunded += amount
+
+    def held(self, tx: bool = False) -> list[tuple[str, int, int]]:
+        """This process's live reservations: (id, weight, ms left), what a reseed puts back."""
+        now = time.monotonic()
+        out = []
+        for rid, (weight, expiry) in self._bucket(tx).log.items():
+            left = int((expiry - now) * 1000) + 1
+            if weight > 0 and left > 1:
+                out.append((rid, int(weight), left))
+        return out
+
+    async def reseed(self) -> int:
+        """Put this process's live reservations back into the windows (after a server restart
+        lost them: `Fleet.restarted`); ids the server still has are left alone."""
+        back = 0
+        for bucket, tx in ((self._main, False), (self._tx, True)):
+            if bucket is None:
+                continue
+            live = self.held(tx)
+            for i in range(0, len(live), 300):
+                args = [part for entry in live[i : i + 300] for part in entry]
+                back += int(
+                    await self._fleet.conn.script(
+                        "RESEED", bucket.keys, args, f"a budget reseed for {self._who}"
+                    )
+                )
+        self.reseeded += back
+        return back
 
     async def release(self) -> None:
         """Give back every unused chunk and stop (the fleet's `close` calls it)."""

@@ -61,6 +61,15 @@ class Fleet:
         self._heartbeat: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        # The server's budget generation as last seen ('' none yet): a reply naming another
+        # one means a restart lost every window (see `restarted`).
+        self.boot = ""
+        self.boot_keys = [self.key("budget", "boot"), self.key("budget", "grace")]
+        # After a restart nothing is granted for this long (every process's heartbeat or
+        # next reservation sees it within a heartbeat interval and one call's wait).
+        self.grace_ms = int((lease_ttl_s / 3 + self.wait_s) * 1000)
+        self.restarts = 0  # server restarts this process put its reservations back after
+        self._reseed: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Fleet {self.url} ns={self.namespace!r} holder={self.owner!r}>"
@@ -205,6 +214,49 @@ class Fleet:
             )
         return found
 
+    def host_budget(
+        self,
+        *,
+        standard_account: bool = True,
+        capacity: int | None = None,
+        chunk: int | None = None,
+        hold_s: float = DEFAULT_HOLD_S,
+        max_wait_s: float = DEFAULT_MAX_WAIT_S,
+        window_s: float = P.RATE_WINDOW_S,
+        margin_s: float = DEFAULT_MARGIN_S,
+    ) -> FleetBudget:
+        """The budget of requests that name no account (public reads): this host's window only,
+        the same one its accounts' budgets draw from (the venue's per-IP count)."""
+        self._check_open()
+        standard = check_flag("standard_account", standard_account)
+        top = P.STANDARD_REQUESTS_PER_MINUTE if standard else P.PREMIUM_WEIGHT_PER_MINUTE
+        cap = top if capacity is None else check_int("capacity", capacity, 1, 1 << 40)
+        size = max(1, cap // 100) if chunk is None else check_int("chunk", chunk, 0, cap)
+        hold = check_seconds("hold_s", hold_s, zero_ok=True)
+        window = check_seconds("window_s", window_s)
+        if size and not 0 < hold <= window:
+            raise ValueError(f"hold_s must be in (0, window_s] with a chunk, got {hold_s!r}")
+        wait = check_seconds("max_wait_s", max_wait_s, zero_ok=True)
+        margin = check_seconds("margin_s", margin_s, zero_ok=True)
+        spec = (None, standard, cap, size, hold, wait, window, margin)
+        found = self._budgets.get(spec)
+        if found is None or found.closed:
+            found = self._budgets[spec] = FleetBudget(
+                self,
+                None,
+                standard_account=standard,
+                capacity=cap,
+                host_capacity=cap,
+                tx_capacity=cap,
+                chunk=size,
+                tx_chunk=size,
+                hold_s=hold if size else 0.0,
+                max_wait_s=wait,
+                window_s=window,
+                margin_s=margin,
+            )
+        return found
+
     # --- leases --------------------------------------------------------------------------
 
     async def lease_lanes(
@@ -292,6 +344,53 @@ class Fleet:
     def leases(self) -> list[Lease]:
         """The leases this process holds now (lanes and slots)."""
         return list(self._leases.values())
+
+    # --- server restarts -----------------------------------------------------------------
+
+    def boot_args(self) -> tuple[str, int]:
+        """(known generation, grace ms): what a reservation tells the server."""
+        return self.boot, self.grace_ms
+
+    def saw_boot(self, boot: str) -> None:
+        """A reply named the server's budget generation (the first one is remembered)."""
+        if not self.boot:
+            self.boot = boot
+
+    async def restarted(self, boot: str) -> None:
+        """The server lost its windows (generation `boot` is new to us): every budget of this
+        process puts back the reservations it still holds, during the grace the server
+        started; then `boot` is the generation known. FleetError if the server fails again.
+        """
+        if boot == self.boot:
+            return
+        task = self._reseed
+        if task is None or task.done():
+            task = self._reseed = asyncio.get_running_loop().create_task(self._put_back(boot))
+        await asyncio.shield(task)
+
+    async def _put_back(self, boot: str) -> None:
+        back = 0
+        for budget in list(self._budgets.values()):
+            if not budget.closed:
+                back += await budget.reseed()
+        self.boot = boot
+        self.restarts += 1
+        logger.warning(
+            "fleet: the server at %s lost its budget windows (a restart); %d live reservations"
+            " of this process put back",
+            self.url,
+            back,
+        )
+
+    async def check_boot(self) -> None:
+        """Ask the server's budget generation; put our reservations back if it is new."""
+        boot, stale, _left = await self.conn.script(
+            "BOOT", self.boot_keys, [self.boot, self.grace_ms], "the budget generation"
+        )
+        if int(stale):
+            await self.restarted(str(boot))
+        else:
+            self.saw_boot(str(boot))
 
     # --- status and close ----------------------------------------------------------------
 

@@ -211,6 +211,13 @@ async def heartbeat(fleet: Fleet) -> None:
             lease._mark_lost(f"the heartbeat failed: {type(exc).__name__}")
 
 
+async def _check_boot(fleet: Fleet) -> None:
+    try:
+        await fleet.check_boot()
+    except FleetError as exc:  # the next reservation finds out instead
+        logger.debug("fleet: budget generation not read: %s", exc)
+
+
 async def _renew_forever(fleet: Fleet) -> None:
     interval = fleet.lease_ttl_s / 3
     next_renew = time.monotonic() + interval
@@ -250,11 +257,15 @@ async def _renew_forever(fleet: Fleet) -> None:
         if failing:
             logger.warning("fleet: heartbeat renewed again")
             failing = False
+        gone = False
         for lease, ok in zip(leases, reply, strict=True):
             if lease.released or lease.lost.is_set():
                 continue
             if int(ok) == 1:
                 lease._renewed(sent)
             else:
+                gone = True
                 lease._mark_lost("expired or taken over in the fleet server")
+        if gone and fleet.boot:  # a restart? then our budget reservations go back at once
+            fleet._track(asyncio.get_running_loop().create_task(_check_boot(fleet)))
         next_renew = sent + interval
