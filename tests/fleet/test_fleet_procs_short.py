@@ -23,6 +23,8 @@ import pytest
 
 from fleet._procs import parse, spawn
 from lighterfast import protocol as P
+from lighterfast.errors import FleetError
+from lighterfast.fleet import Fleet
 from lighterfast.testnode import LocalNode, RateLimits
 
 # LIGHTERFAST_FLEET_LONG_RUN=1: the by-hand run at the venue's own minute (about 5 min): the
@@ -120,6 +122,10 @@ def _budget_use(seen: list[float], until: float) -> tuple[int, int, int, float]:
     return counted, whole, CAPACITY * whole, len(times)
 
 
+def _after(t: float, since: float) -> str:
+    return f"{t - since:.1f} s" if t else "(not seen)"
+
+
 async def test_four_processes_three_bots_six_keys_share_the_budget(
     redis_url: str, fleet_namespace: str
 ) -> None:
@@ -178,6 +184,41 @@ async def test_four_processes_three_bots_six_keys_share_the_budget(
         assert used >= 0.9
 
 
+class _Watch:
+    """Polls the fleet's lanes (10 Hz, its own connection) to time the faults: when the dead
+    process's lane is free and taken over, and when all lanes are leased after the restart."""
+
+    def __init__(self, url: str, namespace: str, account: int) -> None:
+        self.url, self.namespace, self.account = url, namespace, account
+        self.key = -1
+        self.epoch = 0
+        self.killed = self.back = 0.0
+        self.free = self.taken = self.relet = 0.0
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        fleet = await Fleet.connect(self.url, namespace=self.namespace, wait_s=0.5)
+        try:
+            while True:
+                await asyncio.sleep(0.1)
+                try:
+                    lanes = (await fleet.status(self.account)).lanes
+                except FleetError:
+                    continue
+                now = time.time()
+                mine = [lane for lane in lanes if lane.key == self.key]
+                if self.killed and not self.free and mine and not mine[0].live:
+                    self.free = now
+                if self.killed and not self.taken and mine and mine[0].epoch > self.epoch:
+                    self.taken = now
+                    self.free = self.free or now
+                live = sum(1 for lane in lanes if lane.live)
+                if self.back and not self.relet and live >= 4:
+                    self.relet = now
+        finally:
+            await fleet.close()
+
+
 async def test_a_killed_process_is_taken_over_and_a_redis_restart_is_ridden_out(
     restartable_redis: Any, fleet_namespace: str
 ) -> None:
@@ -192,9 +233,12 @@ async def test_a_killed_process_is_taken_over_and_a_redis_restart_is_ridden_out(
         assert victim.stdout is not None
         first = await asyncio.to_thread(victim.stdout.readline)  # its ready line: its lane
         (ready,) = parse(first)
+        watch = _Watch(url, fleet_namespace, dev.account_index)
+        ((watch.key, watch.epoch),) = ((int(k), e) for k, e in ready["epochs"].items())
+        watch.task = asyncio.ensure_future(watch.run())
         await asyncio.sleep(max(0.0, t0 + KILL_AT - time.time()))
         victim.send_signal(signal.SIGKILL)
-        killed = time.time()
+        killed = watch.killed = time.time()
         gone_keys = {str(k): keys[str(k)] for k in ready["keys"]}
         wait = FAULT_TTL_S + 8.0  # the dead holder's lease expires first
         replacement_args = _args(node, dev, gone_keys, url, until) | {"lease_wait_s": wait}
@@ -206,8 +250,10 @@ async def test_a_killed_process_is_taken_over_and_a_redis_restart_is_ridden_out(
         restartable_redis.stop()  # every key gone: leases, budget windows, recorded nonces
         await asyncio.sleep(0.5)
         restartable_redis.start()
-        back = time.time()
+        back = watch.back = time.time()
         finished = await asyncio.gather(*(_finish(p, FAULT_END) for p in procs))
+        watch.task.cancel()
+        await asyncio.gather(watch.task, return_exceptions=True)
         victim_lines = [ready, *finished[0][0]]
         lines = [line for out, _ in finished for line in out] + [ready, repl_ready]
         survivors = finished[1:]
@@ -230,10 +276,12 @@ async def test_a_killed_process_is_taken_over_and_a_redis_restart_is_ridden_out(
         print(
             f"\nfleet procs {MODE} faults: 4 processes x 3 bots, 6 keys, {FAULT_END:g} s,"
             f" window {WINDOW_S:g} s, lease TTL {FAULT_TTL_S:g} s: SIGKILL at"
-            f" {killed - t0:.1f} s, lane taken over {repl_ready['t'] - killed:.1f} s later"
-            f" (epochs {ready['epochs']} -> {repl_ready['epochs']}), replacement's first"
-            f" accepted at {(min(repl_sent) - t0) if repl_sent else float('nan'):.1f} s;"
-            f" Redis restarted at {back - t0:.1f} s, every process sent again within"
+            f" {killed - t0:.1f} s, its lane free {_after(watch.free, killed)} later, taken over"
+            f" {_after(watch.taken, killed)} later (epochs {ready['epochs']} ->"
+            f" {repl_ready['epochs']}), replacement's first accepted at"
+            f" {(min(repl_sent) - t0) if repl_sent else float('nan'):.1f} s;"
+            f" Redis restarted at {back - t0:.1f} s, all lanes leased again"
+            f" {_after(watch.relet, back)} later, every process sent again within"
             f" {max(resumed) - back:.1f} s (first {min(resumed) - back:.1f} s);"
             f" accepted {len(accepted)}, node orders {len(mine)} (of them {len(extra)} sent by"
             f" the victim unreported), rejected {len(refused)};"
