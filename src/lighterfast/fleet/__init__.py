@@ -7,6 +7,7 @@ services): plain commands and EVALSHA Lua scripts on the server's clock, no modu
     fleet = await Fleet.connect(url, host=None, wait_s=2.0, namespace="lighterfast",
                                 lease_ttl_s=10.0)          # FleetError if unreachable
     b = fleet.budget(account, standard_account=True, capacity=None)      # FleetBudget
+    h = fleet.host_budget(capacity=None)  # reads that name no account: the host window only
     b.try_acquire(weight, tx=False) -> bool   # the local chunk only, no I/O (the hot path);
                                               # half spent, it prefetches the next chunk
     await b.acquire(weight, tx=False, max_wait_s=None)  # reserves a chunk when spent;
@@ -27,6 +28,9 @@ API key's lane and a COI slot have one live holder (a fencing epoch increments o
 takeover; a stale owner's record_nonce is refused). Every call waits at most `wait_s`, then
 raises FleetError and grants nothing; the heartbeat rides out an outage shorter than the TTL,
 and a lease it cannot renew in time is reported lost (`lost`, `on_lost`) — stop sending on it.
+A server that restarts empty is noticed by the next reservation or heartbeat: during a grace
+(lease TTL/3 + wait_s) nothing is granted while every process puts the reservations it still
+holds back (`Fleet.restarted`), so the fleet never admits more than a window across it.
 """
 
 from __future__ import annotations

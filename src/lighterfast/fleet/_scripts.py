@@ -9,7 +9,9 @@ A budget window is two keys: `<base>:z` (a sorted set: reservation id → expiry
 `<base>:w` (a hash: reservation id → weight, `_sum` → live total, `_cap` → the capacity the
 last caller stated). A lease is a set of hash fields `<prefix>owner|holder|epoch|exp|since`
 (+ `nonce` for an API-key lane); the fields of a released or expired lease stay, so its epoch
-and last recorded nonce survive into the next owner's lease.
+and last recorded nonce survive into the next owner's lease. `budget:boot` (a hash: `id`, the
+server's budget generation, and `graced`) and `budget:grace` (set for the grace after a
+restart) let a reservation notice that the windows were lost (`BOOT`, `RESEED`).
 """
 
 from __future__ import annotations
