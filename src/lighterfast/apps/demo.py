@@ -23,7 +23,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .. import protocol as P
+from .._counters import RequestTally
 from ..errors import ConfigError, LighterError, OrderNotFoundByCoi
+from .demo_view import percentile, rest_reads
 
 DEFAULT_SYMBOLS = ("ETH", "BTC", "SOL")
 DEMO_COLLATERAL = 100_000  # USDC per bot account on the local node
@@ -154,15 +156,9 @@ class BotStats:
     pnl: Pnl = field(default_factory=Pnl)
     latencies_us: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     last_error: str | None = None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile of `values` (None when empty)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[rank - 1]
+    account_reads: int = 0  # fetch_my_position + fetch_my_balance calls (WsInfo-served)
+    stream_position: float | None = None  # the last fetch_my_position size
+    available_balance: float | None = None  # the last fetch_my_balance figure
 
 
 def is_mainnet(url: str) -> bool:
@@ -368,6 +364,9 @@ class QuoteBot:
             "budget_capacity": None if budget is None else budget[1],
             "last_error": s.last_error,
             "would_send": self.would_send,
+            "account_reads": s.account_reads,
+            "stream_position": s.stream_position,
+            "available_balance": s.available_balance,
         }
 
     # --- the loop -------------------------------------------------------------------------------
@@ -495,8 +494,22 @@ class QuoteBot:
                     wait = min(wait, self.options.min_interval)  # look again for the book soon
             except Exception as exc:  # a demo keeps going; the view shows the last error
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            try:
+                await self.read_account()
+            except Exception as exc:
+                self.stats.last_error = f"account read: {type(exc).__name__}: {exc}"
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
+
+    async def read_account(self) -> None:
+        """Read position and balance as a bot would (the dealer serves both from its WsInfo)."""
+        if self.dealer is None:
+            return
+        position = await self.dealer.fetch_my_position()
+        balance = await self.dealer.fetch_my_balance()
+        self.stats.account_reads += 2
+        self.stats.stream_position = position.get("size")
+        self.stats.available_balance = balance.get("available_balance")
 
     async def shutdown(self, timeout: float = 5.0) -> dict[str, Any]:
         """Cancel the bot's live quotes, wait until the stream confirms, read the node's truth."""
@@ -553,6 +566,7 @@ async def _make_bot(
     interval: float,
     dealer_kwargs: dict[str, Any] | None = None,
     share_with: Any = None,
+    tally: Any = None,
 ) -> _Bot:
     """WsInfo (book, trades, own orders) + LighterDealer for one symbol, wired together."""
     from ..dealer import DealerConfig, LighterDealer
@@ -583,6 +597,8 @@ async def _make_bot(
             signer=signer,  # None: WsInfo makes (and owns) its own
         )
         closers.insert(0, ws.aclose)
+        if tally is not None:  # the resync path's client (made on a reconnect)
+            ws.on_rest_client = tally.watch
         cfg = DealerConfig(
             base_url=base_url,
             account_index=account_index,
@@ -597,6 +613,8 @@ async def _make_bot(
         # Two dealers on one API key take nonces from one lane by themselves (dealer.nonces).
         dealer = await LighterDealer.create(cfg, signer=signer)
         closers.insert(0, dealer.aclose)
+        if tally is not None:
+            tally.watch(dealer._rest)  # every REST call of the dealer (no public accessor)
     except BaseException:
         await _run_closers(closers)
         raise
@@ -612,7 +630,7 @@ async def _make_bot(
 
 
 async def _local_bots(
-    options: DemoOptions, node: Any, interval: float, rate_limit: int | None
+    options: DemoOptions, node: Any, interval: float, rate_limit: int | None, tally: Any = None
 ) -> list[_Bot]:
     """One funded account (own key, own nonce lane) per symbol on the local node."""
     bots: list[_Bot] = []
@@ -640,6 +658,7 @@ async def _local_bots(
                     rate_limit=rate_limit,
                     interval=interval,
                     dealer_kwargs={"chain_id": node.chain_id},
+                    tally=tally,
                 )
             )
             bots[-1].bot.dead_man_s = dead_man  # one account per bot: each arms its own
@@ -650,7 +669,12 @@ async def _local_bots(
 
 
 async def _config_bots(
-    options: DemoOptions, base_url: str, cfg: dict[str, Any], interval: float, rl: int | None
+    options: DemoOptions,
+    base_url: str,
+    cfg: dict[str, Any],
+    interval: float,
+    rl: int | None,
+    tally: Any = None,
 ) -> list[_Bot]:
     """Bots of the config's account: one API key each when there are enough, else shared."""
     keys = cfg["api_keys"]
@@ -670,6 +694,7 @@ async def _config_bots(
                 rate_limit=rl,
                 interval=interval,
                 share_with=leaders.get(index),
+                tally=tally,
             )
             leaders.setdefault(index, made.bot.dealer)
             if n == 0 and options.dead_man:  # one schedule per account: the first bot's
@@ -743,6 +768,7 @@ class DemoResult:
     duration_s: float
     symbols: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)  # how to read the figures
+    rest_requests: dict[str, Any] = field(default_factory=dict)  # see `rest_reads`
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no secrets: account indexes and figures only)."""
@@ -752,6 +778,7 @@ class DemoResult:
             "duration_s": round(self.duration_s, 3),
             "symbols": self.symbols,
             "notes": self.notes,
+            "rest_requests": self.rest_requests,
         }
 
 
@@ -805,6 +832,7 @@ async def run_demo(
         say(f"local node on {node.base_url} (simulated market flow, {limits})")
     bots: list[_Bot] = []
     notes: list[str] = []
+    tally = RequestTally()
     try:
         rate_limit, interval = _pacing(options, len(options.symbols))
         if node is not None and options.dry_run:
@@ -814,7 +842,7 @@ async def run_demo(
         elif node is not None:
             mode, base_url = "local", node.base_url
             notes.append(LATENCY_NOTE)
-            bots = await _local_bots(options, node, interval, rate_limit)
+            bots = await _local_bots(options, node, interval, rate_limit, tally)
         else:
             assert options.base_url is not None
             base_url = options.base_url.rstrip("/")
@@ -831,7 +859,7 @@ async def run_demo(
                         f"{len(cfg['api_keys'])} API key(s) for {len(options.symbols)} bots: "
                         "bots on the same key share its nonce lane"
                     )
-                bots = await _config_bots(options, base_url, cfg, interval, rate_limit)
+                bots = await _config_bots(options, base_url, cfg, interval, rate_limit, tally)
         if rate_limit is not None and mode != "dry-run":
             notes.append(
                 f"standard pacing: {rate_limit} of the {P.STANDARD_REQUESTS_PER_MINUTE}"
@@ -847,8 +875,11 @@ async def run_demo(
         for note in notes:
             say(note)
         started = time.monotonic()
+        tally.start()  # from here on every REST request of the bots counts as after start-up
         tasks = [asyncio.create_task(b.bot.run(stop), name=f"bot-{b.bot.symbol}") for b in bots]
         if view is not None:
+            with contextlib.suppress(AttributeError):
+                view.tally = tally  # the views show the REST line while running
             view.start([b.bot for b in bots])
         try:
             end = None if options.duration is None else started + options.duration
@@ -864,6 +895,7 @@ async def run_demo(
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
         duration = time.monotonic() - started
+        reads = rest_reads(tally)  # before the shutdown's own reads
         finals = await asyncio.gather(*(b.bot.shutdown() for b in bots))
         rows = []
         for made, final in zip(bots, finals, strict=True):
@@ -872,7 +904,7 @@ async def run_demo(
             rows.append(row)
         if view is not None:
             view.stop()
-        return DemoResult(mode, base_url, duration, rows, notes)
+        return DemoResult(mode, base_url, duration, rows, notes, rest_requests=reads)
     finally:
         await _close_all(bots)
         if own_node is not None:

@@ -8,6 +8,7 @@ terminal) gets the table printed every few seconds instead of a live redraw.
 
 from __future__ import annotations
 
+import math
 import sys
 import textwrap
 import time
@@ -21,6 +22,8 @@ LEGEND = (
 )
 LOG_EVERY_S = 5.0  # a non-terminal console gets the table this often
 SUMMARY_WIDTH = 80  # the summary's free-text lines wrap here (a terminal or a log)
+# REST endpoints that read an account's position or balance (the bots read WsInfo instead).
+POSITION_BALANCE_ENDPOINTS = frozenset({"account", "accountsByL1Address", "pnl", "positionFunding"})
 
 
 def _num(value: Any, digits: int = 2, sign: bool = False) -> str:
@@ -116,6 +119,7 @@ class LiveView:
         self._started = time.monotonic()
         self._next_log = 0.0
         self._last: Any = None
+        self.tally: Any = None  # the demo's RequestTally (its line goes under the table)
 
     def _table(self, bots: Sequence[Any]) -> Any:
         """One table when it fits the console, else a market table over an execution table."""
@@ -132,6 +136,9 @@ class LiveView:
         title = f"{self.title} — {elapsed:.0f}{left} s (Ctrl-C stops)"
         errors = [f"{s['symbol']}: {s['last_error']}" for s in snaps if s["last_error"]]
         caption = LEGEND + ("\nlast error: " + "; ".join(errors) if errors else "")
+        reads = _live_reads(self.tally)
+        if reads:
+            caption += "\n" + reads
 
         def table(headers: Sequence[str], rows: list[list[str]], **kw: Any) -> Any:
             t = Table(
@@ -206,6 +213,7 @@ class ProgressView:
         self.stream = stream or sys.stderr
         self._next = 0.0
         self._started = time.monotonic()
+        self.tally: Any = None  # the demo's RequestTally (counted on each line)
 
     def start(self, bots: Sequence[Any]) -> None:
         """Note the start time."""
@@ -224,6 +232,9 @@ class ProgressView:
             position = _fixed(s["position"], s["size_decimals"], sign=True)
             pnl = _num(s["pnl"], pnl_digits(s), sign=True)
             parts.append(f"{s['symbol']} fills {s['fills']} position {position} PnL {pnl}")
+        reads = _live_reads(self.tally)
+        if reads:
+            parts.append(reads)
         self.message(f"[{now - self._started:5.1f}s] " + " | ".join(parts))
 
     def message(self, text: str) -> None:
@@ -232,6 +243,44 @@ class ProgressView:
 
     def stop(self) -> None:
         """Nothing to tear down."""
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile of `values` (None when empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def rest_reads(tally: Any) -> dict[str, Any]:
+    """The bots' REST requests by endpoint (start-up vs after), position/balance reads apart."""
+    out = tally.as_dict()
+    out["position_balance_after_startup"] = sum(
+        n for name, n in tally.after_start.items() if name in POSITION_BALANCE_ENDPOINTS
+    )
+    return out
+
+
+def rest_line(reads: dict[str, Any] | None) -> str:
+    """One line on the bots' REST requests after start-up (position/balance reads first)."""
+    if not reads:
+        return ""
+    after = reads.get("after_startup") or {}
+    by = ", ".join(f"{name} {n}" for name, n in after.items()) or "none"
+    pb = reads.get("position_balance_after_startup", 0)
+    return (
+        f"REST after start-up: position/balance reads {pb};"
+        f" all requests {reads.get('after_startup_total', 0)} ({by})"
+    )
+
+
+def _live_reads(tally: Any) -> str:
+    """`rest_line` of a live `RequestTally` (empty without one)."""
+    if tally is None:
+        return ""
+    return rest_line(rest_reads(tally))
 
 
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -279,11 +328,16 @@ def render_summary(summary: dict[str, Any]) -> str:
             f"txs accepted {snap['txs_accepted']} rejected {snap['txs_rejected']}"
             f" in {snap['batches']} batches"
         )
+        if snap.get("account_reads"):
+            extra.append(f"position/balance read {snap['account_reads']} times")
         if snap.get("last_error"):
             extra.append(f"last error: {snap['last_error']}")
         if snap.get("final_read_error"):
             extra.append(f"final read: {snap['final_read_error']}")
         lines.extend(_wrap(f"{snap['symbol']}: " + "; ".join(extra)))
+    reads = rest_line(summary.get("rest_requests"))
+    if reads:
+        lines.extend(_wrap(reads))
     for text in (LEGEND, *summary.get("notes", ())):
         lines.extend(_wrap(text))
     return "\n".join(lines)

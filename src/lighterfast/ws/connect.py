@@ -472,6 +472,8 @@ class WsInfo(WsReads):
         rest = RestClient(self.base_url, limiter=budget_for(self.base_url, self.account_index))
         self._rest = rest
         self._owns_rest = True
+        if self.on_rest_client is not None:
+            self.on_rest_client(rest)
         return rest
 
     def _resubscribe_orders(self) -> bool:

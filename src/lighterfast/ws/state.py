@@ -309,6 +309,9 @@ class WsState(HookRunner):
         self._token_version: Any = None
         self._rest = rest
         self._owns_rest = False
+        # Called with each REST client WsInfo makes for itself (observability: the demo counts
+        # its requests); one passed in as `rest` is the caller's to watch.
+        self.on_rest_client: Callable[[Any], None] | None = None
         self._owned_closers: list[Callable[[], Awaitable[Any]]] = []
         self._resync_rest = resync_rest
         self._reauth_on_refresh = reauth_on_refresh

@@ -1,0 +1,51 @@
+"""The demo's bots read position and balance from their WsInfo: a demo against a real LocalNode
+makes no REST read for either after start-up, and the summary counts every REST request its
+dealers and WsInfos make (a WsInfo's resync after a socket drop shows up there)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from lighterfast.apps.demo import DemoOptions, run_demo
+from lighterfast.apps.demo_view import POSITION_BALANCE_ENDPOINTS, render_summary
+from lighterfast.testnode import LocalNode
+
+NODE_OPTIONS: dict[str, Any] = {
+    "port": 0,
+    "simulate_flow": True,
+    "flow_interval_ms": 50,
+    "exec_latency_ms": "premium",
+    "flow_seed": 11,
+}
+
+
+async def test_demo_reads_position_and_balance_from_the_stream_only() -> None:
+    async with LocalNode(**NODE_OPTIONS) as node:
+        options = DemoOptions(symbols=["ETH", "BTC"], duration=4.0, premium=True)
+        result = await run_demo(options, node=node)
+    reads = result.as_dict()["rest_requests"]
+    assert reads["position_balance_after_startup"] == 0, reads
+    assert not POSITION_BALANCE_ENDPOINTS & reads["after_startup"].keys(), reads
+    assert reads["after_startup_total"] == sum(reads["after_startup"].values())
+    for row in result.symbols:
+        assert row["account_reads"] >= 4, row  # the bots did read, every step
+        assert row["available_balance"] is not None and row["available_balance"] > 0
+    text = render_summary(json.loads(json.dumps(result.as_dict())))
+    assert "REST after start-up: position/balance reads 0;" in text
+
+
+async def test_demo_counts_the_ws_resync_after_a_socket_drop() -> None:
+    async with LocalNode(**NODE_OPTIONS) as node:
+        stop = asyncio.Event()
+        options = DemoOptions(symbols=["ETH"], duration=None, premium=True)
+        run = asyncio.create_task(run_demo(options, node=node, stop=stop))
+        while not node.state.orders:  # the bot quotes: start-up is over
+            await asyncio.sleep(0.05)
+        await node.faults.close_all(1011)  # every socket: the WsInfo reconnects and resyncs
+        await asyncio.sleep(3.0)
+        stop.set()
+        result = await run
+    after = result.rest_requests["after_startup"]
+    assert after.get("accountActiveOrders", 0) >= 1, result.rest_requests
