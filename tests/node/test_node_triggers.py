@@ -5,6 +5,7 @@ margin are checked at execution. Orders come from the real dealer over loopback 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -42,6 +43,38 @@ async def test_mark_price_route_validates(node: LocalNode) -> None:
         assert reply["http_status"] == 400 and reply["code"] == p.ERR_INVALID_PARAM
     reset = await dev_post(node, "/dev/v1/mark_price", {"market_index": ETH, "price": 0})
     assert reset["code"] == 200 and node.engine.books[ETH].mark_price() == 0
+
+
+async def _stats_frame(ws: Any, want: str) -> dict[str, Any]:
+    """The next market_stats frame of ETH whose mark_price is `want`."""
+    while True:
+        frame = orjson.loads((await ws.receive()).data)
+        if "market_stats" in str(frame.get("type")):
+            stats = frame["market_stats"]
+            if stats["mark_price"] == want:
+                return dict(stats)
+
+
+async def test_published_mark_price_is_the_pinned_one(node: LocalNode) -> None:
+    """market_stats (snapshot and update) and orderBookDetails carry a pinned mark, not the
+    last trade's price; unpinned, the mark follows the last trade again."""
+    await dev_post(node, "/dev/v1/mark_price", {"market_index": ETH, "price": "2950.5"})
+    async with aiohttp.ClientSession() as http, http.ws_connect(node.ws_url) as ws:
+        sub = {"type": "subscribe", "channel": f"market_stats/{ETH}"}
+        await ws.send_str(orjson.dumps(sub).decode())
+        snap = await asyncio.wait_for(_stats_frame(ws, "2950.50"), 5.0)
+        assert snap["last_trade_price"] != "2950.50"
+        await dev_post(node, "/dev/v1/mark_price", {"market_index": ETH, "price": "2900"})
+        update = await asyncio.wait_for(_stats_frame(ws, "2900.00"), 5.0)
+        assert update["market_id"] == ETH
+        url = node.base_url + "/api/v1/orderBookDetails"
+        async with http.get(url, params={"market_id": ETH}) as resp:
+            body = await resp.json(content_type=None)
+        (row,) = [r for r in body["order_book_details"] if r["market_id"] == ETH]
+        assert row["mark_price"] == "2900.00"
+        await dev_post(node, "/dev/v1/mark_price", {"market_index": ETH, "price": 0})
+        back = await asyncio.wait_for(_stats_frame(ws, update["last_trade_price"]), 5.0)
+        assert back["mark_price"] == back["last_trade_price"]
 
 
 async def test_stop_fires_on_mark_not_before(node: LocalNode, funded_account: DevAccount) -> None:

@@ -308,6 +308,15 @@ def _last_price(book: MarketBook) -> float:
     return float(spec.start_price)
 
 
+def _mark_price(book: MarketBook) -> float:
+    """The published mark price: the pinned one (`POST /dev/v1/mark_price`), else the last
+    trade (the market's start price before the first)."""
+    px = book.mark_price()
+    if px:
+        return float(px / 10**book.spec.price_decimals)
+    return float(book.spec.start_price)
+
+
 def _daily_fields(book: MarketBook) -> dict[str, Any]:
     """The decimals and daily figures every detail row carries (perp and spot)."""
     spec = book.spec
@@ -371,7 +380,7 @@ def order_book_detail(book: MarketBook) -> dict[str, Any]:
             "funding_clamp_small": "0.0500",
             "funding_clamp_big": "4.0000",
             "base_interest_rate": "0.0100",
-            "mark_price": f"{last:.{spec.price_decimals}f}",
+            "mark_price": f"{_mark_price(book):.{spec.price_decimals}f}",
             "index_price": f"{last:.{spec.price_decimals}f}",
             "market_flags": 0,
             "funding_premium_multiplier": 0,
@@ -391,7 +400,7 @@ def market_stats_json(book: MarketBook) -> dict[str, Any]:
         "symbol": spec.symbol,
         "market_id": spec.market_index,
         "index_price": f"{last:.{pd}f}",
-        "mark_price": f"{last:.{pd}f}",
+        "mark_price": f"{_mark_price(book):.{pd}f}",
         "mid_price": f"{mid:.{pd}f}",
         "open_interest": spec.format_size(book.open_interest),
         "open_interest_limit": "0",
