@@ -22,7 +22,9 @@ import weakref
 from libc.stdint cimport uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from cpython.unicode cimport PyUnicode_DecodeASCII
 
 from ..errors import SignerError
 from ..protocol import (
@@ -57,6 +59,12 @@ cdef extern from "_native_impl.h" nogil:
                    const uint64_t *r, uint8_t *sig)
     int lf_verify(const uint64_t *pub, const uint64_t *msg, const uint8_t *sig)
     int lf_decodes(const uint64_t *w)
+    void sc_load(uint64_t *out, const uint8_t *b)
+    long long lf_now_ms()
+    void sc_store(uint8_t *b, const uint64_t *x)
+    void lf_hex_f5(char *p, const uint64_t *x)
+    char *lf_tx_json(char *p, const uint64_t *w, int nf, const char *const *names,
+                     const size_t *lens, const uint8_t *sig, const char *tail, size_t tail_len)
 
 
 cdef extern from "<sys/random.h>" nogil:
@@ -102,22 +110,9 @@ cdef int _JOB_TOKEN = -2
 # ================================================================================================
 
 
-cdef inline void _f5_from_bytes(const uint8_t *b, uint64_t *out) noexcept:
-    cdef int i, j
-    cdef uint64_t v
-    for i in range(5):
-        v = 0
-        for j in range(7, -1, -1):
-            v = (v << 8) | b[8 * i + j]
-        out[i] = v
-
-
 cdef inline bytes _f5_to_bytes(const uint64_t *x):
     cdef uint8_t buf[40]
-    cdef int i, j
-    for i in range(5):
-        for j in range(8):
-            buf[8 * i + j] = <uint8_t>(x[i] >> (8 * j))
+    sc_store(buf, x)
     return PyBytes_FromStringAndSize(<char *>buf, 40)
 
 
@@ -215,7 +210,7 @@ def decodes(w):
     """True if the 40-byte F5 value w is the encoding of a group element."""
     cdef uint64_t x[5]
     raw = _need40(w, "w")
-    _f5_from_bytes(<const uint8_t *>PyBytes_AS_STRING(raw), x)
+    sc_load(x, <const uint8_t *>PyBytes_AS_STRING(raw))
     return lf_decodes(x) == 1
 
 
@@ -228,7 +223,7 @@ def schnorr_sign(private_key, message, k=None):
     raw = _need40(private_key, "private_key")
     m = _need40(message, "message")
     lf_sc_from_bytes(<const uint8_t *>PyBytes_AS_STRING(raw), sk)
-    _f5_from_bytes(<const uint8_t *>PyBytes_AS_STRING(m), msg)
+    sc_load(msg, <const uint8_t *>PyBytes_AS_STRING(m))
     _canon5(msg)
     if k is None:
         wide = hashlib.blake2b(raw + m + os.urandom(32), digest_size=64).digest()
@@ -250,8 +245,8 @@ def schnorr_verify(public_key, message, signature):
     m = _need40(message, "message")
     if not isinstance(signature, bytes) or len(signature) != 80:
         return False
-    _f5_from_bytes(<const uint8_t *>PyBytes_AS_STRING(pk), pub)
-    _f5_from_bytes(<const uint8_t *>PyBytes_AS_STRING(m), msg)
+    sc_load(pub, <const uint8_t *>PyBytes_AS_STRING(pk))
+    sc_load(msg, <const uint8_t *>PyBytes_AS_STRING(m))
     _canon5(msg)
     return lf_verify(pub, msg, <const uint8_t *>PyBytes_AS_STRING(signature)) == 1
 
@@ -518,12 +513,11 @@ cdef class _Key:
         self.wiped = False
         self.corrupt = False
 
-    cdef bytes sign(self, const uint64_t *msg, object k, object pool):
-        """Signature bytes of a canonical message: a pooled nonce, else a hedged random k;
-        `k` (an int) is injected by tests and the self-check only."""
+    cdef int sign_into(self, const uint64_t *msg, object k, object pool, uint8_t *sig) except -1:
+        """Signature (80 bytes at sig) of a canonical message: a pooled nonce, else a hedged random
+        k; `k` (an int) is injected by tests and the self-check only."""
         cdef uint64_t kk[5]
         cdef uint64_t rr[5]
-        cdef uint8_t sig[80]
         if self.wiped:
             raise SignerError("signer is closed")
         if k is not None:
@@ -542,6 +536,12 @@ cdef class _Key:
         memset(kk, 0, sizeof(kk))
         if self.corrupt:
             sig[0] ^= 1
+        return 0
+
+    cdef bytes sign(self, const uint64_t *msg, object k, object pool):
+        """`sign_into`, as bytes."""
+        cdef uint8_t sig[80]
+        self.sign_into(msg, k, pool, sig)
         return PyBytes_FromStringAndSize(<char *>sig, 80)
 
     def _corrupt_for_tests(self, bint on=True):
@@ -585,12 +585,29 @@ cdef str _attr_json(object attributes):
     return "{" + ",".join([f'"{k}":{v}' for k, v in items]) + "}"
 
 
-cdef str _order_fields(tuple row):
-    return (
-        f'"MarketIndex":{row[0]},"ClientOrderIndex":{row[1]},"BaseAmount":{row[2]},'
-        f'"Price":{row[3]},"IsAsk":{row[4]},"Type":{row[5]},"TimeInForce":{row[6]},'
-        f'"ReduceOnly":{row[7]},"TriggerPrice":{row[8]},"OrderExpiry":{row[9]}'
-    )
+# Flat txs: every field one integer, hashed in the order of its tx_info keys (signer-spec §5).
+_ORDER_NAMES = (
+    b'"MarketIndex":', b'"ClientOrderIndex":', b'"BaseAmount":', b'"Price":', b'"IsAsk":',
+    b'"Type":', b'"TimeInForce":', b'"ReduceOnly":', b'"TriggerPrice":', b'"OrderExpiry":',
+)
+_FLAT = {
+    TX_TYPE_CREATE_ORDER: _ORDER_NAMES,
+    TX_TYPE_CANCEL_ORDER: (b'"MarketIndex":', b'"Index":'),
+    TX_TYPE_MODIFY_ORDER: (
+        b'"MarketIndex":', b'"Index":', b'"BaseAmount":', b'"Price":', b'"TriggerPrice":'
+    ),
+    TX_TYPE_CANCEL_ALL_ORDERS: (b'"TimeInForce":', b'"Time":'),
+    TX_TYPE_UPDATE_LEVERAGE: (b'"MarketIndex":', b'"InitialMarginFraction":', b'"MarginMode":'),
+}
+cdef long long _TX_EXPIRY = DEFAULT_TX_EXPIRY_MS
+cdef long long _ORDER_EXPIRY = DEFAULT_ORDER_EXPIRY_MS
+cdef uint64_t _CREATE = TX_TYPE_CREATE_ORDER
+_new_tuple = tuple.__new__  # SignedTx without its Python-level __new__
+
+
+cdef str _fields(tuple names, tuple row):
+    """`"Name":value,` for every field of a flat tx (the general path's text)."""
+    return "".join([f"{n.decode()}{v}," for n, v in zip(names, row)])
 
 
 cdef tuple _with_expiry(tuple row, object now_ms):
@@ -601,6 +618,151 @@ cdef tuple _with_expiry(tuple row, object now_ms):
 
 def _leaf(tuple row):
     return hash_no_pad(row, 4)
+
+
+cdef inline bint _u63(object v, uint64_t *out) except -1:
+    """v as a word if it is an int in [0, 2^63): then its hashed word and its text are plain."""
+    cdef int overflow = 0
+    cdef long long x
+    if not PyLong_CheckExact(v):
+        return False
+    x = PyLong_AsLongLongAndOverflow(v, &overflow)
+    if overflow or x < 0:
+        return False
+    out[0] = <uint64_t>x
+    return True
+
+
+cdef object _sign_job(object signer, tuple job, object expired_at, object attributes, object k):
+    """Hash, sign and format one prepared tx: flat ones on the C path, the rest in Python."""
+    cdef uint64_t expired
+    if expired_at is None:
+        clock = signer._clock_ms
+        if clock is _now_ms:
+            expired = <uint64_t>(lf_now_ms() + _TX_EXPIRY)  # `_now_ms()`, in C
+            out = _sign_flat(signer, job, expired, attributes, k)
+            return out if out is not None else _sign_general(signer, job, expired, attributes, k)
+        expired_at = clock() + DEFAULT_TX_EXPIRY_MS
+    if _u63(expired_at, &expired):
+        out = _sign_flat(signer, job, expired, attributes, k)
+        if out is not None:
+            return out
+    return _sign_general(signer, job, expired_at, attributes, k)
+
+
+cdef object _sign_flat(object signer, tuple job, uint64_t expired, object attributes, object k):
+    """A flat tx whose words are all ints in [0, 2^63), hashed, signed and printed in C (the same
+    text as `_sign_general`); None, before any signing, for anything else."""
+    cdef uint64_t buf[16]
+    cdef uint64_t attr8[8]
+    cdef uint64_t msg[5]
+    cdef uint8_t sig[80]
+    cdef char text[1024]
+    cdef char digest[80]
+    cdef char *end
+    cdef const char *nm[10]
+    cdef size_t ln[10]
+    cdef bint present = False
+    cdef Py_ssize_t i, nf
+    cdef long long order_expiry
+    cdef bytes name, tail = b"null}"
+    tx_type, key_pair, nonce, row = job
+    names = _FLAT.get(tx_type)
+    if names is None or type(row) is not tuple:
+        return None
+    nf = len(<tuple>names)
+    index, key_obj = key_pair
+    if (len(<tuple>row) != nf or not _u63(signer._chain_id, &buf[0])
+            or not _u63(tx_type, &buf[1]) or not _u63(nonce, &buf[2])
+            or not _u63(signer._account_index, &buf[4]) or not _u63(index, &buf[5])):
+        return None
+    buf[3] = expired
+    for i in range(nf):
+        w = (<tuple>row)[i]
+        if not _u63(w, &buf[6 + i]):
+            if i != 9 or buf[1] != _CREATE or w != -1:  # -1: the default, now + 28 days
+                return None
+            order_expiry = <long long>expired - _TX_EXPIRY + _ORDER_EXPIRY
+            if order_expiry < 0:
+                return None
+            buf[6 + i] = <uint64_t>order_expiry
+    if attributes is not None:
+        _attr_words(attributes, attr8, &present)
+        tail = (_attr_json(attributes) + "}").encode("ascii")
+        if len(tail) > 256:
+            return None
+    for i in range(nf):
+        name = <bytes>(<tuple>names)[i]
+        nm[i] = PyBytes_AS_STRING(name)
+        ln[i] = <size_t>PyBytes_GET_SIZE(name)
+    lf_tx_message(buf, 6 + nf, attr8 if present else NULL, msg)
+    (<_Key>key_obj).sign_into(msg, k, signer._pool, sig)
+    end = lf_tx_json(text, buf, <int>nf, nm, ln, sig, PyBytes_AS_STRING(tail),
+                     <size_t>PyBytes_GET_SIZE(tail))
+    lf_hex_f5(digest, msg)
+    return _new_tuple(SignedTx, (
+        tx_type, PyUnicode_DecodeASCII(text, end - text, NULL), PyUnicode_DecodeASCII(digest, 80, NULL)
+    ))
+
+
+cdef object _sign_general(object signer, tuple job, object expired_at, object attributes, object k):
+    """Any prepared tx, formatted in Python (grouped orders, margin, pub key, odd values)."""
+    cdef uint64_t buf[MAX_WORDS]
+    cdef uint64_t attr8[8]
+    cdef uint64_t msg[5]
+    cdef bint present
+    cdef Py_ssize_t n, i
+    cdef _Key key
+    tx_type, key_pair, nonce, row = job
+    index, key_obj = key_pair
+    key = <_Key>key_obj
+    now = expired_at - DEFAULT_TX_EXPIRY_MS
+    names = _FLAT.get(tx_type)
+    if names is not None:
+        if tx_type == TX_TYPE_CREATE_ORDER:
+            row = _with_expiry(row, now)
+        body = row
+        mid = _fields(names, row)
+    elif tx_type == TX_TYPE_CREATE_GROUPED_ORDERS:
+        grouping_type, orders = row
+        orders = [_with_expiry(tuple(o), now) for o in orders]
+        leaf = _leaf(orders[0])
+        for o in orders[1:]:
+            leaf = hash_no_pad(leaf + _leaf(o), 4)
+        body = (grouping_type, *leaf)
+        mid = (
+            f'"GroupingType":{grouping_type},"Orders":['
+            + ",".join(["{" + _fields(_ORDER_NAMES, o).rstrip(",") + "}" for o in orders]) + "],"
+        )
+    elif tx_type == TX_TYPE_UPDATE_MARGIN:  # the amount is hashed as two 32-bit words
+        body = (row[0], row[1] & 0xFFFFFFFF, row[1] >> 32, row[2])
+        mid = f'"MarketIndex":{row[0]},"USDCAmount":{row[1]},"Direction":{row[2]},'
+    elif tx_type == TX_TYPE_CHANGE_PUB_KEY:
+        raw = <bytes>row
+        body = tuple(int.from_bytes(raw[8 * i: 8 * i + 8], "little") for i in range(5))
+        mid = f'"PubKey":"{binascii.b2a_base64(raw, newline=False).decode()}","L1Sig":"",'
+    else:
+        raise ValueError(f"unsupported tx_type {tx_type}")
+    buf[0] = <uint64_t>signer._chain_id
+    buf[1] = <uint64_t>tx_type
+    buf[2] = <uint64_t>nonce
+    buf[3] = <uint64_t>(expired_at & MASK64)
+    buf[4] = <uint64_t>signer._account_index
+    buf[5] = <uint64_t>index
+    n = 6
+    for w in body:
+        buf[n] = <uint64_t>(w & MASK64)
+        n += 1
+    _attr_words(attributes, attr8, &present)
+    lf_tx_message(buf, n, attr8 if present else NULL, msg)
+    sig = key.sign(msg, k, signer._pool)
+    tx_info = (
+        f'{{"AccountIndex":{signer._account_index},"ApiKeyIndex":{buf[5]},{mid}'
+        f'"ExpiredAt":{expired_at},"Nonce":{nonce},'
+        f'"Sig":"{binascii.b2a_base64(sig, newline=False).decode()}",'
+        f'"L2TxAttributes":{_attr_json(attributes)}}}'
+    )
+    return SignedTx(tx_type, tx_info, _f5_to_bytes(msg).hex())
 
 
 class NativeSigner(SignerBase):
@@ -706,10 +868,10 @@ class NativeSigner(SignerBase):
             return self._fallback._run(self._go_job(job))
         kind = job[0]
         if kind == _JOB_MANY:
-            return [self._sign(one) for one in <list>job[3]]
+            return [_sign_job(self, <tuple>one, None, None, None) for one in <list>job[3]]
         if kind == _JOB_TOKEN:
             return self._token(job, None)
-        return self._sign(job)
+        return _sign_job(self, job, None, None, None)
 
     async def _arun(self, tuple job):
         """Signing takes microseconds, so the async twins run inline too (not the Go library)."""
@@ -738,79 +900,7 @@ class NativeSigner(SignerBase):
 
     def _sign(self, tuple job, object expired_at=None, object attributes=None, object k=None):
         """Hash, sign and format one prepared tx; `expired_at`, `attributes`, `k` for tests."""
-        cdef uint64_t buf[MAX_WORDS]
-        cdef uint64_t attr8[8]
-        cdef uint64_t msg[5]
-        cdef bint present
-        cdef Py_ssize_t n, i
-        cdef _Key key
-        tx_type, key_pair, nonce, row = job
-        index, key_obj = key_pair
-        key = <_Key>key_obj
-        if expired_at is None:
-            now = self._clock_ms()
-            expired_at = now + DEFAULT_TX_EXPIRY_MS
-        else:
-            now = expired_at - DEFAULT_TX_EXPIRY_MS
-        if tx_type == TX_TYPE_CREATE_ORDER:
-            row = _with_expiry(row, now)
-            body = row
-            mid = _order_fields(row) + ","
-        elif tx_type == TX_TYPE_CANCEL_ORDER:
-            body = row
-            mid = f'"MarketIndex":{row[0]},"Index":{row[1]},'
-        elif tx_type == TX_TYPE_MODIFY_ORDER:
-            body = row
-            mid = (
-                f'"MarketIndex":{row[0]},"Index":{row[1]},"BaseAmount":{row[2]},'
-                f'"Price":{row[3]},"TriggerPrice":{row[4]},'
-            )
-        elif tx_type == TX_TYPE_CANCEL_ALL_ORDERS:
-            body = row
-            mid = f'"TimeInForce":{row[0]},"Time":{row[1]},'
-        elif tx_type == TX_TYPE_CREATE_GROUPED_ORDERS:
-            grouping_type, orders = row
-            orders = [_with_expiry(tuple(o), now) for o in orders]
-            leaf = _leaf(orders[0])
-            for o in orders[1:]:
-                leaf = hash_no_pad(leaf + _leaf(o), 4)
-            body = (grouping_type, *leaf)
-            mid = (
-                f'"GroupingType":{grouping_type},"Orders":['
-                + ",".join(["{" + _order_fields(o) + "}" for o in orders]) + "],"
-            )
-        elif tx_type == TX_TYPE_UPDATE_LEVERAGE:
-            body = row
-            mid = f'"MarketIndex":{row[0]},"InitialMarginFraction":{row[1]},"MarginMode":{row[2]},'
-        elif tx_type == TX_TYPE_UPDATE_MARGIN:  # the amount is hashed as two 32-bit words
-            body = (row[0], row[1] & 0xFFFFFFFF, row[1] >> 32, row[2])
-            mid = f'"MarketIndex":{row[0]},"USDCAmount":{row[1]},"Direction":{row[2]},'
-        elif tx_type == TX_TYPE_CHANGE_PUB_KEY:
-            raw = <bytes>row
-            body = tuple(int.from_bytes(raw[8 * i: 8 * i + 8], "little") for i in range(5))
-            mid = f'"PubKey":"{binascii.b2a_base64(raw, newline=False).decode()}","L1Sig":"",'
-        else:
-            raise ValueError(f"unsupported tx_type {tx_type}")
-        buf[0] = <uint64_t>self._chain_id
-        buf[1] = <uint64_t>tx_type
-        buf[2] = <uint64_t>nonce
-        buf[3] = <uint64_t>(expired_at & MASK64)
-        buf[4] = <uint64_t>self._account_index
-        buf[5] = <uint64_t>index
-        n = 6
-        for w in body:
-            buf[n] = <uint64_t>(w & MASK64)
-            n += 1
-        _attr_words(attributes, attr8, &present)
-        lf_tx_message(buf, n, attr8 if present else NULL, msg)
-        sig = key.sign(msg, k, self._pool)
-        tx_info = (
-            f'{{"AccountIndex":{self._account_index},"ApiKeyIndex":{buf[5]},{mid}'
-            f'"ExpiredAt":{expired_at},"Nonce":{nonce},'
-            f'"Sig":"{binascii.b2a_base64(sig, newline=False).decode()}",'
-            f'"L2TxAttributes":{_attr_json(attributes)}}}'
-        )
-        return SignedTx(tx_type, tx_info, _f5_to_bytes(msg).hex())
+        return _sign_job(self, job, expired_at, attributes, k)
 
     def _sign_with_k(self, kind, k, *, expired_at, attributes=None, **kwargs):
         """TEST ONLY: sign with an injected nonce k, ExpiredAt and attributes (byte-exact checks)."""

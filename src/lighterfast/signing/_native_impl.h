@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 typedef uint64_t lf_u64;
 typedef unsigned __int128 lf_u128;
@@ -574,58 +575,87 @@ static void lf_sc_from_wide(const uint8_t *b, lf_u64 out[5]) {
  * Poseidon2, width 12 (spec 3)
  * ------------------------------------------------------------------------------------------- */
 
-/* Inside the permutation values stay < 2^64 but may be >= p (reduced lazily). */
-static inline void p2_external(lf_u64 s[12]) {
-    lf_u128 o[12];
-    for (int b = 0; b < 3; b++) {
-        lf_u128 a = s[4 * b], c1 = s[4 * b + 1], c2 = s[4 * b + 2], d = s[4 * b + 3];
-        o[4 * b] = 2 * a + 3 * c1 + c2 + d;
-        o[4 * b + 1] = a + 2 * c1 + 3 * c2 + d;
-        o[4 * b + 2] = a + c1 + 2 * c2 + 3 * d;
-        o[4 * b + 3] = 3 * a + c1 + c2 + 2 * d;
-    }
-    for (int k = 0; k < 4; k++) {
-        lf_u128 sum = o[k] + o[4 + k] + o[8 + k];
-        s[k] = gf_red_nc(o[k] + sum);
-        s[4 + k] = gf_red_nc(o[4 + k] + sum);
-        s[8 + k] = gf_red_nc(o[8 + k] + sum);
-    }
+/* Inside the permutation values stay < 2^64 but may be >= p (reduced lazily), and each round's
+ * constants are added inside the linear layer before it (one reduction per word, not two).
+ * Poseidon2 only ever sees public data (tx words, r || msg, token text), but it is branch-free
+ * anyway. */
+
+/* Any 128-bit x to a congruent value < 2^64: lo - hh + hl * EPS, each carry folded back. */
+LF_INLINE lf_u64 p2_red(lf_u128 x) {
+    lf_u64 lo = (lf_u64)x, hi = (lf_u64)(x >> 64), t, r;
+    unsigned borrow = __builtin_sub_overflow(lo, hi >> 32, &t);
+    t -= (lf_u64)(uint32_t)(0u - borrow); /* lo < hh: t wrapped by 2^64 = EPS + p */
+    unsigned carry = __builtin_add_overflow(t, (hi << 32) - (hi & LF_EPS), &r);
+    return r + (lf_u64)(uint32_t)(0u - carry); /* 2^64 = EPS */
 }
 
-/* x + c for x < 2^64, c < p: the result is < 2^64 and congruent. */
-static inline lf_u64 p2_addc(lf_u64 x, lf_u64 c) {
-    lf_u64 s = x + c;
-    return s + (LF_EPS & lf_mask((lf_u64)(s < c)));
+/* The same for x < 2^96 (hi < 2^32, so hi * EPS < 2^64): lo + hi * EPS. */
+LF_INLINE lf_u64 p2_red_small(lf_u128 x) {
+    lf_u64 lo = (lf_u64)x, hi = (lf_u64)(x >> 64), r;
+    unsigned carry = __builtin_add_overflow(lo, (hi << 32) - hi, &r);
+    return r + (lf_u64)(uint32_t)(0u - carry);
 }
 
-static inline lf_u64 p2_mul(lf_u64 a, lf_u64 b) { return gf_red_nc((lf_u128)a * b); }
+LF_INLINE lf_u64 p2_mul(lf_u64 a, lf_u64 b) { return p2_red((lf_u128)a * b); }
 
-static inline lf_u64 p2_sbox(lf_u64 x) {
+LF_INLINE lf_u64 p2_sbox(lf_u64 x) {
     lf_u64 x2 = p2_mul(x, x), x3 = p2_mul(x2, x), x4 = p2_mul(x2, x2);
     return p2_mul(x3, x4);
 }
 
-static inline void p2_full(lf_u64 s[12], const lf_u64 *rc) {
-    for (int i = 0; i < 12; i++) s[i] = p2_sbox(p2_addc(s[i], rc[i]));
-    p2_external(s);
+/* The external layer circ(2 M4, M4, M4) (M4 in 8 additions), plus rc, the constants of the round
+ * that follows. Inputs < 2^64; every sum stays below 29 * 2^64, so one short reduction each. */
+LF_INLINE void p2_external(lf_u64 s[12], const lf_u64 rc[12]) {
+    lf_u128 o[12];
+    for (int b = 0; b < 12; b += 4) {
+        lf_u128 x0 = s[b], x1 = s[b + 1], x2 = s[b + 2], x3 = s[b + 3];
+        lf_u128 t01 = x0 + x1, t23 = x2 + x3, t0123 = t01 + t23;
+        lf_u128 t01123 = t0123 + x1, t01233 = t0123 + x3;
+        o[b] = t01123 + t01;          /* 2 3 1 1 */
+        o[b + 1] = t01123 + 2 * x2;   /* 1 2 3 1 */
+        o[b + 2] = t01233 + t23;      /* 1 1 2 3 */
+        o[b + 3] = t01233 + 2 * x0;   /* 3 1 1 2 */
+    }
+    for (int k = 0; k < 4; k++) {
+        lf_u128 sum = o[k] + o[4 + k] + o[8 + k];
+        s[k] = p2_red_small(o[k] + sum + rc[k]);
+        s[4 + k] = p2_red_small(o[4 + k] + sum + rc[4 + k]);
+        s[8 + k] = p2_red_small(o[8 + k] + sum + rc[8 + k]);
+    }
 }
 
-/* The permutation (inputs any u64 congruent to the state; output canonical). */
+static const lf_u64 LF_RC_TO_PARTIAL[12] = {0xa571418d95897b60ULL}; /* LF_RC_I[0] for s[0] */
+static const lf_u64 LF_RC_NONE[12] = {0};
+#define LF_DIAG0_PLUS1 0xc3b6c08e23ba9301ULL /* 1 + LF_DIAG[0] (< p) */
+
+/* A full round: the S-box on every word (its constants already added), the external layer. */
+LF_INLINE void p2_full(lf_u64 s[12], const lf_u64 *rc_next) {
+    for (int i = 0; i < 12; i++) s[i] = p2_sbox(s[i]);
+    p2_external(s, rc_next);
+}
+
+/* The permutation (inputs any u64 congruent to the state; output canonical). Partial rounds:
+ * x = sbox(s0 + c), sum = x + s1 + .. + s11, s0 = sum + d0 x, si = sum + di si. */
 static void lf_permute(lf_u64 s[12]) {
-    p2_external(s);
-    for (int r = 0; r < 4; r++) p2_full(s, LF_RC_E[r]);
+    p2_external(s, LF_RC_E[0]);
+    for (int r = 0; r < 4; r++) p2_full(s, r < 3 ? LF_RC_E[r + 1] : LF_RC_TO_PARTIAL);
     for (int r = 0; r < 22; r++) {
-        lf_u128 rest = 0, prod[12];
-        for (int i = 1; i < 12; i++) {
-            rest += s[i];
-            prod[i] = (lf_u128)LF_DIAG[i] * s[i];
-        }
-        lf_u64 x = p2_sbox(p2_addc(s[0], LF_RC_I[r]));
+        lf_u64 x = p2_sbox(s[0]);
+        lf_u128 rest = ((((lf_u128)s[1] + s[2]) + ((lf_u128)s[3] + s[4])) +
+                        (((lf_u128)s[5] + s[6]) + ((lf_u128)s[7] + s[8]))) +
+                       (((lf_u128)s[9] + s[10]) + s[11]); /* < 11 * 2^64 */
         lf_u128 sum = rest + x;
-        s[0] = gf_red_nc(sum + (lf_u128)LF_DIAG[0] * x);
-        for (int i = 1; i < 12; i++) s[i] = gf_red_nc(sum + prod[i]);
+        /* products < p * 2^64, so every sum below stays under 2^128 */
+        if (r < 21) {
+            s[0] = p2_red(rest + (lf_u128)LF_DIAG0_PLUS1 * x + LF_RC_I[r + 1]);
+            for (int i = 1; i < 12; i++) s[i] = p2_red(sum + (lf_u128)LF_DIAG[i] * s[i]);
+        } else { /* the last one adds the next full round's constants */
+            s[0] = p2_red(rest + (lf_u128)LF_DIAG0_PLUS1 * x + LF_RC_E[4][0]);
+            for (int i = 1; i < 12; i++)
+                s[i] = p2_red(sum + (lf_u128)LF_DIAG[i] * s[i] + LF_RC_E[4][i]);
+        }
     }
-    for (int r = 4; r < 8; r++) p2_full(s, LF_RC_E[r]);
+    for (int r = 4; r < 8; r++) p2_full(s, r < 7 ? LF_RC_E[r + 1] : LF_RC_NONE);
     for (int i = 0; i < 12; i++) s[i] = gf_canon(s[i]);
 }
 
@@ -722,6 +752,109 @@ static int lf_decodes(const lf_u64 w[5]) {
         x.v[i] = w[i];
     }
     return lf_pt_decode(x, &q);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * tx_info text (public data only: the signer's hot path prints its JSON here)
+ * ------------------------------------------------------------------------------------------- */
+
+static const char LF_DIGITS2[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* v in decimal at p (what Python's str(v) prints); returns the end. */
+static char *lf_put_u64(char *p, lf_u64 v) {
+    char tmp[20];
+    int n = 20;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100);
+        v /= 100;
+        tmp[--n] = LF_DIGITS2[2 * d + 1];
+        tmp[--n] = LF_DIGITS2[2 * d];
+    }
+    if (v >= 10) {
+        tmp[--n] = LF_DIGITS2[2 * v + 1];
+        tmp[--n] = LF_DIGITS2[2 * v];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(p, tmp + n, (size_t)(20 - n));
+    return p + (20 - n);
+}
+
+static char *lf_put(char *p, const char *s, size_t n) {
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* Standard base64 with padding (binascii.b2a_base64(b, newline=False)). */
+static char *lf_put_b64(char *p, const uint8_t *b, size_t n) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = ((uint32_t)b[i] << 16) | ((uint32_t)b[i + 1] << 8) | b[i + 2];
+        p[0] = tab[v >> 18];
+        p[1] = tab[(v >> 12) & 63];
+        p[2] = tab[(v >> 6) & 63];
+        p[3] = tab[v & 63];
+        p += 4;
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)b[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)b[i + 1] << 8;
+        p[0] = tab[v >> 18];
+        p[1] = tab[(v >> 12) & 63];
+        p[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        p[3] = '=';
+        p += 4;
+    }
+    return p;
+}
+
+/* The 80 lowercase hex digits of a message's 40 little-endian bytes (bytes.hex()). */
+static void lf_hex_f5(char *p, const lf_u64 x[5]) {
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 8; j++) {
+            unsigned v = (unsigned)(x[i] >> (8 * j)) & 255u;
+            *p++ = hex[v >> 4];
+            *p++ = hex[v & 15];
+        }
+}
+
+/* Milliseconds since the epoch: time.time_ns() // 10^6 (the same CLOCK_REALTIME). */
+static long long lf_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define LF_PUT_LIT(p, s) lf_put((p), (s), sizeof(s) - 1)
+
+/* tx_info of a flat tx (every field one integer word): w = chain id, tx type, nonce, ExpiredAt,
+ * account, key index, then the nf fields named names[i] (`"Name":`, lens[i] bytes); tail = the
+ * attributes' JSON and the closing brace. Returns the end (at most 704 + tail_len bytes). */
+static char *lf_tx_json(char *p, const lf_u64 *w, int nf, const char *const *names,
+                        const size_t *lens, const uint8_t sig[80], const char *tail,
+                        size_t tail_len) {
+    p = LF_PUT_LIT(p, "{\"AccountIndex\":");
+    p = lf_put_u64(p, w[4]);
+    p = LF_PUT_LIT(p, ",\"ApiKeyIndex\":");
+    p = lf_put_u64(p, w[5]);
+    for (int i = 0; i < nf; i++) {
+        *p++ = ',';
+        p = lf_put(p, names[i], lens[i]);
+        p = lf_put_u64(p, w[6 + i]);
+    }
+    p = LF_PUT_LIT(p, ",\"ExpiredAt\":");
+    p = lf_put_u64(p, w[3]);
+    p = LF_PUT_LIT(p, ",\"Nonce\":");
+    p = lf_put_u64(p, w[2]);
+    p = LF_PUT_LIT(p, ",\"Sig\":\"");
+    p = lf_put_b64(p, sig, 80);
+    p = LF_PUT_LIT(p, "\",\"L2TxAttributes\":");
+    return lf_put(p, tail, tail_len);
 }
 
 #endif /* LIGHTERFAST_NATIVE_IMPL_H */
