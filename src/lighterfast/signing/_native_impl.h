@@ -19,6 +19,9 @@ typedef unsigned __int128 lf_u128;
 #define LF_P 0xFFFFFFFF00000001ULL
 #define LF_INLINE static inline __attribute__((always_inline))
 #define LF_EPS 0xFFFFFFFFULL
+/* Hot functions start on a cache line: on some cores (seen on Zen 5) a long straight-line body
+ * at an unlucky address ran ~1.6x slower (verify: 270 vs 165 us). */
+#define LF_HOT __attribute__((aligned(64)))
 
 /* ---------------------------------------------------------------------------------------------
  * Poseidon2 constants (spec 3.1)
@@ -314,7 +317,7 @@ static inline lf_pt lf_pt_neutral(void) {
 }
 
 /* Complete addition, 10M. */
-static lf_pt lf_pt_add(const lf_pt *p1, const lf_pt *p2) {
+LF_HOT static lf_pt lf_pt_add(const lf_pt *p1, const lf_pt *p2) {
     f5 t1 = f5_mul(p1->X, p2->X), t2 = f5_mul(p1->Z, p2->Z);
     f5 t3 = f5_mul(p1->U, p2->U), t4 = f5_mul(p1->T, p2->T);
     f5 t5 = f5_sub(f5_sub(f5_mul(f5_add(p1->X, p1->Z), f5_add(p2->X, p2->Z)), t1), t2);
@@ -416,7 +419,7 @@ static inline uint32_t lf_bits5(const lf_u64 k[5], int pos) {
 }
 
 /* k*G for a reduced scalar k (< n < 2^319), constant time in k. */
-static lf_pt lf_mulgen(const lf_u64 k[5]) {
+LF_HOT static lf_pt lf_mulgen(const lf_u64 k[5]) {
     lf_pt acc = lf_pt_neutral();
     uint32_t carry = 0;
     for (int row = 0; row < 64; row++) {
@@ -636,7 +639,7 @@ LF_INLINE void p2_full(lf_u64 s[12], const lf_u64 *rc_next) {
 
 /* The permutation (inputs any u64 congruent to the state; output canonical). Partial rounds:
  * x = sbox(s0 + c), sum = x + s1 + .. + s11, s0 = sum + d0 x, si = sum + di si. */
-static void lf_permute(lf_u64 s[12]) {
+LF_HOT static void lf_permute(lf_u64 s[12]) {
     p2_external(s, LF_RC_E[0]);
     for (int r = 0; r < 4; r++) p2_full(s, r < 3 ? LF_RC_E[r + 1] : LF_RC_TO_PARTIAL);
     for (int r = 0; r < 22; r++) {
