@@ -81,13 +81,11 @@ static inline lf_u64 lf_mask(lf_u64 bit) { return (lf_u64)0 - bit; }
 
 /* Reduce any 128-bit value: 2^64 = EPS, 2^96 = -1 (mod p). Result canonical. */
 static inline lf_u64 gf_red(lf_u128 x) {
-    lf_u64 lo = (lf_u64)x, hi = (lf_u64)(x >> 64);
-    lf_u64 hh = hi >> 32, hl = hi & LF_EPS;
-    lf_u64 t = lo - hh;
-    t -= LF_EPS & lf_mask((lf_u64)(lo < hh));
-    lf_u64 m = hl * LF_EPS;
-    lf_u64 r = t + m;
-    r += LF_EPS & lf_mask((lf_u64)(r < m));
+    lf_u64 lo = (lf_u64)x, hi = (lf_u64)(x >> 64), t, r;
+    unsigned borrow = __builtin_sub_overflow(lo, hi >> 32, &t);
+    t -= (lf_u64)(uint32_t)(0u - borrow);
+    unsigned carry = __builtin_add_overflow(t, (hi << 32) - (hi & LF_EPS), &r);
+    r += (lf_u64)(uint32_t)(0u - carry);
     r += LF_EPS & lf_mask((lf_u64)(r >= LF_P));
     return r;
 }
