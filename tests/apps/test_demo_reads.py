@@ -8,7 +8,7 @@ import asyncio
 import json
 from typing import Any
 
-from lighterfast.apps.demo import DemoOptions, run_demo
+from lighterfast.apps.demo import DEMO_ORDER_HISTORY, DEMO_TX_RECORDS, DemoOptions, run_demo
 from lighterfast.apps.demo_view import POSITION_BALANCE_ENDPOINTS, render_summary
 from lighterfast.testnode import LocalNode
 
@@ -25,6 +25,9 @@ async def test_demo_reads_position_and_balance_from_the_stream_only() -> None:
     async with LocalNode(**NODE_OPTIONS) as node:
         options = DemoOptions(symbols=["ETH", "BTC"], duration=4.0, premium=True)
         result = await run_demo(options, node=node)
+        assert node.max_tx_records == DEMO_TX_RECORDS  # the node's tx history stays small
+        assert node.engine.max_coi_memo == node.engine.inactive_per_account == DEMO_ORDER_HISTORY
+        assert all(len(q) <= DEMO_ORDER_HISTORY for q in node.engine.inactive.values())
     reads = result.as_dict()["rest_requests"]
     assert reads["position_balance_after_startup"] == 0, reads
     assert not POSITION_BALANCE_ENDPOINTS & reads["after_startup"].keys(), reads

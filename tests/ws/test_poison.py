@@ -19,6 +19,7 @@ from lighterfast.core import OrderBook
 from lighterfast.core._core_py import OrderBook as PureOrderBook
 from lighterfast.testnode import LocalNode
 from lighterfast.ws import WsInfo
+from lighterfast.ws.state import RECENT_FINISHED_SIZE
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_ws_frames import (
@@ -188,7 +189,7 @@ def test_finished_orders_keep_only_what_a_wait_needs() -> None:
             order(c, status="filled", extra_field="x" * 200) for c in range(start, start + 100)
         ]
         ws.feed_raw(orders_frame("update", 7, batch))
-    assert len(ws._finished) <= 4096
+    assert len(ws._finished) <= RECENT_FINISHED_SIZE == 1024
     kept = next(iter(ws._finished.values()))
     assert isinstance(kept, tuple) and len(kept) <= 12  # not the ~40-key frame
 

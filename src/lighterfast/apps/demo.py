@@ -43,6 +43,8 @@ RATE_HEADROOM = 0.8  # share of the tier's budget the bots spend (WsInfo reads u
 SHUTDOWN_READS = 3  # REST calls kept in reserve for the final cancel + reads
 MAINNET_HOSTS = frozenset({urlparse(P.MAINNET_URL).hostname})
 DEAD_MAN_VENUE_S = 300.0  # the venue schedules a cancel-all 5 min … 15 days ahead
+DEMO_TX_RECORDS = 2048  # the in-process node's tx records kept (flat memory over hours)
+DEMO_ORDER_HISTORY = 512  # its finished orders kept per account and by COI (same reason)
 DEAD_MAN_LOCAL_S = 60.0  # the in-process node's window is lowered to this (renewed every 20 s)
 
 
@@ -635,6 +637,9 @@ async def _local_bots(
     """One funded account (own key, own nonce lane) per symbol on the local node."""
     bots: list[_Bot] = []
     dead_man = None
+    if hasattr(node, "max_tx_records"):  # an in-process node: keep its history small
+        node.max_tx_records = min(node.max_tx_records, DEMO_TX_RECORDS)
+        node.engine.max_coi_memo = node.engine.inactive_per_account = DEMO_ORDER_HISTORY
     if options.dead_man:
         engine = getattr(node, "engine", None)  # an in-process node: allow a short schedule
         if engine is not None:

@@ -74,6 +74,10 @@ class Engine:
         # Earliest a scheduled cancel-all may fire, from now (the venue's window: 5 min; a
         # test node lowers it through `POST /dev/v1/cancel_all_window`).
         self.cancel_all_min_delay_ms = p.MIN_ORDER_EXPIRY_PERIOD_MS
+        # History bounds (None: the module's MAX_COI_MEMO / INACTIVE_PER_ACCOUNT); a
+        # long-running demo lowers them so that its node's memory stays flat.
+        self.max_coi_memo: int | None = None
+        self.inactive_per_account: int | None = None
         # USDC micro-units moved onto isolated positions by UpdateMargin: (account, market).
         self.isolated_margin: dict[tuple[int, int], int] = {}
         self.live: dict[int, Order] = {}  # order_index -> live order
@@ -153,7 +157,7 @@ class Engine:
                 book.pending_triggers.remove(order)
         q = self.inactive.get(order.account_index)
         if q is None:
-            q = self.inactive[order.account_index] = deque(maxlen=INACTIVE_PER_ACCOUNT)
+            q = self.inactive[order.account_index] = deque(maxlen=self._inactive_cap())
         q.append(order)
         self.changes.order(order)
         self.changes.positions.add((order.account_index, order.market_index))
@@ -266,14 +270,19 @@ class Engine:
         """True for a maker limit order under its market's min base or quote amount (§0.3)."""
         return maker_below_minimum(self.specs[order.market_index], order, base, price)
 
+    def _inactive_cap(self) -> int:
+        """Finished orders (and trades) kept per account."""
+        return self.inactive_per_account or INACTIVE_PER_ACCOUNT
+
     def _remember_coi(self, account_index: int, coi: int, order: Order) -> None:
         """Latest order per (account, COI), bounded: the oldest finished entries are dropped."""
         memo = self.by_coi_any
         key = (account_index, coi)
         memo.pop(key, None)  # re-insert at the end (dict order = recency)
         memo[key] = order
-        if len(memo) > MAX_COI_MEMO:
-            for old_key in list(itertools.islice(memo, len(memo) - MAX_COI_MEMO // 2)):
+        cap = self.max_coi_memo or MAX_COI_MEMO
+        if len(memo) > cap:
+            for old_key in list(itertools.islice(memo, len(memo) - cap // 2)):
                 if not memo[old_key].is_live:
                     del memo[old_key]
 
@@ -437,7 +446,7 @@ class Engine:
             a.volume_quote += usdc
             hist = self.account_trades.get(a.index)
             if hist is None:
-                hist = self.account_trades[a.index] = deque(maxlen=INACTIVE_PER_ACCOUNT)
+                hist = self.account_trades[a.index] = deque(maxlen=self._inactive_cap())
             hist.append(rec)
         self.changes.trades.append(rec)
         self.changes.order(taker)

@@ -329,6 +329,9 @@ class LocalNode:
         self.faults = Faults(self.hub)
         self.state = NodeState(self)
         self.tx_records: dict[str, dict[str, Any]] = {}
+        # Tx records kept for lookups by hash (oldest trimmed first); a long-running demo
+        # lowers it so that its memory stays flat (chaos checks need every tx of a run).
+        self.max_tx_records = MAX_TX_RECORDS
         self.contract_address = "0x3B4D794a66304F130a4Db8F2551B0070dfCf5ca7"
         self._lanes: dict[tuple[int, int], _Lane] = {}
         # nonce_window > 0: txs ahead of the expected nonce wait here until the gap is filled.
@@ -655,8 +658,9 @@ class LocalNode:
                 "committed_at": 0,
                 "verified_at": 0,
             }
-        if len(records) > MAX_TX_RECORDS + MAX_TX_RECORDS // 10:  # trim in chunks, oldest first
-            for old in list(itertools.islice(records, MAX_TX_RECORDS // 10)):
+        cap = self.max_tx_records
+        if len(records) > cap + cap // 10:  # trim in chunks, oldest first
+            for old in list(itertools.islice(records, len(records) - cap)):
                 del records[old]
         delay = max(self._latency_of(tx) for tx in txs)
         if hold:

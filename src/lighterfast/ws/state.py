@@ -45,7 +45,8 @@ TRADE_IDS_KEPT = 4096
 # Finished orders remembered so that wait_order_by_coi() also sees an order that was filled
 # or canceled before the wait started (the COI cache drops terminal orders at once). Only the
 # fields below are kept (a tuple, not the ~40-key frame): a few hundred bytes per order.
-RECENT_FINISHED_SIZE = 4096
+# A wait looks seconds back: 1024 is minutes of a busy bot's history (and ~0.5 MB).
+RECENT_FINISHED_SIZE = 1024
 FINISHED_FIELDS = (
     "client_order_index",
     "order_index",
