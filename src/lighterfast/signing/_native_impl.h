@@ -79,27 +79,20 @@ static const lf_u64 LF_R2[5] = {0xa01001dce33dc739ULL, 0x6c3228d33f62accfULL, 0x
 
 static inline lf_u64 lf_mask(lf_u64 bit) { return (lf_u64)0 - bit; }
 
-/* Reduce any 128-bit value: 2^64 = EPS, 2^96 = -1 (mod p). Result canonical. */
-static inline lf_u64 gf_red(lf_u128 x) {
+/* Any 128-bit x to a congruent value < 2^64 (maybe >= p): lo - hh + hl * EPS with hi = hh:hl,
+ * as 2^64 = EPS and 2^96 = -1 (mod p); each borrow/carry folded back branch-free. */
+LF_INLINE lf_u64 gf_red_nc(lf_u128 x) {
     lf_u64 lo = (lf_u64)x, hi = (lf_u64)(x >> 64), t, r;
     unsigned borrow = __builtin_sub_overflow(lo, hi >> 32, &t);
-    t -= (lf_u64)(uint32_t)(0u - borrow);
+    t -= (lf_u64)(uint32_t)(0u - borrow); /* wrapped by 2^64 = p + EPS: take EPS off */
     unsigned carry = __builtin_add_overflow(t, (hi << 32) - (hi & LF_EPS), &r);
-    r += (lf_u64)(uint32_t)(0u - carry);
-    r += LF_EPS & lf_mask((lf_u64)(r >= LF_P));
-    return r;
+    return r + (lf_u64)(uint32_t)(0u - carry); /* lost 2^64 = EPS */
 }
 
-/* Same without the final canonical step (result < 2^64), for sums that are reduced again. */
-static inline lf_u64 gf_red_nc(lf_u128 x) {
-    lf_u64 lo = (lf_u64)x, hi = (lf_u64)(x >> 64);
-    lf_u64 hh = hi >> 32, hl = hi & LF_EPS;
-    lf_u64 t = lo - hh;
-    t -= LF_EPS & lf_mask((lf_u64)(lo < hh));
-    lf_u64 m = hl * LF_EPS;
-    lf_u64 r = t + m;
-    r += LF_EPS & lf_mask((lf_u64)(r < m));
-    return r;
+/* The same, canonical (< p). */
+static inline lf_u64 gf_red(lf_u128 x) {
+    lf_u64 r = gf_red_nc(x);
+    return r + (LF_EPS & lf_mask((lf_u64)(r >= LF_P)));
 }
 
 static inline lf_u64 gf_canon(lf_u64 x) { return x + (LF_EPS & lf_mask((lf_u64)(x >= LF_P))); }
@@ -581,23 +574,14 @@ static void lf_sc_from_wide(const uint8_t *b, lf_u64 out[5]) {
  * Poseidon2 only ever sees public data (tx words, r || msg, token text), but it is branch-free
  * anyway. */
 
-/* Any 128-bit x to a congruent value < 2^64: lo - hh + hl * EPS, each carry folded back. */
-LF_INLINE lf_u64 p2_red(lf_u128 x) {
-    lf_u64 lo = (lf_u64)x, hi = (lf_u64)(x >> 64), t, r;
-    unsigned borrow = __builtin_sub_overflow(lo, hi >> 32, &t);
-    t -= (lf_u64)(uint32_t)(0u - borrow); /* lo < hh: t wrapped by 2^64 = EPS + p */
-    unsigned carry = __builtin_add_overflow(t, (hi << 32) - (hi & LF_EPS), &r);
-    return r + (lf_u64)(uint32_t)(0u - carry); /* 2^64 = EPS */
-}
-
-/* The same for x < 2^96 (hi < 2^32, so hi * EPS < 2^64): lo + hi * EPS. */
+/* gf_red_nc for x < 2^96 (hi < 2^32, so hi * EPS < 2^64): lo + hi * EPS. */
 LF_INLINE lf_u64 p2_red_small(lf_u128 x) {
     lf_u64 lo = (lf_u64)x, hi = (lf_u64)(x >> 64), r;
     unsigned carry = __builtin_add_overflow(lo, (hi << 32) - hi, &r);
     return r + (lf_u64)(uint32_t)(0u - carry);
 }
 
-LF_INLINE lf_u64 p2_mul(lf_u64 a, lf_u64 b) { return p2_red((lf_u128)a * b); }
+LF_INLINE lf_u64 p2_mul(lf_u64 a, lf_u64 b) { return gf_red_nc((lf_u128)a * b); }
 
 LF_INLINE lf_u64 p2_sbox(lf_u64 x) {
     lf_u64 x2 = p2_mul(x, x), x3 = p2_mul(x2, x), x4 = p2_mul(x2, x2);
@@ -648,12 +632,12 @@ LF_HOT static void lf_permute(lf_u64 s[12]) {
         lf_u128 sum = rest + x;
         /* products < p * 2^64, so every sum below stays under 2^128 */
         if (r < 21) {
-            s[0] = p2_red(rest + (lf_u128)LF_DIAG0_PLUS1 * x + LF_RC_I[r + 1]);
-            for (int i = 1; i < 12; i++) s[i] = p2_red(sum + (lf_u128)LF_DIAG[i] * s[i]);
+            s[0] = gf_red_nc(rest + (lf_u128)LF_DIAG0_PLUS1 * x + LF_RC_I[r + 1]);
+            for (int i = 1; i < 12; i++) s[i] = gf_red_nc(sum + (lf_u128)LF_DIAG[i] * s[i]);
         } else { /* the last one adds the next full round's constants */
-            s[0] = p2_red(rest + (lf_u128)LF_DIAG0_PLUS1 * x + LF_RC_E[4][0]);
+            s[0] = gf_red_nc(rest + (lf_u128)LF_DIAG0_PLUS1 * x + LF_RC_E[4][0]);
             for (int i = 1; i < 12; i++)
-                s[i] = p2_red(sum + (lf_u128)LF_DIAG[i] * s[i] + LF_RC_E[4][i]);
+                s[i] = gf_red_nc(sum + (lf_u128)LF_DIAG[i] * s[i] + LF_RC_E[4][i]);
         }
     }
     for (int r = 4; r < 8; r++) p2_full(s, r < 7 ? LF_RC_E[r + 1] : LF_RC_NONE);
