@@ -520,8 +520,8 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
         if not intents:
             return []
         self._check_open()
-        for intent in intents:
-            _SIGNER_CHECKS[intent.action](**intent.kwargs)
+        for intent in intents:  # kept: signed as is (no second check)
+            intent.row = _SIGNER_CHECKS[intent.action](**intent.kwargs)
         self._check_new_cois(intents)  # a COI twice in one batch: refused, nothing sent
         for intent in intents:  # register creates in the live view (no queue: sent right now)
             if intent.action == ACTION_CREATE:

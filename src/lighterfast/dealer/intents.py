@@ -45,6 +45,16 @@ _SIGN_METHOD = {
     ACTION_MARGIN: "update_margin",
 }
 
+# The wire tx type of each action (the signer's `_rows_job` takes it with the validated row).
+_TX_TYPE = {
+    ACTION_CREATE: P.TX_TYPE_CREATE_ORDER,
+    ACTION_CANCEL: P.TX_TYPE_CANCEL_ORDER,
+    ACTION_MODIFY: P.TX_TYPE_MODIFY_ORDER,
+    ACTION_CANCEL_ALL: P.TX_TYPE_CANCEL_ALL_ORDERS,
+    ACTION_GROUPED: P.TX_TYPE_CREATE_GROUPED_ORDERS,
+    ACTION_LEVERAGE: P.TX_TYPE_UPDATE_LEVERAGE,
+    ACTION_MARGIN: P.TX_TYPE_UPDATE_MARGIN,
+}
 
 # The signer's own input rules, run at enqueue so that a flush never meets a refusal midway.
 _SIGNER_CHECKS: dict[str, Callable[..., Any]] = {
@@ -81,6 +91,14 @@ class _Intent:
     market_index: int | None
     api_key_index: int | None = None  # fixed for cancel/modify of a COI sent on a key
     summary: dict[str, Any] = field(default_factory=dict)
+    row: Any = None  # what the signer's check returned at enqueue (signed as is at flush)
+
+    def signer_row(self) -> tuple[int, Any]:
+        """(wire tx type, validated row) for the signer; the check runs now if it has not."""
+        row = self.row
+        if row is None:
+            row = self.row = _SIGNER_CHECKS[self.action](**self.kwargs)
+        return _TX_TYPE[self.action], row
 
     def new_cois(self) -> tuple[int, ...]:
         """The COIs this intent creates: a create's own, every leg of a grouped create."""

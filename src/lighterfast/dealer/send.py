@@ -82,6 +82,14 @@ UNKNOWN_RETRY_DELAYS_S: tuple[float, ...] = (UNKNOWN_SETTLE_S, 0.5, 1.0, 2.0, 4.
 UNKNOWN_LAG_RECHECK_S = 0.5
 
 
+def _sign_requests(chunk: list[_Intent], key: int, first: int) -> list[tuple[str, Any]]:
+    """`sign_many` requests of a chunk with nonces first, first + 1, … (any signer)."""
+    return [
+        (_SIGN_METHOD[intent.action], {**intent.kwargs, "nonce": first + i, "api_key_index": key})
+        for i, intent in enumerate(chunk)
+    ]
+
+
 @dataclass(eq=False)
 class _Unknown:
     """One sent batch of one key whose reply said nothing: what resolution needs."""
@@ -126,8 +134,8 @@ class _SendMixin(_OrderViewMixin):
         (after earlier chunks may have left) is ever queued.
         """
         self._check_open()
-        for intent in intents:
-            _SIGNER_CHECKS[intent.action](**intent.kwargs)
+        for intent in intents:  # the row is kept: the flush signs it without checking again
+            intent.row = _SIGNER_CHECKS[intent.action](**intent.kwargs)
         buffer = _batch_buffer.get()
         target = buffer if buffer is not None else self._queue
         for intent in intents:
@@ -315,12 +323,9 @@ class _SendMixin(_OrderViewMixin):
             except Exception as exc:  # nextNonce failed: nothing signed, nothing sent
                 error = exc
                 break
-            requests = []
-            for offset, intent in enumerate(chunk):
-                kwargs = {**intent.kwargs, "nonce": first + offset, "api_key_index": key}
-                requests.append((_SIGN_METHOD[intent.action], kwargs))
+            job: Any = None
             try:
-                signed = await self._signer.asign_many(requests)
+                signed, job = await self._sign_chunk(chunk, key, first)
             except BaseException as exc:  # nothing left the process: give the nonces back
                 lane.rollback(first, n)
                 if not isinstance(exc, Exception):
@@ -335,7 +340,7 @@ class _SendMixin(_OrderViewMixin):
                 try:
                     hashes, message = await self._transmit(signed, sent)
                 except TxRejected as exc:  # 21120 to a native signature: the Go library, once
-                    resigned = await self._resigned_by_go_library(exc, requests)
+                    resigned = await self._resigned_by_go_library(exc, chunk, key, first, job)
                     if resigned is None:
                         raise
                     signed = resigned
@@ -388,18 +393,40 @@ class _SendMixin(_OrderViewMixin):
                 tx_type=None if tx is None else tx.tx_type,
             )
 
+    async def _sign_chunk(
+        self, chunk: list[_Intent], key: int, first: int
+    ) -> tuple[Sequence[Any], Any]:
+        """Sign one chunk with nonces first, first + 1, …: (signed txs, the signer's job).
+
+        A SignerBase signs the rows checked at enqueue (no second check); a native one signs
+        on the loop with no await. Any other signer gets `asign_many` (job None).
+        """
+        signer = self._signer
+        rows_job = getattr(signer, "_rows_job", None)
+        if rows_job is None:
+            signed = await signer.asign_many(_sign_requests(chunk, key, first))
+            return signed, None
+        job = rows_job(key, first, [intent.signer_row() for intent in chunk])
+        if signer.signs_inline:
+            return signer._run(job), job
+        return await signer._arun(job), job
+
     async def _resigned_by_go_library(
-        self, exc: TxRejected, requests: list[tuple[str, dict[str, Any]]]
+        self, exc: TxRejected, chunk: list[_Intent], key: int, first: int, job: Any
     ) -> Sequence[Any] | None:
         """On 21120 to a natively signed batch: switch the signer to lighter-sdk's Go library
-        and re-sign the same requests (same nonces: a 21120 consumes nothing); else None."""
+        and re-sign the same txs (same nonces: a 21120 consumes nothing); else None."""
         switch = getattr(self._signer, "afall_back_to_go_library", None)
         if exc.code != P.ERR_INVALID_SIGNATURE or switch is None:
             return None
         if not await switch(f"the node answered {exc.code} to a native signature"):
             return None  # already on the Go library: the venue refuses its signatures too
         self.log.warning("21120 invalid signature: re-signed with the Go library and resent")
-        signed: Sequence[Any] = await self._signer.asign_many(requests)
+        signed: Sequence[Any]
+        if job is not None:  # the same job, now through the Go library
+            signed = await self._signer._arun(job)
+        else:
+            signed = await self._signer.asign_many(_sign_requests(chunk, key, first))
         return signed
 
     def _accepted(
@@ -759,8 +786,10 @@ class _SendMixin(_OrderViewMixin):
         NotSent when the socket is down before the frame leaves; `sent[0]` is set after.
         """
         attempt = 0
+        rest = self._rest
         while True:
-            await self._rest.acquire("sendTxBatch")
+            if not rest.try_acquire_now("sendTxBatch"):  # budget there: no coroutine needed
+                await rest.acquire_missed("sendTxBatch")
             ws = self._ws
             if ws is None or not ws.connected:
                 raise NotSent("dealer WebSocket is not connected")

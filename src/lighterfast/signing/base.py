@@ -282,6 +282,24 @@ class SignerBase:
                 raise ValueError(f"requests[{i}] ({kind}): {exc}") from None
         return self._many_job(jobs)
 
+    def _rows_job(
+        self, api_key_index: int, first_nonce: int, rows: Sequence[tuple[int, Any]]
+    ) -> Any:
+        """A batch job of (wire tx type, row) pairs the `validate_*` checks already returned,
+        with nonces first_nonce, first_nonce + 1, … (the rows are not checked again)."""
+        key = self._key_index(api_key_index)
+        job = self._job
+        nonce = check_nonce(first_nonce)
+        return self._many_job(
+            [job(kind, key, check_nonce(nonce + i), row) for i, (kind, row) in enumerate(rows)]
+        )
+
+    @property
+    def signs_inline(self) -> bool:
+        """True when `_run` signs in microseconds on the caller's thread (the native engine), so
+        the event loop may call it directly instead of awaiting `_arun`."""
+        return getattr(self, "engine", None) == "native"
+
     def _prep_auth_token(self, deadline: int, api_key_index: int) -> Any:
         value = check_deadline(deadline)
         return self._token_job(self._key_index(api_key_index), value)

@@ -151,11 +151,22 @@ class RestClient:
             return self.tx_limiter
         return self.limiter
 
+    def try_acquire_now(self, endpoint: str) -> bool:
+        """Take one request to `endpoint` from the limiter if it fits now (no wait, no
+        coroutine); False: nothing taken, `await acquire_missed(endpoint)` waits for it."""
+        return bool(self._limiter_for(endpoint).try_acquire(self.cost(endpoint)))
+
     async def acquire(self, endpoint: str) -> None:
         """Wait (with jitter) until the limiter grants one request to `endpoint`."""
+        if not self.try_acquire_now(endpoint):
+            await self.acquire_missed(endpoint)
+
+    async def acquire_missed(self, endpoint: str) -> None:
+        """Wait until the limiter grants one request to `endpoint`, after `try_acquire_now`
+        found no room (a fleet budget reserves and waits by itself; else jittered sleeps)."""
         weight = self.cost(endpoint)
         limiter = self._limiter_for(endpoint)
-        while not limiter.try_acquire(weight):
+        while True:
             slow = getattr(limiter, "acquire_async", None)
             if slow is not None:  # a fleet budget: it reserves and waits by itself
                 self.limiter_waits += 1
@@ -167,6 +178,8 @@ class RestClient:
             self.limiter_waits += 1
             self.log.info("rate budget exhausted for %s; waiting %.3f s", endpoint, wait)
             await asyncio.sleep(wait)
+            if limiter.try_acquire(weight):
+                return
 
     # --- session ----------------------------------------------------------------------------
     def _ensure_session(self) -> aiohttp.ClientSession:
