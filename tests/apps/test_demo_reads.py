@@ -8,7 +8,13 @@ import asyncio
 import json
 from typing import Any
 
-from lighterfast.apps.demo import DEMO_ORDER_HISTORY, DEMO_TX_RECORDS, DemoOptions, run_demo
+from lighterfast.apps.demo import (
+    DEMO_ORDER_HISTORY,
+    DEMO_TAPE_SIZE,
+    DEMO_TX_RECORDS,
+    DemoOptions,
+    run_demo,
+)
 from lighterfast.apps.demo_view import POSITION_BALANCE_ENDPOINTS, render_summary
 from lighterfast.testnode import LocalNode
 
@@ -21,10 +27,33 @@ NODE_OPTIONS: dict[str, Any] = {
 }
 
 
+class _Bots:
+    """A silent view that keeps the bots' WsInfos."""
+
+    def __init__(self) -> None:
+        self.streams: list[Any] = []
+
+    def start(self, bots: list[Any]) -> None:
+        self.streams = [bot.ws for bot in bots]
+
+    def update(self, bots: list[Any]) -> None:
+        """Nothing to draw."""
+
+    def message(self, text: str) -> None:
+        """Nothing to print."""
+
+    def stop(self) -> None:
+        """Nothing to tear down."""
+
+
 async def test_demo_reads_position_and_balance_from_the_stream_only() -> None:
     async with LocalNode(**NODE_OPTIONS) as node:
         options = DemoOptions(symbols=["ETH", "BTC"], duration=4.0, premium=True)
-        result = await run_demo(options, node=node)
+        seen = _Bots()
+        result = await run_demo(options, node=node, view=seen)
+        for ws in seen.streams:  # lean tapes: the bots count fills from the hook
+            assert ws._own_trades.maxlen == ws._public_trades.maxlen == DEMO_TAPE_SIZE
+            assert len(ws._public_trades) <= DEMO_TAPE_SIZE
         assert node.max_tx_records == DEMO_TX_RECORDS  # the node's tx history stays small
         assert node.engine.max_coi_memo == node.engine.inactive_per_account == DEMO_ORDER_HISTORY
         assert all(len(q) <= DEMO_ORDER_HISTORY for q in node.engine.inactive.values())

@@ -44,6 +44,7 @@ SHUTDOWN_READS = 3  # REST calls kept in reserve for the final cancel + reads
 MAINNET_HOSTS = frozenset({urlparse(P.MAINNET_URL).hostname})
 DEAD_MAN_VENUE_S = 300.0  # the venue schedules a cancel-all 5 min … 15 days ahead
 DEMO_TX_RECORDS = 2048  # the in-process node's tx records kept (flat memory over hours)
+DEMO_TAPE_SIZE = 100  # trades per WsInfo tape: the bots read fills by hook, not the tape
 DEMO_ORDER_HISTORY = 512  # its finished orders kept per account and by COI (same reason)
 DEAD_MAN_LOCAL_S = 60.0  # the in-process node's window is lowered to this (renewed every 20 s)
 
@@ -597,6 +598,7 @@ async def _make_bot(
             base_url=base_url,
             order_book=True,
             signer=signer,  # None: WsInfo makes (and owns) its own
+            tape_size=DEMO_TAPE_SIZE,
         )
         closers.insert(0, ws.aclose)
         if tally is not None:  # the resync path's client (made on a reconnect)
