@@ -84,3 +84,45 @@ async def test_try_acquire_now_takes_only_what_fits() -> None:
         assert limiter.available() == 12 - taken * cost  # a refusal takes nothing
     finally:
         await rest.close()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"is_ask": True, "reduce_only": True, "base_amount": 0},
+        {"time_in_force": 2},
+        {"market_index": 254, "client_order_index": 0, "price": 1},
+        {"client_order_index": 2**48 - 1, "base_amount": 2**48 - 1, "price": 2**32 - 1},
+    ],
+)
+def test_create_check_shortcut_returns_what_the_field_checks_return(fields: dict[str, Any]) -> None:
+    """Plain bools take the one-expression path; the ints 0/1 take the field-by-field one."""
+    base: dict[str, Any] = {
+        "market_index": 0, "client_order_index": 77, "base_amount": 10, "price": 3000,
+        "is_ask": False, "order_type": 0, "time_in_force": 1, "reduce_only": False,
+    }  # fmt: skip
+    base.update(fields)
+    slow = {**base, "is_ask": int(base["is_ask"]), "reduce_only": int(base["reduce_only"])}
+    assert validate_create_order(**base) == validate_create_order(**slow)
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"base_amount": 0}, "base_amount"),
+        ({"market_index": 255}, "market_index"),
+        ({"price": 0}, "price"),
+        ({"client_order_index": 2**48}, "client_order_index"),
+        ({"time_in_force": 0}, "order_expiry"),
+    ],
+)
+def test_create_check_shortcut_refuses_like_the_field_checks(
+    fields: dict[str, Any], match: str
+) -> None:
+    base: dict[str, Any] = {
+        "market_index": 0, "client_order_index": 77, "base_amount": 10, "price": 3000,
+        "is_ask": False, "order_type": 0, "time_in_force": 1, "reduce_only": False,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match=match):
+        validate_create_order(**{**base, **fields})

@@ -120,9 +120,6 @@ class CoiAllocator:
         """The partition (low 8 bits) of every time-based COI this allocator issues."""
         return self._slot
 
-    def __call__(self) -> int:
-        return self.next()
-
     def next(self) -> int:
         """A fresh COI in 1..2^48-1, larger than every COI this allocator issued before."""
         mark = self._mark
@@ -138,6 +135,8 @@ class CoiAllocator:
                 raise LighterError(f"COI allocator passed {P.MAX_COI} (clock far ahead?)")
             mark.value = value
         return value << COI_SLOT_BITS | self._slot
+
+    __call__ = next  # `allocator()` is `allocator.next()` without a second call
 
     def lead_s(self) -> float:
         """How far the last issued COI runs ahead of the clock, in s (0 when behind it)."""

@@ -116,7 +116,8 @@ class NonceLane:
 
     async def take(self, count: int = 1) -> int:
         """Reserve `count` consecutive nonces and return the first; syncs first if needed."""
-        check_int("count", count, 1, P.MAX_NONCE)
+        if type(count) is not int or not 1 <= count <= P.MAX_NONCE:  # (the common case: no call)
+            check_int("count", count, 1, P.MAX_NONCE)
         guard = self.guard
         if guard is not None and not guard.valid:
             reason = getattr(guard, "lost_reason", "") or "not renewed in time"

@@ -85,6 +85,38 @@ def validate_create_order(
     field_prefix: str = "",
 ) -> tuple[int, int, int, int, int, int, int, int, int, int]:
     """Check one order against the signer's rules; return its ten wire integers in body order."""
+    if (  # the dealer's common case, plain ints and bools: the same checks in one expression
+        type(market_index) is int
+        and type(client_order_index) is int
+        and type(base_amount) is int
+        and type(price) is int
+        and type(is_ask) is bool
+        and type(reduce_only) is bool
+        and order_type == P.ORDER_TYPE_LIMIT
+        and type(order_type) is int
+        and (time_in_force == P.TIF_GTT or time_in_force == P.TIF_POST_ONLY)
+        and type(time_in_force) is int
+        and trigger_price == 0
+        and type(trigger_price) is int
+        and order_expiry == -1
+        and type(order_expiry) is int
+        and 0 <= market_index < P.ALL_MARKETS
+        and P.NIL_COI <= client_order_index <= P.MAX_COI
+        and (0 if reduce_only else P.MIN_BASE_AMOUNT) <= base_amount <= P.MAX_BASE_AMOUNT
+        and P.MIN_PRICE <= price <= P.MAX_PRICE
+    ):
+        return (
+            market_index,
+            client_order_index,
+            base_amount,
+            price,
+            int(is_ask),
+            order_type,
+            time_in_force,
+            int(reduce_only),
+            0,
+            -1,
+        )
     f = field_prefix
     market_index = _market(f + "market_index", market_index)
     client_order_index = int_field(
