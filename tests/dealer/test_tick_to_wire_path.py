@@ -126,3 +126,16 @@ def test_create_check_shortcut_refuses_like_the_field_checks(
     }  # fmt: skip
     with pytest.raises(ValueError, match=match):
         validate_create_order(**{**base, **fields})
+
+
+async def test_take_synced_only_when_take_needs_no_io() -> None:
+    async def fetch(key: int) -> int:
+        return 7
+
+    lane = NonceManager([1], fetch).lanes[1]
+    assert lane.take_synced(1) is None and lane.next_nonce is None  # unsynced: take() syncs
+    assert await lane.take(1) == 7
+    assert lane.take_synced(2) == 8 and lane.take_synced(1) == 10 and lane.next_nonce == 11
+    assert lane.take_synced(0) is None and lane.take_synced(True) is None
+    lane.guard = object()  # a fleet lease: take() checks it, the shortcut never runs
+    assert lane.take_synced(1) is None and lane.next_nonce == 11

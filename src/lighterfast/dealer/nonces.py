@@ -132,6 +132,17 @@ class NonceLane:
         self._next = first + count
         return first
 
+    def take_synced(self, count: int) -> int | None:
+        """`take(count)` without a coroutine when it needs no I/O (synced, no fleet lease to
+        check); None: nothing taken, await `take`."""
+        first = self._next
+        if first is None or self.guard is not None or type(count) is not int:
+            return None
+        if not 1 <= count <= P.MAX_NONCE:
+            return None
+        self._next = first + count
+        return first
+
     def rollback(self, first: int, count: int) -> None:
         """Give back the last reservation (the request was rejected, nothing consumed)."""
         if self._next == first + count:

@@ -319,7 +319,9 @@ class _SendMixin(_OrderViewMixin):
                 await asyncio.sleep(NONCE_RESYNC_DELAYS_S[attempt - 1])
             signed, first = (), None
             try:
-                first = await lane.take(n)
+                first = lane.take_synced(n)
+                if first is None:  # first use, a resync or a fleet lease: the full take
+                    first = await lane.take(n)
             except Exception as exc:  # nextNonce failed: nothing signed, nothing sent
                 error = exc
                 break
