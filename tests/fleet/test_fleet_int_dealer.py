@@ -131,3 +131,31 @@ async def test_fleet_outage_fails_sends_cleanly_and_they_resume(
         assert ok
         assert node_nonce(node, funded_account) >= accepted_before + 1
         assert dealer.stats["nonce_resyncs"] == 0
+
+
+async def test_a_fleet_dealer_puts_the_processs_account_free_reads_on_the_host_window(
+    node: LocalNode, funded_account: Any, redis_url: str, fleet_env: str
+) -> None:
+    """A WsInfo resync or a public book read names no account: with a fleet dealer open they
+    draw from the fleet's host window (the venue's per-IP count), not a local 60/min."""
+    from fleet.test_fleet_budget import used
+    from lighterfast.dealer.fleet_link import FleetLimiter
+    from lighterfast.transport.budget import registered
+    from lighterfast.transport.rest import RestClient
+
+    cfg = config_for(
+        node, funded_account, fleet=redis_url, fleet_host="host-d", use_ws=False,
+        standard_account=True,
+    )  # fmt: skip
+    async with await LighterDealer.create(cfg) as dealer:
+        fleet = dealer._fleet_link.fleet
+        reads = registered(node.base_url, None)
+        assert reads is not None and isinstance(reads.limiter, FleetLimiter)
+        before = await used(fleet, "host", "host-d", "req")
+        rest = RestClient(node.base_url)  # the account-free budget, as a WsInfo's resync
+        try:
+            for _ in range(3):
+                await rest.get("orderBooks")
+        finally:
+            await rest.close()
+        assert await used(fleet, "host", "host-d", "req") == before + 3

@@ -179,7 +179,9 @@ class LighterDealer(_TradingMixin, _SendMixin, _IntentsMixin, _ReadsMixin):
 
             try:
                 link = await FleetLink.open(fleet_url, config.account_index, config.fleet_host)
-                budget.limiter, budget.tx_limiter = link.limiters(config.standard_account, capacity)
+                budget.limiter, budget.tx_limiter = link.limiters(
+                    config.standard_account, capacity, base_url=config.base_url
+                )
             except BaseException:
                 budget.release()
                 if link is not None:

@@ -171,7 +171,6 @@ class FleetBudget:
             who = f"account {account}"
         self._who = who
         self._what = f"a budget reservation for {who}"
-        self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self.reservations = 0  # script calls that granted weight
@@ -328,8 +327,7 @@ class FleetBudget:
     async def _prefetch(self, bucket: _Bucket) -> None:
         """Reserve the next chunk (a quarter of it at least) in the background."""
         try:
-            self._seq += 1
-            rid = f"{self._fleet.owner}:{self._seq}"
+            rid = self._fleet.reservation_id()
             sent = time.monotonic()
             life = self._life(True)
             fleet = self._fleet
@@ -409,8 +407,7 @@ class FleetBudget:
         refund_id, refund = (bucket.id, bucket.left) if bucket.left > 0 else ("", 0)
         bucket.left = 0  # a failed call leaves nothing usable here
         bucket.id = ""
-        self._seq += 1
-        rid = f"{self._fleet.owner}:{self._seq}"
+        rid = self._fleet.reservation_id()
         want = max(weight, bucket.chunk)
         hold = self.hold_s if bucket.chunk > weight else 0.0
         life_ms = self._life(bool(hold))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import re
@@ -55,6 +56,7 @@ class Fleet:
         self.lease_ttl_s = lease_ttl_s
         self.pid = os.getpid()
         self.owner = f"{host}:{self.pid}/{secrets.token_hex(4)}"  # holder: host:pid/process id
+        self._rids = itertools.count(1)  # reservation ids, unique across all its budgets
         self._prefix = "{" + namespace + "}"
         self._leases: dict[int, Lease] = {}
         self._budgets: dict[tuple[Any, ...], FleetBudget] = {}
@@ -135,6 +137,11 @@ class Fleet:
     def closed(self) -> bool:
         """True once `close()` ran."""
         return self._closed
+
+    def reservation_id(self) -> str:
+        """A new reservation id: one counter for every budget of this connection, because the
+        budgets of two accounts (or of account-free reads) share the host's window."""
+        return f"{self.owner}:{next(self._rids)}"
 
     def key(self, *parts: str) -> str:
         """A key of this fleet's namespace (one hash tag: one cluster slot)."""
