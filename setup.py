@@ -1,5 +1,6 @@
 """Build the compiled core and the native signer; all other metadata lives in pyproject.toml."""
 
+import glob
 import os
 
 from Cython.Build import cythonize
@@ -19,6 +20,7 @@ extensions = [
     Extension(
         "lighterfast.core._core",
         ["src/lighterfast/core/_core.pyx"],
+        depends=sorted(glob.glob("src/lighterfast/core/_core_*.pxi")),
         extra_compile_args=["-O3"] if os.name != "nt" else [],
     ),
     # Opt-in native signer: C header-only core (unsigned __int128, so gcc/clang only).
@@ -26,7 +28,10 @@ extensions = [
         "lighterfast.signing._native",
         ["src/lighterfast/signing/_native.pyx"],
         include_dirs=["src/lighterfast/signing"],
-        depends=["src/lighterfast/signing/_native_impl.h"],
+        depends=[
+            "src/lighterfast/signing/_native_impl.h",
+            *sorted(glob.glob("src/lighterfast/signing/_native_*.pxi")),
+        ],
         extra_compile_args=["-O3"] if os.name != "nt" else [],
     ),
     # The local node's own verifier (same C header; the node never imports lighterfast.signing).
