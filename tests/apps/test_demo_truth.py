@@ -14,14 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lighterfast.apps.demo import (
-    LATENCY_NOTE,
-    RECENT_TRADES,
-    BoundedSet,
-    DemoOptions,
-    Pnl,
-    run_demo,
-)
+from lighterfast.apps.demo import LATENCY_NOTE, RECENT_TRADES, DemoOptions, run_demo
+from lighterfast.apps.demo_stats import BoundedSet, Pnl
 from lighterfast.apps.demo_view import (
     LiveView,
     ProgressView,

@@ -25,11 +25,11 @@ from urllib.parse import urlparse
 from .. import protocol as P
 from .._counters import RequestTally
 from ..errors import ConfigError, LighterError, OrderNotFoundByCoi
+from .demo_stats import BotStats, BoundedSet
 from .demo_view import percentile, rest_reads
 
 DEFAULT_SYMBOLS = ("ETH", "BTC", "SOL")
 DEMO_COLLATERAL = 100_000  # USDC per bot account on the local node
-LATENCY_WINDOW = 500  # the last acceptances kept for the latency figures
 P99_MIN_SAMPLES = 100  # below this a "p99" is the max: the tail is shown as max instead
 UNMATCHED_TRADES = 1000  # own-account fills kept until their COI is known (or forever unknown)
 RECENT_COIS = 4096  # finished COIs whose late fills are still counted (bounded memory)
@@ -87,81 +87,6 @@ def check_duration(duration: Any) -> None:
         raise ConfigError(f"duration must be seconds > 0 or None, got {duration!r}")
     if math.isnan(duration) or not duration > 0:
         raise ConfigError(f"duration must be seconds > 0 (None: until stopped), got {duration!r}")
-
-
-class BoundedSet:
-    """A set that keeps only its `maxlen` newest members (the demo's memory stays flat)."""
-
-    def __init__(self, maxlen: int) -> None:
-        self._order: deque[int] = deque()
-        self._members: set[int] = set()
-        self.maxlen = maxlen
-
-    def add(self, item: int) -> None:
-        """Add `item`, forgetting the oldest member when full."""
-        if item in self._members:
-            return
-        self._order.append(item)
-        self._members.add(item)
-        if len(self._order) > self.maxlen:
-            self._members.discard(self._order.popleft())
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._members
-
-    def __len__(self) -> int:
-        return len(self._members)
-
-
-@dataclass
-class Pnl:
-    """Average-cost PnL of a sequence of fills: realised on what was closed, marked on the rest."""
-
-    position: Decimal = Decimal(0)  # signed base units
-    entry: Decimal = Decimal(0)  # average entry price of the open position
-    realised: Decimal = Decimal(0)
-
-    def fill(self, is_buy: bool, size: Decimal, price: Decimal) -> None:
-        """Apply one fill of `size` (> 0) at `price`."""
-        signed = size if is_buy else -size
-        held = self.position
-        if held == 0 or (held > 0) == is_buy:  # opening or adding: a new average entry
-            self.entry = (self.entry * abs(held) + price * size) / abs(held + signed)
-        else:  # closing (and maybe flipping): realise the closed part at the entry
-            closed = min(size, abs(held))
-            self.realised += closed * (price - self.entry) * (1 if held > 0 else -1)
-            if size > closed:
-                self.entry = price  # the flipped remainder opens at this fill's price
-            elif closed == abs(held):
-                self.entry = Decimal(0)
-        self.position = held + signed
-
-    def unrealised(self, mark: Decimal) -> Decimal:
-        """What the open position is worth against its entry at `mark`."""
-        return self.position * (mark - self.entry)
-
-    def total(self, mark: Decimal) -> Decimal:
-        """Realised + marked-to-market."""
-        return self.realised + self.unrealised(mark)
-
-
-@dataclass
-class BotStats:
-    """Counters of one bot, all from its own sends and its own fills on the stream."""
-
-    batches: int = 0
-    txs_accepted: int = 0
-    txs_rejected: int = 0
-    quotes: int = 0
-    fills: int = 0
-    bought: float = 0.0
-    sold: float = 0.0
-    pnl: Pnl = field(default_factory=Pnl)
-    latencies_us: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
-    last_error: str | None = None
-    account_reads: int = 0  # fetch_my_position + fetch_my_balance calls (WsInfo-served)
-    stream_position: float | None = None  # the last fetch_my_position size
-    available_balance: float | None = None  # the last fetch_my_balance figure
 
 
 def is_mainnet(url: str) -> bool:

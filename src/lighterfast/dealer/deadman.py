@@ -220,8 +220,9 @@ class _DeadManMixin(_SendMixin):
             if track is not None and intent in self._queue:  # requeued unsent: take it back
                 self._queue.remove(intent)
             raise
-        if track is not None:
-            track.discard(id(intent))
+        finally:  # a stale id could match a later intent's (ids are reused): never keep one
+            if track is not None:
+                track.discard(id(intent))
         return result
 
     async def _close_resolution(self) -> None:
