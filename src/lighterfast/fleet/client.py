@@ -202,24 +202,21 @@ class Fleet:
         fetch = check_flag("prefetch", prefetch)
         margin = check_seconds("margin_s", margin_s, zero_ok=True)
         spec = (name, standard, cap, host_cap, tx_cap, size, hold, wait, window, fetch, margin)
-        found = self._budgets.get(spec)
-        if found is None or found.closed:  # a released handle is not handed out again
-            found = self._budgets[spec] = FleetBudget(
-                self,
-                name,
-                standard_account=standard,
-                capacity=cap,
-                host_capacity=host_cap,
-                tx_capacity=tx_cap,
-                chunk=size,
-                tx_chunk=tx_size,
-                hold_s=hold if size else 0.0,
-                max_wait_s=wait,
-                window_s=window,
-                prefetch=fetch,
-                margin_s=margin,
-            )
-        return found
+        return self._cached_budget(
+            spec,
+            name,
+            standard_account=standard,
+            capacity=cap,
+            host_capacity=host_cap,
+            tx_capacity=tx_cap,
+            chunk=size,
+            tx_chunk=tx_size,
+            hold_s=hold if size else 0.0,
+            max_wait_s=wait,
+            window_s=window,
+            prefetch=fetch,
+            margin_s=margin,
+        )
 
     def host_budget(
         self,
@@ -246,22 +243,26 @@ class Fleet:
         wait = check_seconds("max_wait_s", max_wait_s, zero_ok=True)
         margin = check_seconds("margin_s", margin_s, zero_ok=True)
         spec = (None, standard, cap, size, hold, wait, window, margin)
+        return self._cached_budget(
+            spec,
+            None,
+            standard_account=standard,
+            capacity=cap,
+            host_capacity=cap,
+            tx_capacity=cap,
+            chunk=size,
+            tx_chunk=size,
+            hold_s=hold if size else 0.0,
+            max_wait_s=wait,
+            window_s=window,
+            margin_s=margin,
+        )
+
+    def _cached_budget(self, spec: tuple[Any, ...], account: str | None, **kw: Any) -> FleetBudget:
+        """The budget handle for `spec`, made once; a released handle is not handed out again."""
         found = self._budgets.get(spec)
         if found is None or found.closed:
-            found = self._budgets[spec] = FleetBudget(
-                self,
-                None,
-                standard_account=standard,
-                capacity=cap,
-                host_capacity=cap,
-                tx_capacity=cap,
-                chunk=size,
-                tx_chunk=size,
-                hold_s=hold if size else 0.0,
-                max_wait_s=wait,
-                window_s=window,
-                margin_s=margin,
-            )
+            found = self._budgets[spec] = FleetBudget(self, account, **kw)
         return found
 
     # --- leases --------------------------------------------------------------------------
